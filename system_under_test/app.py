@@ -1,0 +1,89 @@
+"""The application factory: settings in, a fully wired FastAPI app out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
+from starlette.middleware.cors import CORSMiddleware
+
+from system_under_test import __version__
+from system_under_test.envelope import ErrorEnvelope
+from system_under_test.errors import install_exception_handlers
+from system_under_test.logs import configure_logging, get_logger
+from system_under_test.middleware.body_limit import BodyLimitMiddleware
+from system_under_test.middleware.metrics import MetricsMiddleware, RequestMetrics
+from system_under_test.middleware.request_context import RequestContextMiddleware
+from system_under_test.resources import Resources
+from system_under_test.routers import agents, auth, content, health, metrics, users
+from system_under_test.settings import Settings
+
+logger = get_logger("system_under_test")
+
+# Every route may answer these; documenting them keeps the OpenAPI document honest for clients
+# and for schema-driven testing.
+_COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": description}
+    for status, description in (
+        (401, "Not authenticated"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (413, "Request body too large"),
+        (422, "Validation error"),
+        (500, "Internal error"),
+        (502, "Upstream error"),
+        (503, "Dependency unavailable"),
+        (504, "Upstream timeout"),
+    )
+}
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.resources = Resources.open(settings)
+    logger.info("started", version=__version__)
+    try:
+        yield
+    finally:
+        await app.state.resources.close()
+        logger.info("stopped")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    configure_logging(settings.log_level, settings.log_format)
+    app = FastAPI(
+        title="ToolboxAI backend (golive reference implementation)",
+        version=__version__,
+        lifespan=_lifespan,
+        responses=_COMMON_ERRORS,
+    )
+    app.state.settings = settings
+    install_exception_handlers(app)
+
+    app.include_router(health.router)
+    api = APIRouter(prefix="/api/v1")
+    for module in (auth, users, content, agents):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    # Added innermost first: the last one added wraps all the others.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allowed_origins,
+        allow_credentials=settings.cors_allow_credentials,
+        allow_methods=settings.cors_allowed_methods,
+        allow_headers=["Authorization", "Content-Type", settings.correlation_id_header],
+        expose_headers=[settings.correlation_id_header],
+    )
+    if settings.metrics_enabled:
+        registry = CollectorRegistry()
+        app.state.metrics_registry = registry
+        app.include_router(metrics.router)
+        app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RequestContextMiddleware, header_name=settings.correlation_id_header)
+    return app

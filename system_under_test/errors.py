@@ -1,0 +1,72 @@
+"""Exception handlers: every error the framework, the domain or a dependency raises becomes an envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.exceptions
+import sqlalchemy.exc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from system_under_test.envelope import ApiError, ErrorCode, code_for_status, error_response, reason_for_status
+from system_under_test.logs import get_logger
+
+logger = get_logger("system_under_test.errors")
+
+# A dependency that cannot be reached is the client's 503, not a bug of ours (500).
+DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    # The offending input is left out on purpose: it may be a password.
+    return [
+        {"loc": [str(part) for part in item.get("loc", ())], "msg": item.get("msg", ""), "type": item.get("type", "")}
+        for item in error.errors()
+    ]
+
+
+async def _api_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return error_response(error)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    message = error.detail if isinstance(error.detail, str) else reason_for_status(error.status_code)
+    return error_response(
+        ApiError(error.status_code, message, code_for_status(error.status_code), headers=error.headers)
+    )
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    return error_response(
+        ApiError(422, "Request validation failed", ErrorCode.VALIDATION_ERROR), errors=_field_errors(error)
+    )
+
+
+async def _dependency_error(request: Request, error: Exception) -> Response:
+    logger.warning("dependency unavailable", error_type=type(error).__name__, path=request.url.path)
+    return error_response(
+        ApiError(503, "A dependency of this service is unavailable", ErrorCode.DEPENDENCY_UNAVAILABLE)
+    )
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for failure in DEPENDENCY_FAILURES:
+        app.add_exception_handler(failure, _dependency_error)
+    # Anything else propagates to RequestContextMiddleware, which logs it and answers 500.

@@ -1,0 +1,54 @@
+"""Alembic environment: online against DATABASE_URL (or a connection handed in), or offline as SQL."""
+
+from __future__ import annotations
+
+import os
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import Connection, create_engine, pool
+
+from system_under_test.db.models import Base
+from system_under_test.db.urls import sync_database_url
+
+config = context.config
+target_metadata = Base.metadata
+
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("alembic: set DATABASE_URL (or sqlalchemy.url) to the database to migrate")
+    return sync_database_url(url)
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    handed_in = config.attributes.get("connection")
+    if handed_in is not None:
+        _run(handed_in)
+        return
+    engine = create_engine(_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

@@ -1,0 +1,52 @@
+"""POST /api/v1/auth/token and GET /api/v1/auth/me."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from system_under_test.db.models import User
+from system_under_test.db.session import DbSession
+from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
+from system_under_test.security import CurrentUser, Principal, Role, issue_token, verify_password
+from system_under_test.settings import Settings
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: Role
+
+
+@router.post(
+    "/token",
+    response_model=Envelope[Token],
+    responses={401: {"description": "Wrong username or password"}},
+)
+async def token(credentials: Credentials, request: Request, session: DbSession) -> object:
+    user = await session.scalar(select(User).where(User.username == credentials.username))
+    password_ok = await verify_password(user.hashed_password if user else None, credentials.password)
+    if user is None or not password_ok or not user.is_active:
+        raise ApiError(401, "Invalid username or password", ErrorCode.INVALID_CREDENTIALS)
+    settings: Settings = request.app.state.settings
+    access_token, expires_in = issue_token(settings, Principal(user.id, user.username, Role(user.role)))
+    return ok(Token(access_token=access_token, expires_in=expires_in), "Token issued")
+
+
+@router.get("/me", response_model=Envelope[Me], responses={401: {"description": "Not authenticated"}})
+async def me(principal: CurrentUser) -> object:
+    return ok(Me(id=principal.user_id, username=principal.username, role=principal.role))

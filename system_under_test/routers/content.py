@@ -1,0 +1,86 @@
+"""Content generation under /api/v1/content."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from system_under_test import content
+from system_under_test.db.session import DbSession
+from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
+from system_under_test.resources import Resources
+from system_under_test.security import CurrentUser
+
+router = APIRouter(
+    prefix="/content",
+    tags=["content"],
+    responses={401: {"description": "Not authenticated"}},
+)
+
+
+class GenerateRequest(BaseModel):
+    prompt: str = Field(min_length=1, max_length=4000)
+    content_type: Literal["text", "lesson", "quiz", "summary"] = "text"
+    agent: str = Field(default="content-generator", min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$")
+
+
+class ContentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: Literal["processing", "completed", "failed"]
+    prompt: str
+    content_type: str
+    result: str | None
+    model: str | None
+    error: str | None
+    created_at: datetime | None
+    completed_at: datetime | None
+
+
+@router.post(
+    "/generate",
+    status_code=201,
+    response_model=Envelope[ContentOut],
+    responses={
+        502: {"description": "The AI service failed"},
+        503: {"description": "The AI service or the database is unavailable"},
+        504: {"description": "The AI service timed out"},
+    },
+)
+async def generate(body: GenerateRequest, request: Request, principal: CurrentUser) -> object:
+    resources: Resources = request.app.state.resources
+    job = await content.generate(
+        resources.sessionmaker,
+        resources.ai_service,
+        user_id=principal.user_id,
+        prompt=body.prompt,
+        content_type=body.content_type,
+        agent=body.agent,
+        request_id=request.state.request_id,
+    )
+    return ok(ContentOut.model_validate(job), "Content generated", status_code=201)
+
+
+@router.get("/{content_id}", response_model=Envelope[ContentOut], responses={404: {"description": "No such content"}})
+async def get_content(content_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> object:
+    job = await content.get(session, content_id)
+    # Someone else's content is as absent as content that does not exist: ids must not leak.
+    if job is None or (job.user_id != principal.user_id and not principal.is_admin):
+        raise ApiError(404, "Content not found", ErrorCode.NOT_FOUND)
+    return ok(ContentOut.model_validate(job))
+
+
+@router.get("", response_model=Envelope[list[ContentOut]])
+async def list_content(
+    session: DbSession,
+    principal: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> object:
+    jobs = await content.list_for_user(session, principal.user_id, limit, offset)
+    return ok([ContentOut.model_validate(job) for job in jobs])

@@ -1,0 +1,121 @@
+"""Passwords (argon2id) and bearer tokens (JWT, HMAC), and the FastAPI dependencies that use them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+import anyio.to_thread
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from system_under_test.envelope import ApiError, ErrorCode
+from system_under_test.settings import Settings
+
+_hasher = PasswordHasher()
+_REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "role", "name"]
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+async def hash_password(password: str) -> str:
+    # argon2 is CPU-bound by design; keep it off the event loop.
+    return await anyio.to_thread.run_sync(_hasher.hash, password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash(uuid.uuid4().hex)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the user exists, so timing does not reveal usernames."""
+
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(verify)
+
+
+def issue_token(settings: Settings, principal: Principal) -> tuple[str, int]:
+    now = datetime.now(UTC)
+    lifetime = timedelta(minutes=settings.jwt_expire_minutes)
+    claims: dict[str, Any] = {
+        "sub": str(principal.user_id),
+        "name": principal.username,
+        "role": principal.role.value,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithm)
+    return token, int(lifetime.total_seconds())
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            # One algorithm, pinned: never "none", never whatever the token's header asks for.
+            algorithms=[settings.jwt_algorithm],
+            options={"require": _REQUIRED_CLAIMS},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise ApiError(401, "Token has expired", ErrorCode.TOKEN_EXPIRED, headers=_CHALLENGE) from error
+    except jwt.InvalidTokenError as error:
+        raise ApiError(401, "Invalid token", ErrorCode.INVALID_TOKEN, headers=_CHALLENGE) from error
+    try:
+        return Principal(user_id=int(claims["sub"]), username=str(claims["name"]), role=Role(claims["role"]))
+    except (ValueError, TypeError) as error:
+        raise ApiError(401, "Invalid token", ErrorCode.INVALID_TOKEN, headers=_CHALLENGE) from error
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/token")
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise ApiError(401, "Authentication required", ErrorCode.UNAUTHORIZED, headers=_CHALLENGE)
+    settings: Settings = request.app.state.settings
+    return decode_token(settings, credentials.credentials)
+
+
+async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise ApiError(403, "Administrator role required", ErrorCode.FORBIDDEN)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+CurrentAdmin = Annotated[Principal, Depends(admin_principal)]

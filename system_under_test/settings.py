@@ -1,0 +1,162 @@
+"""Every setting of the migration guide, read from the environment (and `.env`) once, at start-up."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    UrlConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import MultiHostUrl, Url
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from system_under_test.db.urls import async_database_url
+
+PostgresUrl = Annotated[
+    MultiHostUrl,
+    UrlConstraints(
+        allowed_schemes=["postgresql", "postgres", "postgresql+asyncpg"],
+        host_required=True,
+    ),
+]
+RedisUrl = Annotated[Url, UrlConstraints(allowed_schemes=["redis", "rediss"], host_required=True)]
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """One class, one source of truth: field names are the guide's variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Database and cache
+    database_url: PostgresUrl
+    database_pool_size: PositiveInt = 10
+    database_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    redis_url: RedisUrl
+
+    # Authentication
+    jwt_secret: SecretStr
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_expire_minutes: PositiveInt = 30
+
+    # Pusher (required while PUSHER_ENABLED is true)
+    pusher_app_id: str = ""
+    pusher_key: str = ""
+    pusher_secret: SecretStr = SecretStr("")
+    pusher_cluster: str = "us2"
+    pusher_enabled: bool = True
+
+    # Circuit breaker
+    circuit_breaker_enabled: bool = True
+    circuit_breaker_failure_threshold: PositiveInt = 5
+    circuit_breaker_timeout_seconds: Annotated[float, Field(gt=0)] = 60
+    circuit_breaker_half_open_max_calls: PositiveInt = 3
+
+    # Rate limiting
+    rate_limit_enabled: bool = True
+    rate_limit_requests_per_minute: PositiveInt = 100
+    rate_limit_burst_size: PositiveInt = 20
+
+    # Retry and bulkhead
+    retry_max_attempts: PositiveInt = 3
+    retry_backoff_factor: Annotated[float, Field(ge=1)] = 2
+    bulkhead_max_concurrent: PositiveInt = 10
+
+    # CORS
+    cors_allowed_origins: list[str] = ["http://localhost:3000", "https://app.toolboxai.com"]
+    cors_allow_credentials: bool = True
+    cors_allowed_methods: list[str] = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+
+    # Logging and request correlation
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    correlation_id_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "X-Request-ID"
+
+    # Monitoring
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str = "production"
+    sentry_traces_sample_rate: Annotated[float, Field(ge=0, le=1)] = 0.1
+    metrics_enabled: bool = True
+
+    # The AI content service the content endpoints call
+    ai_service_url: AnyHttpUrl
+    ai_service_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+    # Hardening
+    max_request_body_bytes: PositiveInt = 1_048_576
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HMAC keys shorter than the hash are weak)")
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _no_wildcard_with_credentials(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"origin {origin!r} must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _pusher_credentials(self) -> Settings:
+        if self.pusher_enabled:
+            missing = [
+                name
+                for name, value in (
+                    ("PUSHER_APP_ID", self.pusher_app_id),
+                    ("PUSHER_KEY", self.pusher_key),
+                    ("PUSHER_SECRET", self.pusher_secret.get_secret_value()),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required while PUSHER_ENABLED is true")
+        if self.cors_allow_credentials and "*" in self.cors_allowed_origins:
+            raise ValueError("CORS_ALLOWED_ORIGINS cannot contain '*' while CORS_ALLOW_CREDENTIALS is true")
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        """DATABASE_URL as SQLAlchemy's asyncpg dialect wants it."""
+        return async_database_url(str(self.database_url))
+
+
+def describe_settings_error(error: ValidationError | SettingsError) -> list[str]:
+    """One line per bad variable, naming it the way the operator wrote it (upper case)."""
+    if isinstance(error, SettingsError):
+        # pydantic-settings names the field in quotes: error parsing value for field "cors_allowed_origins"
+        text = str(error)
+        field = text.split('"')[1] if text.count('"') >= 2 else ""
+        name = field.upper() or "settings"
+        cause = error.__cause__
+        detail = f": {cause}" if cause else ""
+        return [f"{name}: cannot parse the value{detail}"]
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in item["loc"]).upper()
+        message = item["msg"]
+        if item["type"] == "missing":
+            message = "required but not set"
+        lines.append(f"{location}: {message}" if location else message)
+    return lines
