@@ -43,6 +43,12 @@ async def _api_error(request: Request, error: Exception) -> Response:
 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
+    if isinstance(error.__cause__, UnicodeDecodeError):
+        # FastAPI answers 400 for a body that is not UTF-8; to a client it is malformed JSON like any other.
+        return error_response(
+            ApiError(422, "Request validation failed", ErrorCode.VALIDATION_ERROR),
+            errors=[{"loc": ["body"], "msg": "Body is not valid UTF-8", "type": "json_invalid"}],
+        )
     message = error.detail if isinstance(error.detail, str) else reason_for_status(error.status_code)
     return error_response(
         ApiError(error.status_code, message, code_for_status(error.status_code), headers=error.headers)

@@ -49,6 +49,9 @@ def configure_logging(level: str, log_format: str) -> None:
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True
+    # One INFO line per outbound call would double the log volume for nothing the access log lacks.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -117,5 +117,8 @@ async def admin_principal(principal: Annotated[Principal, Depends(current_princi
     return principal
 
 
+# Marks admin-only operations in the OpenAPI document, so clients and contract tests can tell.
+ADMIN_ONLY: dict[str, object] = {"x-required-role": "admin"}
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 CurrentAdmin = Annotated[Principal, Depends(admin_principal)]

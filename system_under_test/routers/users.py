@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from system_under_test import accounts
 from system_under_test.db.session import DbSession
 from system_under_test.envelope import Envelope, ok
-from system_under_test.security import CurrentAdmin, Role
+from system_under_test.security import ADMIN_ONLY, CurrentAdmin, Role
 
 router = APIRouter(
     prefix="/users",
@@ -38,13 +38,19 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-@router.post("", status_code=201, response_model=Envelope[UserOut], responses={409: {"description": "Exists"}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=Envelope[UserOut],
+    responses={409: {"description": "Exists"}},
+    openapi_extra=ADMIN_ONLY,
+)
 async def create_user(new_user: NewUser, session: DbSession, admin: CurrentAdmin) -> object:
     user = await accounts.create_user(session, new_user.username, new_user.password, new_user.role, new_user.email)
     return ok(UserOut.model_validate(user), "User created", status_code=201)
 
 
-@router.get("", response_model=Envelope[list[UserOut]])
+@router.get("", response_model=Envelope[list[UserOut]], openapi_extra=ADMIN_ONLY)
 async def list_users(
     session: DbSession,
     admin: CurrentAdmin,

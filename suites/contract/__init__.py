@@ -1,0 +1,1 @@
+"""The envelope and X-Request-ID contract of the migration guide."""

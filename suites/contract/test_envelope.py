@@ -1,0 +1,241 @@
+"""Every response of every route, and every class of error, is inside the guide's envelope."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from suites.contract.openapi import Operation, wrong_methods
+from suites.contract.rules import envelope_problems, response_problems
+
+pytestmark = pytest.mark.external_ok
+
+
+def problems_of(response: httpx.Response, sent_request_id: str | None = None) -> list[str]:
+    return response_problems(
+        response.request.url.path, response.status_code, response.headers, response.content, sent_request_id
+    )
+
+
+def error_code(response: httpx.Response) -> str:
+    code: str = response.json()["metadata"]["error_code"]
+    return code
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("role", ["anonymous", "user", "admin"])
+def test_every_operation_answers_inside_the_contract(
+    role: str, request: pytest.FixtureRequest, http: httpx.Client, operations: list[Operation], components: dict[str, Any]
+) -> None:
+    headers = {} if role == "anonymous" else bearer(request.getfixturevalue(f"{role}_token"))
+    failures = []
+    for operation in operations:
+        request_id = f"contract-{role}-{uuid.uuid4().hex[:12]}"
+        response = http.request(
+            operation.method,
+            operation.url(components),
+            headers={**headers, "X-Request-ID": request_id},
+            json={} if operation.takes_json else None,
+        )
+        for problem in problems_of(response, request_id):
+            failures.append(f"{operation.id} -> {response.status_code}: {problem}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/api/v1/nope",
+        "/api/v2/content",
+        "/health/extra",
+        "/api/v1/content/generate/extra",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/" + "a" * 4000,
+        "/api/v1/users/%00",
+    ],
+)
+def test_unknown_routes_answer_404_envelope(http: httpx.Client, path: str) -> None:
+    response = http.get(path)
+    assert response.status_code == 404
+    assert error_code(response) == "NOT_FOUND"
+    assert problems_of(response) == []
+
+
+def test_wrong_methods_answer_405_envelope(http: httpx.Client, operations: list[Operation]) -> None:
+    pairs = wrong_methods(operations)
+    assert pairs, "every method is served on every path: nothing to check"
+    failures = []
+    for method, path in pairs:
+        response = http.request(method, path)
+        if response.status_code != 405:
+            failures.append(f"{method.upper()} {path} -> {response.status_code}, expected 405")
+            continue
+        if error_code(response) != "METHOD_NOT_ALLOWED":
+            failures.append(f"{method.upper()} {path}: error_code {error_code(response)}")
+        if "allow" not in response.headers:
+            failures.append(f"{method.upper()} {path}: no Allow header")
+        failures += [f"{method.upper()} {path}: {p}" for p in problems_of(response)]
+    assert not failures, "\n".join(failures)
+
+
+def _json_operations(operations: list[Operation]) -> Iterator[Operation]:
+    found = [operation for operation in operations if operation.takes_json]
+    assert found, "no operation takes a JSON body"
+    yield from found
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"broken": ', b"[1, 2", b"\xff\xfe\x00", b"null", b'"a string"', b"[]"],
+    ids=["truncated", "unclosed-array", "not-utf8", "null", "string", "array"],
+)
+def test_malformed_json_answers_422_with_field_errors(
+    http: httpx.Client, operations: list[Operation], components: dict[str, Any], admin_token: str, body: bytes
+) -> None:
+    failures = []
+    for operation in _json_operations(operations):
+        response = http.request(
+            operation.method,
+            operation.url(components),
+            content=body,
+            headers={**bearer(admin_token), "Content-Type": "application/json"},
+        )
+        if response.status_code != 422:
+            failures.append(f"{operation.id} -> {response.status_code}, expected 422")
+            continue
+        errors = response.json()["metadata"].get("errors")
+        if error_code(response) != "VALIDATION_ERROR" or not errors:
+            failures.append(f"{operation.id}: {response.json()['metadata']}")
+        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
+    assert not failures, "\n".join(failures)
+
+
+def test_validation_errors_name_the_missing_fields(
+    http: httpx.Client, operations: list[Operation], components: dict[str, Any], admin_token: str
+) -> None:
+    failures = []
+    for operation in _json_operations(operations):
+        response = http.request(operation.method, operation.url(components), json={}, headers=bearer(admin_token))
+        if response.status_code != 422:
+            failures.append(f"{operation.id} -> {response.status_code}, expected 422 for an empty object")
+            continue
+        errors = response.json()["metadata"]["errors"]
+        for error in errors:
+            if not {"loc", "msg", "type"} <= set(error) or error["loc"][:1] != ["body"]:
+                failures.append(f"{operation.id}: field error without a body location: {error}")
+        if "input" in json.dumps(errors):
+            failures.append(f"{operation.id}: field errors echo the input back")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "bearer " + "x" * 5000],
+    ids=["missing", "empty-bearer", "garbage", "basic-scheme", "three-parts", "huge"],
+)
+def test_protected_operations_answer_401_envelope(
+    http: httpx.Client, operations: list[Operation], components: dict[str, Any], authorization: str | None
+) -> None:
+    protected = [operation for operation in operations if operation.needs_auth]
+    assert protected, "no operation declares security"
+    failures = []
+    for operation in protected:
+        headers = {"Authorization": authorization} if authorization else {}
+        response = http.request(
+            operation.method, operation.url(components), headers=headers, json={} if operation.takes_json else None
+        )
+        if response.status_code != 401:
+            failures.append(f"{operation.id} -> {response.status_code}, expected 401")
+            continue
+        if error_code(response) not in {"UNAUTHORIZED", "INVALID_TOKEN"}:
+            failures.append(f"{operation.id}: error_code {error_code(response)}")
+        if response.headers.get("www-authenticate", "").lower() != "bearer":
+            failures.append(f"{operation.id}: no WWW-Authenticate: Bearer challenge")
+        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
+    assert not failures, "\n".join(failures)
+
+
+def test_admin_operations_answer_403_envelope_to_users(
+    http: httpx.Client, operations: list[Operation], components: dict[str, Any], user_token: str
+) -> None:
+    admin_only = [operation for operation in operations if operation.admin_only]
+    assert admin_only, "no operation is marked x-required-role: admin"
+    failures = []
+    for operation in admin_only:
+        body = {"username": "nobody-" + uuid.uuid4().hex[:8], "password": "long-enough-1"}
+        response = http.request(
+            operation.method, operation.url(components), headers=bearer(user_token), json=body if operation.takes_json else None
+        )
+        if response.status_code != 403 or error_code(response) != "FORBIDDEN":
+            failures.append(f"{operation.id} -> {response.status_code} {response.text[:200]}")
+        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
+    assert not failures, "\n".join(failures)
+
+
+def test_declared_oversized_bodies_answer_413_envelope(
+    http: httpx.Client, operations: list[Operation], components: dict[str, Any], admin_token: str
+) -> None:
+    oversized = b'{"prompt": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    failures = []
+    for operation in _json_operations(operations):
+        response = http.request(
+            operation.method,
+            operation.url(components),
+            content=oversized,
+            headers={**bearer(admin_token), "Content-Type": "application/json"},
+        )
+        if response.status_code != 413 or error_code(response) != "PAYLOAD_TOO_LARGE":
+            failures.append(f"{operation.id} -> {response.status_code}")
+        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
+    assert not failures, "\n".join(failures)
+
+
+def test_streamed_oversized_body_answers_413_envelope(http: httpx.Client, user_token: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"prompt": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    # No Content-Length: the limit can only be found while reading.
+    response = http.post(
+        "/api/v1/content/generate",
+        content=chunks(),
+        headers={**bearer(user_token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert error_code(response) == "PAYLOAD_TOO_LARGE"
+    assert problems_of(response) == []
+
+
+def test_oversized_body_to_a_route_that_reads_none_answers_413_envelope(http: httpx.Client) -> None:
+    response = http.request("GET", "/health", content=b"x" * (2 * 1024 * 1024))
+    assert response.status_code == 413
+    assert problems_of(response) == []
+
+
+def test_cors_rejection_inside_middleware_answers_envelope(http: httpx.Client) -> None:
+    response = http.options(
+        "/health", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers
+    assert problems_of(response) == []
+
+
+def test_success_envelope_carries_data_and_metadata(http: httpx.Client, user_token: str) -> None:
+    response = http.get("/api/v1/auth/me", headers=bearer(user_token))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    assert body["data"]["username"]
+    assert envelope_problems(200, response.content, response.headers["content-type"]) == []
