@@ -1,1 +1,1 @@
-
+"""Behaviour of the backend's API against the running stack."""

@@ -1,1 +1,1 @@
-
+"""The migration guide's own tests."""

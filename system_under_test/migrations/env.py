@@ -6,7 +6,7 @@ import os
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection, Engine, create_engine, pool
 
 from system_under_test.db.models import Base
 from system_under_test.db.urls import sync_database_url
@@ -39,13 +39,15 @@ def run_offline() -> None:
 
 def run_online() -> None:
     handed_in = config.attributes.get("connection")
-    if handed_in is not None:
+    if isinstance(handed_in, Connection):
         _run(handed_in)
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
-    with engine.connect() as connection:
+    # An engine handed in (pytest-alembic does) or none: connect, and own the commit.
+    engine = handed_in if isinstance(handed_in, Engine) else create_engine(_url(), poolclass=pool.NullPool)
+    with engine.begin() as connection:
         _run(connection)
-    engine.dispose()
+    if handed_in is None:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -1,0 +1,194 @@
+"""The golive command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fixtures.description import StackDescription, StackFileError, check_url
+from fixtures.providers import PROVIDERS, UnknownProvider, create_provider
+from fixtures.stack import Stack
+from golive import __version__
+from golive.rundir import RunDir, RunDirError
+from golive.signals import shielded, sigterm_interrupts
+from golive.suites import CONTRACT, GUIDE, SuiteResult, run_suite
+
+app = typer.Typer(
+    name="golive",
+    help="Proves a backend is ready to go live: spins up the stack, tests it, and says GO or NO-GO.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+ProviderOption = Annotated[
+    str, typer.Option("--provider", help=f"who starts Postgres and Redis: {', '.join(PROVIDERS)}")
+]
+ReplicasOption = Annotated[int, typer.Option("--replicas", min=1, max=16, help="backend replicas")]
+RunDirOption = Annotated[
+    Path | None,
+    typer.Option("--run-dir", help="write artifacts here instead of a new reports/out/<run-id>/", file_okay=False),
+]
+
+
+def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]golive {command}:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _start_stack(command: str, provider: str, replicas: int, run: RunDir) -> Stack:
+    try:
+        stack = Stack(create_provider(provider), run.path, replicas=replicas)
+    except UnknownProvider as error:
+        raise _fail(command, str(error), 2) from None
+    try:
+        return stack.start()
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:
+        if os.environ.get("GOLIVE_DEBUG"):
+            raise
+        detail = str(error).strip() or type(error).__name__
+        raise _fail(command, f"the stack did not start: {detail}\n  logs: {run.path / 'logs'}") from None
+
+
+def _run_dir(command: str, explicit: Path | None) -> RunDir:
+    try:
+        return RunDir.create(command, explicit)
+    except RunDirError as error:
+        raise _fail(command, str(error), 2) from None
+
+
+@app.command()
+def up(
+    provider: ProviderOption = "local",
+    replicas: ReplicasOption = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="print one line of JSON when ready")] = False,
+    run_dir: RunDirOption = None,
+) -> None:
+    """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
+    run = _run_dir("up", run_dir)
+    with sigterm_interrupts():
+        try:
+            started = time.perf_counter()
+            stack = _start_stack("up", provider, replicas, run)
+        except KeyboardInterrupt:
+            run.finish(130, outcome="interrupted during start-up")
+            raise typer.Exit(130) from None
+        try:
+            description = stack.describe()
+            run.record("up", {"startup_seconds": stack.timings.stages, "stack": description.model_dump(mode="json")})
+            if as_json:
+                print(description.public_json(), flush=True)
+            else:
+                _print_stack(description, time.perf_counter() - started)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            with shielded():
+                stack.close()
+    run.finish(0, outcome="stopped")
+
+
+def _print_stack(description: StackDescription, seconds: float) -> None:
+    table = Table(title=f"golive stack ready in {seconds:.1f} s", show_header=False)
+    table.add_row("backend", "\n".join(description.sut_replicas))
+    table.add_row("postgres", description.postgres or "")
+    table.add_row("redis", description.redis or "")
+    table.add_row("AI stand-in", description.upstream or "")
+    for role, credentials in description.users.items():
+        table.add_row(f"{role} login", f"{credentials.username} / {credentials.password}")
+    table.add_row("run dir", description.run_dir or "")
+    err.print(table)
+    err.print("Ctrl-C stops everything.")
+
+
+@app.command()
+def validate(
+    provider: ProviderOption = "local",
+    replicas: ReplicasOption = 1,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="validate an existing deployment at this URL instead of starting a stack "
+            "(credentials: $GOLIVE_{ADMIN,USER}_{USERNAME,PASSWORD})",
+        ),
+    ] = None,
+    run_dir: RunDirOption = None,
+) -> None:
+    """Bring up the stack (or use --target), run the go-live suites against it, print the verdict."""
+    run = _run_dir("validate", run_dir)
+    stack: Stack | None = None
+    results: list[SuiteResult] = []
+    exit_code = 1
+    with sigterm_interrupts():
+        try:
+            started = time.perf_counter()
+            if target is not None:
+                try:
+                    description = StackDescription.for_deployment(check_url(target), os.environ)
+                except StackFileError as error:
+                    raise _fail("validate", f"--target: {error}", 2) from None
+                description.run_dir = str(run.path)
+                description.write(run.path / "stack.json")
+                _stage("target", f"{description.sut}", time.perf_counter() - started, True)
+            else:
+                stack = _start_stack("validate", provider, replicas, run)
+                _stage("stack", f"{provider}, {replicas} replica(s)", time.perf_counter() - started, True)
+            for suite in (CONTRACT, GUIDE):
+                result = run_suite(suite, run.path / "stack.json", run.path)
+                results.append(result)
+                _stage(suite.name, result.summary(), result.seconds, result.ok)
+            exit_code = 0 if results and all(result.ok for result in results) else 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: stopping the stack")
+            exit_code = 130
+        finally:
+            if stack is not None:
+                with shielded():
+                    stack.close()
+    _verdict(results, exit_code, run)
+    run.finish(exit_code, suites={result.suite.name: result.summary() for result in results})
+    raise typer.Exit(exit_code)
+
+
+def _stage(name: str, detail: str, seconds: float, ok: bool) -> None:
+    mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+    err.print(f"{mark} {name:<10} {seconds:6.1f} s  {detail}")
+
+
+def _verdict(results: list[SuiteResult], exit_code: int, run: RunDir) -> None:
+    for result in results:
+        for failure in result.failures[:20]:
+            err.print(f"  [red]x[/] {result.suite.name}: {failure}", soft_wrap=True)
+    if exit_code == 0:
+        err.print(f"[bold green]PASS[/]: every suite passed. Artifacts: {run.path}")
+    elif exit_code == 130:
+        err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
+    else:
+        err.print(f"[bold red]FAIL[/]: see the failures above. Artifacts: {run.path}")
+
+
+@app.command()
+def version() -> None:
+    """Print golive's version."""
+    print(__version__)
+
+
+def main() -> None:
+    app(prog_name="golive")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Tokens: issued for the right password only, honoured while valid, refused in every other shape."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from fixtures.description import Credentials
+from suites.api.conftest import bearer
+
+pytestmark = pytest.mark.external_ok
+
+
+def error_code(response: httpx.Response) -> str:
+    code: str = response.json()["metadata"]["error_code"]
+    return code
+
+
+def test_login_issues_a_bearer_token(http: httpx.Client, user_credentials: Credentials) -> None:
+    response = http.post("/api/v1/auth/token", json=user_credentials.model_dump())
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["token_type"] == "bearer"
+    assert data["expires_in"] > 0
+    me = http.get("/api/v1/auth/me", headers=bearer(data["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["data"]["username"] == user_credentials.username
+    assert me.json()["data"]["role"] == "user"
+
+
+def test_wrong_password_and_unknown_user_are_indistinguishable(
+    http: httpx.Client, user_credentials: Credentials
+) -> None:
+    wrong_password = http.post(
+        "/api/v1/auth/token", json={"username": user_credentials.username, "password": "not-the-password"}
+    )
+    unknown_user = http.post(
+        "/api/v1/auth/token", json={"username": f"ghost-{uuid.uuid4().hex}", "password": "whatever"}
+    )
+    for response in (wrong_password, unknown_user):
+        assert response.status_code == 401
+        assert error_code(response) == "INVALID_CREDENTIALS"
+    assert wrong_password.json()["message"] == unknown_user.json()["message"]
+
+
+def test_admin_token_carries_the_admin_role(http: httpx.Client, admin_token: str) -> None:
+    assert http.get("/api/v1/auth/me", headers=bearer(admin_token)).json()["data"]["role"] == "admin"
+
+
+def test_admin_creates_a_user_who_can_log_in(new_user: Callable[..., tuple[Credentials, str]], http: httpx.Client) -> None:
+    credentials, token = new_user()
+    assert http.get("/api/v1/auth/me", headers=bearer(token)).json()["data"]["username"] == credentials.username
+
+
+def test_duplicate_username_is_a_conflict(http: httpx.Client, admin_token: str, user_credentials: Credentials) -> None:
+    response = http.post(
+        "/api/v1/users",
+        json={"username": user_credentials.username, "password": "long-enough-password"},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 409
+    assert error_code(response) == "CONFLICT"
+
+
+def test_users_cannot_administer_users(http: httpx.Client, user_token: str) -> None:
+    assert http.get("/api/v1/users", headers=bearer(user_token)).status_code == 403
+    response = http.post(
+        "/api/v1/users", json={"username": "sneaky", "password": "long-enough-pw", "role": "admin"}, headers=bearer(user_token)
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "FORBIDDEN"
+
+
+def _segment(document: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": "1", "name": "golive-admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600}
+    claims.update(overrides)
+    return {key: value for key, value in claims.items() if value is not None}
+
+
+def test_alg_none_is_refused(http: httpx.Client) -> None:
+    token = f"{_segment({'alg': 'none', 'typ': 'JWT'})}.{_segment(_claims())}."
+    response = http.get("/api/v1/auth/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert error_code(response) == "INVALID_TOKEN"
+
+
+def test_token_signed_with_another_key_is_refused(http: httpx.Client) -> None:
+    token = jwt.encode(_claims(), "an-attacker-chosen-key-of-decent-length!!", algorithm="HS256")
+    response = http.get("/api/v1/auth/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert error_code(response) == "INVALID_TOKEN"
+
+
+def test_tampered_payload_is_refused(http: httpx.Client, user_token: str) -> None:
+    header, _payload, signature = user_token.split(".")
+    forged = f"{header}.{_segment(_claims(role='admin'))}.{signature}"
+    response = http.get("/api/v1/users", headers=bearer(forged))
+    assert response.status_code == 401
+    assert error_code(response) == "INVALID_TOKEN"
+
+
+class TestWithTheSigningKey:
+    """Tokens signed with the real key but wrong in time or content (needs a stack golive started)."""
+
+    def test_expired_token_is_refused_as_expired(self, http: httpx.Client, jwt_secret: str) -> None:
+        past = int(time.time()) - 3600
+        token = jwt.encode(_claims(iat=past, nbf=past, exp=past + 60), jwt_secret, algorithm="HS256")
+        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        assert response.status_code == 401
+        assert error_code(response) == "TOKEN_EXPIRED"
+
+    def test_not_yet_valid_token_is_refused(self, http: httpx.Client, jwt_secret: str) -> None:
+        future = int(time.time()) + 3600
+        token = jwt.encode(_claims(nbf=future, exp=future + 600), jwt_secret, algorithm="HS256")
+        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        assert response.status_code == 401
+        assert error_code(response) == "INVALID_TOKEN"
+
+    @pytest.mark.parametrize("missing", ["exp", "sub", "role", "iat", "nbf", "name"])
+    def test_token_missing_a_claim_is_refused(self, http: httpx.Client, jwt_secret: str, missing: str) -> None:
+        token = jwt.encode(_claims(**{missing: None}), jwt_secret, algorithm="HS256")
+        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        assert response.status_code == 401
+        assert error_code(response) == "INVALID_TOKEN"
+
+    def test_unknown_role_is_refused(self, http: httpx.Client, jwt_secret: str) -> None:
+        token = jwt.encode(_claims(role="superuser"), jwt_secret, algorithm="HS256")
+        assert http.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
+
+    def test_other_hmac_algorithm_than_configured_is_refused(self, http: httpx.Client, jwt_secret: str) -> None:
+        token = jwt.encode(_claims(), jwt_secret, algorithm="HS512")
+        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        assert response.status_code == 401
+
+    def test_a_valid_forged_admin_token_is_honoured(self, http: httpx.Client, jwt_secret: str) -> None:
+        # The control case: the refusals above are about the token's shape, not a blanket refusal.
+        token = jwt.encode(_claims(), jwt_secret, algorithm="HS256")
+        assert http.get("/api/v1/users", headers=bearer(token)).status_code == 200

@@ -1,0 +1,123 @@
+"""Content generation: the job is stored, the AI service is called, the outcome is kept and visible
+to its owner only; every way the AI service can fail maps to its own envelope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from fixtures.description import Credentials
+from fixtures.plugin import BackendFactory, login
+from fixtures.upstream.control import UpstreamControl
+from suites.api.conftest import bearer
+
+
+def generate(http: httpx.Client, token: str, prompt: str = "fractions for year 5", **extra: str) -> httpx.Response:
+    return http.post("/api/v1/content/generate", json={"prompt": prompt, **extra}, headers=bearer(token))
+
+
+@pytest.mark.external_ok
+def test_generation_is_stored_and_can_be_read_back(http: httpx.Client, user_token: str) -> None:
+    created = generate(http, user_token, content_type="lesson")
+    assert created.status_code == 201, created.text
+    job = created.json()["data"]
+    assert job["status"] == "completed"
+    assert job["result"]
+    assert job["content_type"] == "lesson"
+    fetched = http.get(f"/api/v1/content/{job['id']}", headers=bearer(user_token))
+    assert fetched.status_code == 200
+    assert fetched.json()["data"] == job
+    listed = http.get("/api/v1/content", headers=bearer(user_token)).json()["data"]
+    assert job["id"] in [item["id"] for item in listed]
+
+
+def test_the_request_id_reaches_the_ai_service(http: httpx.Client, user_token: str, upstream: UpstreamControl) -> None:
+    request_id = f"trace-{uuid.uuid4().hex[:10]}"
+    response = http.post(
+        "/api/v1/content/generate",
+        json={"prompt": "photosynthesis"},
+        headers={**bearer(user_token), "X-Request-ID": request_id},
+    )
+    assert response.status_code == 201
+    assert request_id in upstream.stats().request_ids
+
+
+def test_content_of_another_user_is_not_found(
+    http: httpx.Client, user_token: str, new_user: Callable[..., tuple[Credentials, str]], admin_token: str
+) -> None:
+    job = generate(http, user_token).json()["data"]
+    _, other_token = new_user()
+    response = http.get(f"/api/v1/content/{job['id']}", headers=bearer(other_token))
+    assert response.status_code == 404
+    assert response.json()["metadata"]["error_code"] == "NOT_FOUND"
+    assert job["id"] not in [item["id"] for item in http.get("/api/v1/content", headers=bearer(other_token)).json()["data"]]
+    # Admins may read anyone's.
+    assert http.get(f"/api/v1/content/{job['id']}", headers=bearer(admin_token)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "status", "code"),
+    [
+        ({"script": [500]}, 502, "UPSTREAM_ERROR"),
+        ({"script": [503]}, 502, "UPSTREAM_ERROR"),
+        ({"script": [429]}, 502, "UPSTREAM_ERROR"),
+        ({"malformed": True}, 502, "UPSTREAM_ERROR"),
+    ],
+    ids=["500", "503", "429", "malformed"],
+)
+def test_ai_service_failures_answer_their_envelope_and_the_job_is_kept_as_failed(
+    http: httpx.Client, user_token: str, upstream: UpstreamControl, behaviour: dict[str, object], status: int, code: str
+) -> None:
+    upstream.program(**behaviour)
+    response = generate(http, user_token)
+    assert response.status_code == status
+    metadata = response.json()["metadata"]
+    assert metadata["error_code"] == code
+    content_id = metadata["details"]["content_id"]
+    job = http.get(f"/api/v1/content/{content_id}", headers=bearer(user_token)).json()["data"]
+    assert job["status"] == "failed"
+    assert job["error"]
+
+
+def test_ai_service_too_slow_answers_504(
+    start_backend: BackendFactory, upstream: UpstreamControl, user_credentials: Credentials
+) -> None:
+    backend = start_backend({"AI_SERVICE_TIMEOUT_SECONDS": "0.3"})
+    token = login(backend.urls[0], user_credentials)
+    upstream.program(latency_ms=3000)
+    with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
+        response = generate(client, token)
+    assert response.status_code == 504
+    assert response.json()["metadata"]["error_code"] == "UPSTREAM_TIMEOUT"
+
+
+def test_ai_service_unreachable_answers_503(
+    start_backend: BackendFactory, unused_port: int, user_credentials: Credentials
+) -> None:
+    backend = start_backend({"AI_SERVICE_URL": f"http://127.0.0.1:{unused_port}"})
+    token = login(backend.urls[0], user_credentials)
+    with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
+        response = generate(client, token)
+    assert response.status_code == 503
+    assert response.json()["metadata"]["error_code"] == "DEPENDENCY_UNAVAILABLE"
+
+
+@pytest.mark.external_ok
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"prompt": ""}, {"prompt": "x" * 4001}, {"prompt": "ok", "content_type": "poem"}, {"prompt": "ok", "agent": "Bad Name"}],
+    ids=["empty", "blank-prompt", "long-prompt", "unknown-type", "bad-agent"],
+)
+def test_invalid_generation_requests_are_422(http: httpx.Client, user_token: str, body: dict[str, str]) -> None:
+    response = http.post("/api/v1/content/generate", json=body, headers=bearer(user_token))
+    assert response.status_code == 422
+    assert response.json()["metadata"]["errors"]
+
+
+@pytest.mark.external_ok
+def test_unknown_and_malformed_content_ids(http: httpx.Client, user_token: str) -> None:
+    assert http.get(f"/api/v1/content/{uuid.uuid4()}", headers=bearer(user_token)).status_code == 404
+    assert http.get("/api/v1/content/not-a-uuid", headers=bearer(user_token)).status_code == 422

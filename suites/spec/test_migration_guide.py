@@ -1,0 +1,34 @@
+"""The migration guide's "Automated Test Suite" (tests/migration/test_migration.py), as written
+there, pointed at the stack under test instead of localhost:8009."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.external_ok
+
+
+def test_health_endpoint(sut_url: str) -> None:
+    response = requests.get(f"{sut_url}/health", timeout=30)
+    assert response.status_code == 200
+    assert response.json()["status"] == "success"
+
+
+@pytest.mark.xfail(strict=True, reason="POST /pusher/auth arrives with the Real-time issue (#5)")
+def test_pusher_auth(sut_url: str) -> None:
+    response = requests.post(f"{sut_url}/pusher/auth", timeout=30)
+    assert response.status_code in [200, 401]  # Should not error
+
+
+@pytest.mark.xfail(strict=True, reason="GET /circuit-breakers/status arrives with the Resilience issue (#3)")
+def test_circuit_breaker_status(sut_url: str) -> None:
+    response = requests.get(f"{sut_url}/circuit-breakers/status", timeout=30)
+    assert response.status_code == 200
+
+
+def test_rate_limit_functionality(sut_url: str) -> None:
+    # Make multiple requests to test rate limiting
+    for _ in range(5):
+        response = requests.get(f"{sut_url}/health", timeout=30)
+        assert response.status_code == 200
