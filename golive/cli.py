@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fixtures.description import StackDescription, StackFileError, check_url
-from fixtures.providers import PROVIDERS, UnknownProvider, create_provider
+from fixtures.providers import PROVIDERS, Provider, UnknownProvider, create_provider
 from fixtures.stack import Stack
 from golive import __version__
 from golive.rundir import RunDir, RunDirError
@@ -26,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 err = Console(stderr=True, highlight=False)
 
@@ -44,13 +45,16 @@ def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _start_stack(command: str, provider: str, replicas: int, run: RunDir) -> Stack:
+def _provider(command: str, name: str) -> Provider:
     try:
-        stack = Stack(create_provider(provider), run.path, replicas=replicas)
+        return create_provider(name)
     except UnknownProvider as error:
         raise _fail(command, str(error), 2) from None
+
+
+def _start_stack(command: str, provider: Provider, replicas: int, run: RunDir) -> Stack:
     try:
-        return stack.start()
+        return Stack(provider, run.path, replicas=replicas).start()
     except KeyboardInterrupt:
         raise
     except Exception as error:
@@ -58,6 +62,13 @@ def _start_stack(command: str, provider: str, replicas: int, run: RunDir) -> Sta
             raise
         detail = str(error).strip() or type(error).__name__
         raise _fail(command, f"the stack did not start: {detail}\n  logs: {run.path / 'logs'}") from None
+
+
+def _target(command: str, url: str) -> StackDescription:
+    try:
+        return StackDescription.for_deployment(check_url(url), os.environ)
+    except StackFileError as error:
+        raise _fail(command, f"--target: {error}", 2) from None
 
 
 def _run_dir(command: str, explicit: Path | None) -> RunDir:
@@ -75,11 +86,12 @@ def up(
     run_dir: RunDirOption = None,
 ) -> None:
     """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
+    chosen = _provider("up", provider)
     run = _run_dir("up", run_dir)
     with sigterm_interrupts():
         try:
             started = time.perf_counter()
-            stack = _start_stack("up", provider, replicas, run)
+            stack = _start_stack("up", chosen, replicas, run)
         except KeyboardInterrupt:
             run.finish(130, outcome="interrupted during start-up")
             raise typer.Exit(130) from None
@@ -128,6 +140,8 @@ def validate(
     run_dir: RunDirOption = None,
 ) -> None:
     """Bring up the stack (or use --target), run the go-live suites against it, print the verdict."""
+    chosen = _provider("validate", provider)
+    described = _target("validate", target) if target is not None else None
     run = _run_dir("validate", run_dir)
     stack: Stack | None = None
     results: list[SuiteResult] = []
@@ -135,16 +149,12 @@ def validate(
     with sigterm_interrupts():
         try:
             started = time.perf_counter()
-            if target is not None:
-                try:
-                    description = StackDescription.for_deployment(check_url(target), os.environ)
-                except StackFileError as error:
-                    raise _fail("validate", f"--target: {error}", 2) from None
-                description.run_dir = str(run.path)
-                description.write(run.path / "stack.json")
-                _stage("target", f"{description.sut}", time.perf_counter() - started, True)
+            if described is not None:
+                described.run_dir = str(run.path)
+                described.write(run.path / "stack.json")
+                _stage("target", described.sut, time.perf_counter() - started, True)
             else:
-                stack = _start_stack("validate", provider, replicas, run)
+                stack = _start_stack("validate", chosen, replicas, run)
                 _stage("stack", f"{provider}, {replicas} replica(s)", time.perf_counter() - started, True)
             for suite in (CONTRACT, GUIDE):
                 result = run_suite(suite, run.path / "stack.json", run.path)

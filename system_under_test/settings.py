@@ -131,9 +131,9 @@ class Settings(BaseSettings):
                 if not value
             ]
             if missing:
-                raise ValueError(f"{', '.join(missing)} required while PUSHER_ENABLED is true")
+                raise ValueError(f"{', '.join(missing)}: required while PUSHER_ENABLED is true")
         if self.cors_allow_credentials and "*" in self.cors_allowed_origins:
-            raise ValueError("CORS_ALLOWED_ORIGINS cannot contain '*' while CORS_ALLOW_CREDENTIALS is true")
+            raise ValueError("CORS_ALLOWED_ORIGINS: cannot contain '*' while CORS_ALLOW_CREDENTIALS is true")
         return self
 
     @property
@@ -155,7 +155,7 @@ def describe_settings_error(error: ValidationError | SettingsError) -> list[str]
     lines = []
     for item in error.errors(include_url=False, include_input=False):
         location = ".".join(str(part) for part in item["loc"]).upper()
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             message = "required but not set"
         lines.append(f"{location}: {message}" if location else message)

@@ -1,0 +1,51 @@
+"""Tokens and passwords, in process."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from system_under_test.envelope import ApiError
+from system_under_test.security import Principal, Role, decode_token, hash_password, issue_token, verify_password
+from system_under_test.settings import Settings
+
+
+@pytest.fixture
+def settings(environment: pytest.MonkeyPatch) -> Settings:
+    return Settings()  # type: ignore[call-arg]
+
+
+def test_issued_token_decodes_to_the_same_principal(settings: Settings) -> None:
+    principal = Principal(42, "ada", Role.ADMIN)
+    token, expires_in = issue_token(settings, principal)
+    assert expires_in == 30 * 60
+    assert decode_token(settings, token) == principal
+
+
+def test_expired_token_is_token_expired(settings: Settings) -> None:
+    now = int(time.time())
+    claims = {"sub": "1", "name": "a", "role": "user", "iat": now - 100, "nbf": now - 100, "exp": now - 50}
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    with pytest.raises(ApiError) as caught:
+        decode_token(settings, token)
+    assert caught.value.status_code == 401 and caught.value.error_code == "TOKEN_EXPIRED"
+
+
+def test_non_numeric_subject_is_invalid(settings: Settings) -> None:
+    now = int(time.time())
+    claims = {"sub": "ada", "name": "a", "role": "user", "iat": now, "nbf": now, "exp": now + 60}
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    with pytest.raises(ApiError) as caught:
+        decode_token(settings, token)
+    assert caught.value.error_code == "INVALID_TOKEN"
+
+
+async def test_passwords_verify_only_against_their_hash() -> None:
+    hashed = await hash_password("correct horse")
+    assert hashed.startswith("$argon2id$")
+    assert await verify_password(hashed, "correct horse")
+    assert not await verify_password(hashed, "wrong horse")
+    assert not await verify_password(None, "correct horse")
+    assert not await verify_password("not-a-hash", "correct horse")

@@ -1,0 +1,149 @@
+"""`golive up` and `golive validate` as a user runs them: real processes, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.harness.leaks import assert_no_survivors, new_marker, port_open
+
+GOLIVE = [sys.executable, "-m", "golive"]
+
+
+def spawn_up(run_dir: Path, marker: dict[str, str], *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*GOLIVE, "up", "--json", "--run-dir", str(run_dir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **marker, **(env or {})},
+    )
+
+
+def first_line(process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, "golive up printed nothing"
+    line = process.stdout.readline()
+    assert line, f"golive up ended without a line: {process.stderr.read() if process.stderr else ''}"
+    document: dict[str, Any] = json.loads(line)
+    return document
+
+
+def urls_of(stack: dict[str, Any]) -> list[str]:
+    postgres = "http://" + stack["postgres"].split("@", 1)[1].split("/", 1)[0]
+    redis = "http://" + stack["redis"].split("//", 1)[1].split("/", 1)[0]
+    return [*stack["sut_replicas"], stack["upstream"], postgres, redis]
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, stop_with: int) -> None:
+    marker = new_marker()
+    process = spawn_up(tmp_path / "run", marker, "--replicas", "2")
+    try:
+        stack = first_line(process)
+        assert {"sut", "sut_replicas", "postgres", "redis", "upstream", "run_dir", "users"} <= set(stack)
+        assert "jwt_secret" not in stack
+        assert len(stack["sut_replicas"]) == 2 and stack["sut"] == stack["sut_replicas"][0]
+        assert set(stack["users"]) == {"admin", "user"}
+        for url in stack["sut_replicas"]:
+            assert httpx.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
+        login = httpx.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30)
+        assert login.status_code == 200
+    finally:
+        process.send_signal(stop_with)
+        process.wait(60)
+    assert process.returncode == 0
+    assert process.stdout is not None and process.stdout.read() == ""  # exactly one line
+    assert_no_survivors(marker)
+    assert not any(port_open(url) for url in urls_of(stack))
+    assert (tmp_path / "run" / "logs" / "sut-1.log").exists()
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["up"]["exit_code"] == 0
+
+
+def test_spec_variables_in_the_environment_reach_the_backend(tmp_path: Path) -> None:
+    marker = new_marker()
+    env = {"CORRELATION_ID_HEADER": "X-Correlation-ID", "METRICS_ENABLED": "false"}
+    process = spawn_up(tmp_path / "run", marker, env=env)
+    try:
+        stack = first_line(process)
+        response = httpx.get(f"{stack['sut']}/health", headers={"X-Correlation-ID": "corr-1"}, timeout=30)
+        assert response.headers["x-correlation-id"] == "corr-1"
+        assert httpx.get(f"{stack['sut']}/metrics", timeout=30).status_code == 404
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    assert_no_survivors(marker)
+
+
+def test_a_start_that_fails_half_way_leaves_nothing_running(tmp_path: Path) -> None:
+    marker = new_marker()
+    # Redis and the stand-in start in parallel with Postgres, which cannot: they must be stopped.
+    process = spawn_up(tmp_path / "run", marker, env={"GOLIVE_PG_BINDIR": str(tmp_path)})
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "GOLIVE_PG_BINDIR" in stderr and "Traceback" not in stderr
+    assert_no_survivors(marker)
+
+
+def test_a_backend_that_cannot_start_is_reported_with_its_reason(tmp_path: Path) -> None:
+    marker = new_marker()
+    process = spawn_up(tmp_path / "run", marker, env={"JWT_SECRET": "too-short"})
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "JWT_SECRET" in stderr and "at least 32 characters" in stderr
+    assert "Traceback" not in stderr
+    assert_no_survivors(marker)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["up", "--provider", "nope"], "unknown provider 'nope'"),
+        (["up", "--replicas", "0"], "Invalid value for '--replicas'"),
+        (["validate", "--target", "localhost:8009"], "is not an http(s) URL"),
+    ],
+)
+def test_bad_arguments_get_a_clear_message(tmp_path: Path, args: list[str], message: str) -> None:
+    result = subprocess.run([*GOLIVE, *args, "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_validate_runs_the_contract_suite_on_a_local_stack(tmp_path: Path) -> None:
+    marker = new_marker()
+    result = subprocess.run(
+        [*GOLIVE, "validate", "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **marker},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "PASS contract" in result.stderr and "PASS guide" in result.stderr
+    assert (tmp_path / "run" / "junit-contract.xml").exists()
+    assert_no_survivors(marker)
+
+
+def test_validate_against_a_deployment_that_is_down_fails(tmp_path: Path, unused_port: int) -> None:
+    result = subprocess.run(
+        [*GOLIVE, "validate", "--target", f"http://127.0.0.1:{unused_port}", "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "FAIL contract" in result.stderr

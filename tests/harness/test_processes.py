@@ -1,0 +1,89 @@
+"""No child outlives the harness: stopped by PID and group, killed by the kernel if the harness dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fixtures.network import NotReady, wait_until
+from fixtures.processes import ChildProcess, running_children
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_dead(pid: int) -> None:
+    wait_until(lambda: True if not alive(pid) else None, timeout=15, what=f"pid {pid} to end")
+
+
+def test_stop_ends_the_child_and_its_group(tmp_path: Path) -> None:
+    # A child that forks a grandchild into its own group, as servers with workers do.
+    script = "import subprocess, time; subprocess.Popen(['sleep', '300']); print('ok', flush=True); time.sleep(300)"
+    child = ChildProcess("parent", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
+    wait_until(lambda: True if "ok" in child.log_tail() else None, timeout=15, what="child to start")
+    group = child.pid
+    members = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _pgid(int(pid)) == group]
+    assert len(members) == 2
+    assert child in running_children()
+    child.stop(timeout=5)
+    for pid in members:
+        wait_dead(pid)
+    assert child not in running_children()
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+    script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ok', flush=True); time.sleep(300)"
+    child = ChildProcess("stubborn", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
+    wait_until(lambda: True if "ok" in child.log_tail() else None, timeout=15, what="child to start")
+    assert child.stop(timeout=0.5) == -signal.SIGKILL
+
+
+def test_children_die_with_a_harness_killed_outright(tmp_path: Path) -> None:
+    # The harness is SIGKILLed: no teardown runs, the kernel must end the child (PR_SET_PDEATHSIG).
+    harness = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from fixtures.processes import ChildProcess
+        child = ChildProcess("orphan", ["sleep", "300"], log_path=Path({str(tmp_path / "log")!r})).start()
+        print(child.pid, flush=True)
+        time.sleep(300)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", harness], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    child_pid = int(process.stdout.readline())
+    assert alive(child_pid)
+    process.kill()
+    process.wait(10)
+    wait_dead(child_pid)
+
+
+def test_a_child_that_exits_early_ends_the_wait_with_its_reason(tmp_path: Path) -> None:
+    child = ChildProcess("quitter", [sys.executable, "-c", "print('bad config'); raise SystemExit(3)"], log_path=tmp_path / "log").start()
+
+    def exited() -> str | None:
+        code = child.exit_code()
+        return None if code is None else f"exited with {code}: {child.log_tail()}"
+
+    with pytest.raises(NotReady, match="exited with 3: bad config"):
+        wait_until(lambda: None, timeout=60, what="quitter", give_up=exited)
+    child.stop()

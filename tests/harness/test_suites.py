@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from golive.suites import CONTRACT, read_junit
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="contract" tests="6">
+<testcase classname="a" name="passes"><system-out>noise</system-out></testcase>
+<testcase classname="a" name="fails"><failure message="assert 1 == 2&#10;more">trace</failure></testcase>
+<testcase classname="a" name="errs"><error message="fixture broke">trace</error></testcase>
+<testcase classname="a" name="skips"><skipped type="pytest.skip" message="why" /></testcase>
+<testcase classname="a" name="xfails"><skipped type="pytest.xfail" message="later" /></testcase>
+<testcase classname="a" name="passes-too" />
+</testsuite></testsuites>
+"""
+
+
+def test_junit_outcomes_are_counted(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT)
+    result = read_junit(CONTRACT, path)
+    assert (result.passed, result.failed, result.errors, result.skipped, result.xfailed) == (2, 1, 1, 1, 1)
+    assert result.failures == ["a::fails: assert 1 == 2", "a::errs: error: fixture broke"]
+    assert not result.ok
+
+
+def test_a_suite_that_ran_nothing_did_not_pass(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text('<testsuites><testsuite name="x" tests="0"></testsuite></testsuites>')
+    assert not read_junit(CONTRACT, path).ok
