@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -36,7 +35,9 @@ ProviderOption = Annotated[
 ReplicasOption = Annotated[int, typer.Option("--replicas", min=1, max=16, help="backend replicas")]
 RunDirOption = Annotated[
     Path | None,
-    typer.Option("--run-dir", help="write artifacts here instead of a new reports/out/<run-id>/", file_okay=False),
+    typer.Option(
+        "--run-dir", help="write artifacts here instead of a new reports/out/<run-id>/", file_okay=False
+    ),
 ]
 
 
@@ -97,7 +98,9 @@ def up(
             raise typer.Exit(130) from None
         try:
             description = stack.describe()
-            run.record("up", {"startup_seconds": stack.timings.stages, "stack": description.model_dump(mode="json")})
+            run.record(
+                "up", {"startup_seconds": stack.timings.stages, "stack": description.model_dump(mode="json")}
+            )
             if as_json:
                 print(description.public_json(), flush=True)
             else:
@@ -201,4 +204,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

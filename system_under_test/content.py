@@ -32,7 +32,9 @@ async def generate(
 ) -> Content:
     """Runs one generation to its end. The job row exists before the AI service is called, so a
     crash or a failed call leaves a trace; a failed call marks the job failed and re-raises."""
-    job = Content(id=uuid.uuid4(), user_id=user_id, prompt=prompt, content_type=content_type, status="processing")
+    job = Content(
+        id=uuid.uuid4(), user_id=user_id, prompt=prompt, content_type=content_type, status="processing"
+    )
     async with sessionmaker() as session:
         session.add(job)
         await session.commit()
@@ -65,11 +67,14 @@ async def _finish(
 
 
 def _count_call(agent: str, elapsed: float, failed: bool) -> Insert:
-    table = AgentMetric.__table__
-    statement = insert(table).values(
-        agent_name=agent, requests_total=1, errors_total=int(failed), last_seen_at=utcnow(), avg_response_time=elapsed
+    statement = insert(AgentMetric).values(
+        agent_name=agent,
+        requests_total=1,
+        errors_total=int(failed),
+        last_seen_at=utcnow(),
+        avg_response_time=elapsed,
     )
-    current = table.c
+    current = AgentMetric
     return statement.on_conflict_do_update(
         index_elements=[current.agent_name],
         set_={

@@ -31,7 +31,11 @@ DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
 def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     # The offending input is left out on purpose: it may be a password.
     return [
-        {"loc": [str(part) for part in item.get("loc", ())], "msg": item.get("msg", ""), "type": item.get("type", "")}
+        {
+            "loc": [str(part) for part in item.get("loc", ())],
+            "msg": item.get("msg", ""),
+            "type": item.get("type", ""),
+        }
         for item in error.errors()
     ]
 
@@ -51,7 +55,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
         )
     message = error.detail if isinstance(error.detail, str) else reason_for_status(error.status_code)
     return error_response(
-        ApiError(error.status_code, message, code_for_status(error.status_code), headers=error.headers)
+        ApiError(
+            error.status_code,
+            message,
+            code_for_status(error.status_code),
+            headers=dict(error.headers) if error.headers else None,
+        )
     )
 
 

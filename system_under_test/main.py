@@ -13,7 +13,7 @@ from system_under_test.settings import Settings, describe_settings_error
 
 def load_settings() -> Settings:
     try:
-        return Settings()  # type: ignore[call-arg]  # required fields come from the environment
+        return Settings()
     except (ValidationError, SettingsError) as error:
         for line in describe_settings_error(error):
             print(f"configuration error: {line}", file=sys.stderr)

@@ -28,15 +28,26 @@ def test_generations_and_failures_are_counted_per_agent(
 ) -> None:
     agent = f"agent-{uuid.uuid4().hex[:8]}"
     for _ in range(3):
-        assert http.post("/api/v1/content/generate", json={"prompt": "p", "agent": agent}, headers=bearer(user_token)).status_code == 201
+        assert (
+            http.post(
+                "/api/v1/content/generate", json={"prompt": "p", "agent": agent}, headers=bearer(user_token)
+            ).status_code
+            == 201
+        )
     upstream.program(script=[500])
-    assert http.post("/api/v1/content/generate", json={"prompt": "p", "agent": agent}, headers=bearer(user_token)).status_code == 502
+    assert (
+        http.post(
+            "/api/v1/content/generate", json={"prompt": "p", "agent": agent}, headers=bearer(user_token)
+        ).status_code
+        == 502
+    )
 
     row = metrics_of(http, user_token, agent)
     assert row["requests_total"] == 4
     assert row["errors_total"] == 1
     assert row["error_rate"] == 0.25
-    assert isinstance(row["avg_response_time"], float) and row["avg_response_time"] > 0
+    assert isinstance(row["avg_response_time"], float)
+    assert row["avg_response_time"] > 0
     assert row["circuit_breaker_trips"] == 0
 
 
@@ -49,7 +60,8 @@ def test_legacy_rows_are_served_and_carried_on(database: str, start_backend: Bac
     # A row as the legacy system wrote it: no average, new columns at their defaults.
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(
-            "INSERT INTO agent_metrics (agent_name, requests_total, errors_total) VALUES ('legacy-agent', 10, 2)"
+            "INSERT INTO agent_metrics (agent_name, requests_total, errors_total) "
+            "VALUES ('legacy-agent', 10, 2)"
         )
     backend = start_backend({"DATABASE_URL": database})
     user = new_credentials("legacy-reader")
@@ -57,9 +69,14 @@ def test_legacy_rows_are_served_and_carried_on(database: str, start_backend: Bac
     token = login(backend.urls[0], user)
     with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
         row = metrics_of(client, token, "legacy-agent")
-        assert row["requests_total"] == 10 and row["errors_total"] == 2 and row["error_rate"] == 0.2
-        assert row["avg_response_time"] is None and row["rate_limit_hits"] == 0
-        created = client.post("/api/v1/content/generate", json={"prompt": "p", "agent": "legacy-agent"}, headers=bearer(token))
+        assert row["requests_total"] == 10
+        assert row["errors_total"] == 2
+        assert row["error_rate"] == 0.2
+        assert row["avg_response_time"] is None
+        assert row["rate_limit_hits"] == 0
+        created = client.post(
+            "/api/v1/content/generate", json={"prompt": "p", "agent": "legacy-agent"}, headers=bearer(token)
+        )
         assert created.status_code == 201
         row = metrics_of(client, token, "legacy-agent")
     assert row["requests_total"] == 11

@@ -55,12 +55,18 @@ def test_admin_token_carries_the_admin_role(http: httpx.Client, admin_token: str
     assert http.get("/api/v1/auth/me", headers=bearer(admin_token)).json()["data"]["role"] == "admin"
 
 
-def test_admin_creates_a_user_who_can_log_in(new_user: Callable[..., tuple[Credentials, str]], http: httpx.Client) -> None:
+def test_admin_creates_a_user_who_can_log_in(
+    new_user: Callable[..., tuple[Credentials, str]], http: httpx.Client
+) -> None:
     credentials, token = new_user()
-    assert http.get("/api/v1/auth/me", headers=bearer(token)).json()["data"]["username"] == credentials.username
+    assert (
+        http.get("/api/v1/auth/me", headers=bearer(token)).json()["data"]["username"] == credentials.username
+    )
 
 
-def test_duplicate_username_is_a_conflict(http: httpx.Client, admin_token: str, user_credentials: Credentials) -> None:
+def test_duplicate_username_is_a_conflict(
+    http: httpx.Client, admin_token: str, user_credentials: Credentials
+) -> None:
     response = http.post(
         "/api/v1/users",
         json={"username": user_credentials.username, "password": "long-enough-password"},
@@ -73,7 +79,9 @@ def test_duplicate_username_is_a_conflict(http: httpx.Client, admin_token: str, 
 def test_users_cannot_administer_users(http: httpx.Client, user_token: str) -> None:
     assert http.get("/api/v1/users", headers=bearer(user_token)).status_code == 403
     response = http.post(
-        "/api/v1/users", json={"username": "sneaky", "password": "long-enough-pw", "role": "admin"}, headers=bearer(user_token)
+        "/api/v1/users",
+        json={"username": "sneaky", "password": "long-enough-pw", "role": "admin"},
+        headers=bearer(user_token),
     )
     assert response.status_code == 403
     assert error_code(response) == "FORBIDDEN"
@@ -85,7 +93,14 @@ def _segment(document: dict[str, Any]) -> str:
 
 def _claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": "1", "name": "golive-admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 600}
+    claims: dict[str, Any] = {
+        "sub": "1",
+        "name": "golive-admin",
+        "role": "admin",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
     claims.update(overrides)
     return {key: value for key, value in claims.items() if value is not None}
 
@@ -130,7 +145,9 @@ class TestWithTheSigningKey:
         assert error_code(response) == "INVALID_TOKEN"
 
     @pytest.mark.parametrize("missing", ["exp", "sub", "role", "iat", "nbf", "name"])
-    def test_token_missing_a_claim_is_refused(self, http: httpx.Client, jwt_secret: str, missing: str) -> None:
+    def test_token_missing_a_claim_is_refused(
+        self, http: httpx.Client, jwt_secret: str, missing: str
+    ) -> None:
         token = jwt.encode(_claims(**{missing: None}), jwt_secret, algorithm="HS256")
         response = http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
@@ -140,7 +157,9 @@ class TestWithTheSigningKey:
         token = jwt.encode(_claims(role="superuser"), jwt_secret, algorithm="HS256")
         assert http.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
 
-    def test_other_hmac_algorithm_than_configured_is_refused(self, http: httpx.Client, jwt_secret: str) -> None:
+    def test_other_hmac_algorithm_than_configured_is_refused(
+        self, http: httpx.Client, jwt_secret: str
+    ) -> None:
         token = jwt.encode(_claims(), jwt_secret, algorithm="HS512")
         response = http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401

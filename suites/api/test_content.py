@@ -15,7 +15,9 @@ from fixtures.upstream.control import UpstreamControl
 from suites.api.conftest import bearer
 
 
-def generate(http: httpx.Client, token: str, prompt: str = "fractions for year 5", **extra: str) -> httpx.Response:
+def generate(
+    http: httpx.Client, token: str, prompt: str = "fractions for year 5", **extra: str
+) -> httpx.Response:
     return http.post("/api/v1/content/generate", json={"prompt": prompt, **extra}, headers=bearer(token))
 
 
@@ -34,7 +36,9 @@ def test_generation_is_stored_and_can_be_read_back(http: httpx.Client, user_toke
     assert job["id"] in [item["id"] for item in listed]
 
 
-def test_the_request_id_reaches_the_ai_service(http: httpx.Client, user_token: str, upstream: UpstreamControl) -> None:
+def test_the_request_id_reaches_the_ai_service(
+    http: httpx.Client, user_token: str, upstream: UpstreamControl
+) -> None:
     request_id = f"trace-{uuid.uuid4().hex[:10]}"
     response = http.post(
         "/api/v1/content/generate",
@@ -53,7 +57,9 @@ def test_content_of_another_user_is_not_found(
     response = http.get(f"/api/v1/content/{job['id']}", headers=bearer(other_token))
     assert response.status_code == 404
     assert response.json()["metadata"]["error_code"] == "NOT_FOUND"
-    assert job["id"] not in [item["id"] for item in http.get("/api/v1/content", headers=bearer(other_token)).json()["data"]]
+    assert job["id"] not in [
+        item["id"] for item in http.get("/api/v1/content", headers=bearer(other_token)).json()["data"]
+    ]
     # Admins may read anyone's.
     assert http.get(f"/api/v1/content/{job['id']}", headers=bearer(admin_token)).status_code == 200
 
@@ -69,7 +75,12 @@ def test_content_of_another_user_is_not_found(
     ids=["500", "503", "429", "malformed"],
 )
 def test_ai_service_failures_answer_their_envelope_and_the_job_is_kept_as_failed(
-    http: httpx.Client, user_token: str, upstream: UpstreamControl, behaviour: dict[str, object], status: int, code: str
+    http: httpx.Client,
+    user_token: str,
+    upstream: UpstreamControl,
+    behaviour: dict[str, object],
+    status: int,
+    code: str,
 ) -> None:
     upstream.program(**behaviour)
     response = generate(http, user_token)
@@ -108,10 +119,18 @@ def test_ai_service_unreachable_answers_503(
 @pytest.mark.external_ok
 @pytest.mark.parametrize(
     "body",
-    [{}, {"prompt": ""}, {"prompt": "x" * 4001}, {"prompt": "ok", "content_type": "poem"}, {"prompt": "ok", "agent": "Bad Name"}],
+    [
+        {},
+        {"prompt": ""},
+        {"prompt": "x" * 4001},
+        {"prompt": "ok", "content_type": "poem"},
+        {"prompt": "ok", "agent": "Bad Name"},
+    ],
     ids=["empty", "blank-prompt", "long-prompt", "unknown-type", "bad-agent"],
 )
-def test_invalid_generation_requests_are_422(http: httpx.Client, user_token: str, body: dict[str, str]) -> None:
+def test_invalid_generation_requests_are_422(
+    http: httpx.Client, user_token: str, body: dict[str, str]
+) -> None:
     response = http.post("/api/v1/content/generate", json=body, headers=bearer(user_token))
     assert response.status_code == 422
     assert response.json()["metadata"]["errors"]

@@ -37,7 +37,9 @@ class Operation:
 
     def url(self, components: dict[str, Any]) -> str:
         """The path with every parameter filled by a value of the declared type."""
-        parameters = {item["name"]: item for item in self.spec.get("parameters", []) if item.get("in") == "path"}
+        parameters = {
+            item["name"]: item for item in self.spec.get("parameters", []) if item.get("in") == "path"
+        }
 
         def fill(match: re.Match[str]) -> str:
             schema = parameters.get(match.group(1), {}).get("schema", {})

@@ -33,7 +33,11 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("role", ["anonymous", "user", "admin"])
 def test_every_operation_answers_inside_the_contract(
-    role: str, request: pytest.FixtureRequest, http: httpx.Client, operations: list[Operation], components: dict[str, Any]
+    role: str,
+    request: pytest.FixtureRequest,
+    http: httpx.Client,
+    operations: list[Operation],
+    components: dict[str, Any],
 ) -> None:
     headers = {} if role == "anonymous" else bearer(request.getfixturevalue(f"{role}_token"))
     failures = []
@@ -124,7 +128,9 @@ def test_validation_errors_name_the_missing_fields(
 ) -> None:
     failures = []
     for operation in _json_operations(operations):
-        response = http.request(operation.method, operation.url(components), json={}, headers=bearer(admin_token))
+        response = http.request(
+            operation.method, operation.url(components), json={}, headers=bearer(admin_token)
+        )
         if response.status_code != 422:
             failures.append(f"{operation.id} -> {response.status_code}, expected 422 for an empty object")
             continue
@@ -151,7 +157,10 @@ def test_protected_operations_answer_401_envelope(
     for operation in protected:
         headers = {"Authorization": authorization} if authorization else {}
         response = http.request(
-            operation.method, operation.url(components), headers=headers, json={} if operation.takes_json else None
+            operation.method,
+            operation.url(components),
+            headers=headers,
+            json={} if operation.takes_json else None,
         )
         if response.status_code != 401:
             failures.append(f"{operation.id} -> {response.status_code}, expected 401")
@@ -173,7 +182,10 @@ def test_admin_operations_answer_403_envelope_to_users(
     for operation in admin_only:
         body = {"username": "nobody-" + uuid.uuid4().hex[:8], "password": "long-enough-1"}
         response = http.request(
-            operation.method, operation.url(components), headers=bearer(user_token), json=body if operation.takes_json else None
+            operation.method,
+            operation.url(components),
+            headers=bearer(user_token),
+            json=body if operation.takes_json else None,
         )
         if response.status_code != 403 or error_code(response) != "FORBIDDEN":
             failures.append(f"{operation.id} -> {response.status_code} {response.text[:200]}")

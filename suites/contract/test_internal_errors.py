@@ -44,11 +44,15 @@ def test_unhandled_failure_answers_500_envelope_without_internals(
 
     assert response.status_code == 500
     assert response.json()["metadata"]["error_code"] == "INTERNAL_ERROR"
-    assert response_problems("/api/v1/agents/metrics", 500, response.headers, response.content, request_id) == []
+    assert (
+        response_problems("/api/v1/agents/metrics", 500, response.headers, response.content, request_id) == []
+    )
     for leak in LEAKS:
         assert leak not in response.text
     # The log keeps the whole story, tied to the request.
-    failures = [line for line in log_lines(backend.replicas[0].process.log_path) if line["event"] == "unhandled error"]
+    failures = [
+        line for line in log_lines(backend.replicas[0].process.log_path) if line["event"] == "unhandled error"
+    ]
     assert len(failures) == 1
     assert failures[0]["request_id"] == request_id
     assert "UndefinedTable" in json.dumps(failures[0]["exception"])
@@ -71,9 +75,13 @@ def test_every_log_line_of_a_request_carries_its_id(start_backend: BackendFactor
     lines = log_lines(log)
     # Start-up and shutdown lines belong to no request, and the readiness probes (GET /health) are
     # requests of their own; everything else was logged while our request ran.
-    probes = {line["request_id"] for line in lines if line["event"] == "request" and line["path"] == "/health"}
+    probes = {
+        line["request_id"] for line in lines if line["event"] == "request" and line["path"] == "/health"
+    }
     of_request = [
-        line for line in lines if line.get("logger") not in LIFECYCLE_LOGGERS and line.get("request_id") not in probes
+        line
+        for line in lines
+        if line.get("logger") not in LIFECYCLE_LOGGERS and line.get("request_id") not in probes
     ]
     assert {line["event"] for line in of_request} >= {"request", "dependency unavailable"}
     assert all(line.get("request_id") == request_id for line in of_request), of_request

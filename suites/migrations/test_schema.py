@@ -22,12 +22,23 @@ def test_revision_0001_is_the_legacy_schema(alembic_runner: MigrationContext, al
     assert "circuit_breaker_trips" not in columns(alembic_engine, "agent_metrics")
 
 
-def test_revision_0002_adds_the_guides_resilience_schema(alembic_runner: MigrationContext, alembic_engine: Engine) -> None:
+def test_revision_0002_adds_the_guides_resilience_schema(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
     alembic_runner.migrate_up_to("0002")
-    assert tables(alembic_engine) == {"users", "content", "agent_metrics", "circuit_breaker_state", "rate_limit_state"}
-    assert {"circuit_breaker_trips", "rate_limit_hits", "avg_response_time"} <= columns(alembic_engine, "agent_metrics")
+    assert tables(alembic_engine) == {
+        "users",
+        "content",
+        "agent_metrics",
+        "circuit_breaker_state",
+        "rate_limit_state",
+    }
+    assert {"circuit_breaker_trips", "rate_limit_hits", "avg_response_time"} <= columns(
+        alembic_engine, "agent_metrics"
+    )
     assert columns(alembic_engine, "circuit_breaker_state") == {
-        "name", "state", "failure_count", "last_failure_time", "next_attempt_time", "created_at", "updated_at",
+        "name", "state", "failure_count", "last_failure_time", "next_attempt_time",
+        "created_at", "updated_at",
     }  # fmt: skip
     assert columns(alembic_engine, "rate_limit_state") == {
         "identifier", "tokens", "last_refill", "window_start", "request_count", "created_at", "updated_at",
@@ -40,9 +51,12 @@ def test_circuit_breaker_state_accepts_the_three_states(
 ) -> None:
     alembic_runner.migrate_up_to("head")
     with alembic_engine.begin() as connection:
-        connection.execute(text("INSERT INTO circuit_breaker_state (name, state) VALUES ('x', :s)"), {"s": state})
+        connection.execute(
+            text("INSERT INTO circuit_breaker_state (name, state) VALUES ('x', :s)"), {"s": state}
+        )
         row = connection.execute(text("SELECT failure_count, created_at FROM circuit_breaker_state")).one()
-    assert row.failure_count == 0 and row.created_at is not None  # server defaults, as the guide's SQL
+    assert row.failure_count == 0
+    assert row.created_at is not None
 
 
 @pytest.mark.parametrize("state", ["closed", "BROKEN", ""])
@@ -54,7 +68,9 @@ def test_circuit_breaker_state_check_constraint_refuses_others(
         connection.execute("INSERT INTO circuit_breaker_state (name, state) VALUES ('x', %s)", (state,))
 
 
-def test_legacy_rows_survive_upgrade_and_downgrade(alembic_runner: MigrationContext, alembic_engine: Engine) -> None:
+def test_legacy_rows_survive_upgrade_and_downgrade(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
     alembic_runner.migrate_up_to("0001")
     with alembic_engine.begin() as connection:
         connection.execute(
@@ -63,12 +79,23 @@ def test_legacy_rows_survive_upgrade_and_downgrade(alembic_runner: MigrationCont
     alembic_runner.migrate_up_to("0002")
     with alembic_engine.begin() as connection:
         row = connection.execute(text("SELECT * FROM agent_metrics")).mappings().one()
-        assert (row["requests_total"], row["errors_total"], row["circuit_breaker_trips"], row["rate_limit_hits"]) == (7, 1, 0, 0)
+        assert (
+            row["requests_total"],
+            row["errors_total"],
+            row["circuit_breaker_trips"],
+            row["rate_limit_hits"],
+        ) == (7, 1, 0, 0)
         connection.execute(text("UPDATE agent_metrics SET avg_response_time = 0.5"))
     alembic_runner.migrate_down_to("0001")
     with alembic_engine.begin() as connection:
         row = connection.execute(text("SELECT * FROM agent_metrics")).mappings().one()
-    assert dict(row) == {"id": row["id"], "agent_name": "a", "requests_total": 7, "errors_total": 1, "last_seen_at": None}
+    assert dict(row) == {
+        "id": row["id"],
+        "agent_name": "a",
+        "requests_total": 7,
+        "errors_total": 1,
+        "last_seen_at": None,
+    }
     assert tables(alembic_engine) == {"users", "content", "agent_metrics"}
 
 

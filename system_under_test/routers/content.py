@@ -25,7 +25,9 @@ router = APIRouter(
 class GenerateRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=4000)
     content_type: Literal["text", "lesson", "quiz", "summary"] = "text"
-    agent: str = Field(default="content-generator", min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    agent: str = Field(
+        default="content-generator", min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$"
+    )
 
 
 class ContentOut(BaseModel):
@@ -66,7 +68,9 @@ async def generate(body: GenerateRequest, request: Request, principal: CurrentUs
     return ok(ContentOut.model_validate(job), "Content generated", status_code=201)
 
 
-@router.get("/{content_id}", response_model=Envelope[ContentOut], responses={404: {"description": "No such content"}})
+@router.get(
+    "/{content_id}", response_model=Envelope[ContentOut], responses={404: {"description": "No such content"}}
+)
 async def get_content(content_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> object:
     job = await content.get(session, content_id)
     # Someone else's content is as absent as content that does not exist: ids must not leak.

@@ -46,7 +46,9 @@ class UserOut(BaseModel):
     openapi_extra=ADMIN_ONLY,
 )
 async def create_user(new_user: NewUser, session: DbSession, admin: CurrentAdmin) -> object:
-    user = await accounts.create_user(session, new_user.username, new_user.password, new_user.role, new_user.email)
+    user = await accounts.create_user(
+        session, new_user.username, new_user.password, new_user.role, new_user.email
+    )
     return ok(UserOut.model_validate(user), "User created", status_code=201)
 
 

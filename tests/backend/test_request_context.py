@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -64,7 +65,7 @@ async def ok(request: Request) -> Response:
 
 
 async def broken_stream(request: Request) -> Response:
-    async def body():  # type: ignore[no-untyped-def]
+    async def body() -> AsyncIterator[bytes]:
         yield b"partial"
         raise RuntimeError("mid-stream")
 
@@ -96,12 +97,17 @@ async def test_failure_inside_middleware_answers_500_envelope(client: httpx.Asyn
     body = response.json()
     assert body["metadata"]["error_code"] == "INTERNAL_ERROR"
     assert body["metadata"]["request_id"] == "abc-1"
-    assert "secret" not in response.text and "RuntimeError" not in response.text
+    assert "secret" not in response.text
+    assert "RuntimeError" not in response.text
     assert envelope_problems(500, response.content, response.headers["content-type"]) == []
 
 
-@pytest.mark.parametrize(("path", "status", "message"), [("/plain", 418, "Teapot says no"), ("/html", 502, "Bad Gateway")])
-async def test_bare_error_bodies_are_enveloped(client: httpx.AsyncClient, path: str, status: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "message"), [("/plain", 418, "Teapot says no"), ("/html", 502, "Bad Gateway")]
+)
+async def test_bare_error_bodies_are_enveloped(
+    client: httpx.AsyncClient, path: str, status: int, message: str
+) -> None:
     response = await client.get(path)
     assert response.status_code == status
     assert response.json()["message"] == message

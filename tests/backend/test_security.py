@@ -8,13 +8,20 @@ import jwt
 import pytest
 
 from system_under_test.envelope import ApiError
-from system_under_test.security import Principal, Role, decode_token, hash_password, issue_token, verify_password
+from system_under_test.security import (
+    Principal,
+    Role,
+    decode_token,
+    hash_password,
+    issue_token,
+    verify_password,
+)
 from system_under_test.settings import Settings
 
 
 @pytest.fixture
 def settings(environment: pytest.MonkeyPatch) -> Settings:
-    return Settings()  # type: ignore[call-arg]
+    return Settings()
 
 
 def test_issued_token_decodes_to_the_same_principal(settings: Settings) -> None:
@@ -30,7 +37,8 @@ def test_expired_token_is_token_expired(settings: Settings) -> None:
     token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
     with pytest.raises(ApiError) as caught:
         decode_token(settings, token)
-    assert caught.value.status_code == 401 and caught.value.error_code == "TOKEN_EXPIRED"
+    assert caught.value.status_code == 401
+    assert caught.value.error_code == "TOKEN_EXPIRED"
 
 
 def test_non_numeric_subject_is_invalid(settings: Settings) -> None:

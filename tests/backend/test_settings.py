@@ -15,7 +15,7 @@ from tests.backend.conftest import REQUIRED_ENV
 
 
 def load() -> Settings:
-    return Settings()  # type: ignore[call-arg]
+    return Settings()
 
 
 def problems() -> list[str]:
@@ -27,21 +27,28 @@ def problems() -> list[str]:
 
 def test_defaults_are_the_guides(environment: pytest.MonkeyPatch) -> None:
     settings = load()
-    assert settings.jwt_algorithm == "HS256" and settings.jwt_expire_minutes == 30
-    assert settings.pusher_cluster == "us2" and settings.pusher_enabled is True
+    assert settings.jwt_algorithm == "HS256"
+    assert settings.jwt_expire_minutes == 30
+    assert settings.pusher_cluster == "us2"
+    assert settings.pusher_enabled is True
     assert settings.circuit_breaker_failure_threshold == 5
     assert settings.circuit_breaker_timeout_seconds == 60
     assert settings.circuit_breaker_half_open_max_calls == 3
-    assert settings.rate_limit_requests_per_minute == 100 and settings.rate_limit_burst_size == 20
-    assert settings.rate_limit_enabled is True and settings.circuit_breaker_enabled is True
-    assert settings.retry_max_attempts == 3 and settings.retry_backoff_factor == 2
+    assert settings.rate_limit_requests_per_minute == 100
+    assert settings.rate_limit_burst_size == 20
+    assert settings.rate_limit_enabled is True
+    assert settings.circuit_breaker_enabled is True
+    assert settings.retry_max_attempts == 3
+    assert settings.retry_backoff_factor == 2
     assert settings.bulkhead_max_concurrent == 10
     assert settings.cors_allowed_origins == ["http://localhost:3000", "https://app.toolboxai.com"]
     assert settings.cors_allow_credentials is True
     assert settings.cors_allowed_methods == ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
-    assert settings.log_level == "INFO" and settings.log_format == "json"
+    assert settings.log_level == "INFO"
+    assert settings.log_format == "json"
     assert settings.correlation_id_header == "X-Request-ID"
-    assert settings.sentry_environment == "production" and settings.sentry_traces_sample_rate == 0.1
+    assert settings.sentry_environment == "production"
+    assert settings.sentry_traces_sample_rate == 0.1
     assert settings.metrics_enabled is True
 
 
@@ -99,7 +106,8 @@ def test_invalid_value_is_named_in_one_line(environment: pytest.MonkeyPatch, nam
 def test_unparseable_list_is_named(environment: pytest.MonkeyPatch) -> None:
     environment.setenv("CORS_ALLOWED_ORIGINS", "[not json")
     lines = problems()
-    assert lines == [lines[0]] and lines[0].startswith("CORS_ALLOWED_ORIGINS:")
+    assert lines == [lines[0]]
+    assert lines[0].startswith("CORS_ALLOWED_ORIGINS:")
 
 
 def test_pusher_credentials_are_required_only_while_enabled(environment: pytest.MonkeyPatch) -> None:
@@ -120,7 +128,9 @@ def test_secrets_are_not_in_the_settings_repr(environment: pytest.MonkeyPatch) -
     assert REQUIRED_ENV["PUSHER_SECRET"] not in text
 
 
-def test_the_server_refuses_to_start_with_one_clear_line(environment: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_server_refuses_to_start_with_one_clear_line(
+    environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     environment.setenv("CIRCUIT_BREAKER_TIMEOUT_SECONDS", "soon")
     environment.delenv("REDIS_URL")
     result = subprocess.run(
@@ -134,6 +144,7 @@ def test_the_server_refuses_to_start_with_one_clear_line(environment: pytest.Mon
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("configuration error:")]
     assert sorted(errors) == [
-        "configuration error: CIRCUIT_BREAKER_TIMEOUT_SECONDS: Input should be a valid number, unable to parse string as a number",
+        "configuration error: CIRCUIT_BREAKER_TIMEOUT_SECONDS: "
+        "Input should be a valid number, unable to parse string as a number",
         "configuration error: REDIS_URL: required but not set",
     ]

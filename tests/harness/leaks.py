@@ -34,7 +34,9 @@ def marked_processes(marker: dict[str, str]) -> list[int]:
 
 def assert_no_survivors(marker: dict[str, str]) -> None:
     """Every marked process is gone (allowing a moment for the kernel to reap)."""
-    wait_until(lambda: True if not marked_processes(marker) else None, timeout=15, what="marked processes to end")
+    wait_until(
+        lambda: True if not marked_processes(marker) else None, timeout=15, what="marked processes to end"
+    )
 
 
 def port_open(url: str) -> bool:

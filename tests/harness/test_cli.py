@@ -19,7 +19,9 @@ from tests.harness.leaks import assert_no_survivors, new_marker, port_open
 GOLIVE = [sys.executable, "-m", "golive"]
 
 
-def spawn_up(run_dir: Path, marker: dict[str, str], *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def spawn_up(
+    run_dir: Path, marker: dict[str, str], *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*GOLIVE, "up", "--json", "--run-dir", str(run_dir), *args],
         stdout=subprocess.PIPE,
@@ -53,7 +55,8 @@ def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, sto
         stack = first_line(process)
         assert {"sut", "sut_replicas", "postgres", "redis", "upstream", "run_dir", "users"} <= set(stack)
         assert "jwt_secret" not in stack
-        assert len(stack["sut_replicas"]) == 2 and stack["sut"] == stack["sut_replicas"][0]
+        assert len(stack["sut_replicas"]) == 2
+        assert stack["sut"] == stack["sut_replicas"][0]
         assert set(stack["users"]) == {"admin", "user"}
         for url in stack["sut_replicas"]:
             assert httpx.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
@@ -63,7 +66,8 @@ def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, sto
         process.send_signal(stop_with)
         process.wait(60)
     assert process.returncode == 0
-    assert process.stdout is not None and process.stdout.read() == ""  # exactly one line
+    assert process.stdout is not None
+    assert process.stdout.read() == ""
     assert_no_survivors(marker)
     assert not any(port_open(url) for url in urls_of(stack))
     assert (tmp_path / "run" / "logs" / "sut-1.log").exists()
@@ -91,7 +95,8 @@ def test_a_start_that_fails_half_way_leaves_nothing_running(tmp_path: Path) -> N
     process = spawn_up(tmp_path / "run", marker, env={"GOLIVE_PG_BINDIR": str(tmp_path)})
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
-    assert "GOLIVE_PG_BINDIR" in stderr and "Traceback" not in stderr
+    assert "GOLIVE_PG_BINDIR" in stderr
+    assert "Traceback" not in stderr
     assert_no_survivors(marker)
 
 
@@ -100,7 +105,8 @@ def test_a_backend_that_cannot_start_is_reported_with_its_reason(tmp_path: Path)
     process = spawn_up(tmp_path / "run", marker, env={"JWT_SECRET": "too-short"})
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
-    assert "JWT_SECRET" in stderr and "at least 32 characters" in stderr
+    assert "JWT_SECRET" in stderr
+    assert "at least 32 characters" in stderr
     assert "Traceback" not in stderr
     assert_no_survivors(marker)
 
@@ -114,7 +120,13 @@ def test_a_backend_that_cannot_start_is_reported_with_its_reason(tmp_path: Path)
     ],
 )
 def test_bad_arguments_get_a_clear_message(tmp_path: Path, args: list[str], message: str) -> None:
-    result = subprocess.run([*GOLIVE, *args, "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [*GOLIVE, *args, "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -132,14 +144,22 @@ def test_validate_runs_the_contract_suite_on_a_local_stack(tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "PASS contract" in result.stderr and "PASS guide" in result.stderr
+    assert "PASS contract" in result.stderr
+    assert "PASS guide" in result.stderr
     assert (tmp_path / "run" / "junit-contract.xml").exists()
     assert_no_survivors(marker)
 
 
 def test_validate_against_a_deployment_that_is_down_fails(tmp_path: Path, unused_port: int) -> None:
     result = subprocess.run(
-        [*GOLIVE, "validate", "--target", f"http://127.0.0.1:{unused_port}", "--run-dir", str(tmp_path / "run")],
+        [
+            *GOLIVE,
+            "validate",
+            "--target",
+            f"http://127.0.0.1:{unused_port}",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

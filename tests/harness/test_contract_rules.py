@@ -105,9 +105,7 @@ def test_request_id_rules() -> None:
     assert request_id_problems({}, body, "application/json", "abc") == ["no X-Request-ID response header"]
     bad_echo = request_id_problems({"x-request-id": "has space"}, body, "application/json", "has space")
     assert any("echoed" in problem or "UUID" in problem for problem in bad_echo)
-    mismatch = request_id_problems(
-        {"x-request-id": generated}, body, "application/json", None
-    )
+    mismatch = request_id_problems({"x-request-id": generated}, body, "application/json", None)
     assert any("differs" in problem for problem in mismatch)
 
 

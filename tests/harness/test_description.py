@@ -13,13 +13,14 @@ def test_round_trip_keeps_secrets_in_the_file_only(tmp_path: Path) -> None:
         provider="local",
         sut="http://127.0.0.1:1",
         users={"admin": Credentials(username="a", password="p")},
-        jwt_secret="s" * 40,  # type: ignore[arg-type]
+        jwt_secret="s" * 40,
     )
     path = tmp_path / "stack.json"
     description.write(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     read = StackDescription.read(path)
-    assert read.jwt_secret is not None and read.jwt_secret.get_secret_value() == "s" * 40
+    assert read.jwt_secret is not None
+    assert read.jwt_secret.get_secret_value() == "s" * 40
     assert "s" * 40 not in description.public_json()
 
 
@@ -29,11 +30,16 @@ def test_round_trip_keeps_secrets_in_the_file_only(tmp_path: Path) -> None:
         ("{not json", "Invalid JSON"),
         ("{}", "sut: Field required"),
         ('{"sut": "http://x", "replicas": 2}', "replicas: Extra inputs are not permitted"),
-        ('{"sut": "http://x", "users": {"admin": {"username": "a"}}}', "users.admin.password: Field required"),
+        (
+            '{"sut": "http://x", "users": {"admin": {"username": "a"}}}',
+            "users.admin.password: Field required",
+        ),
         ('{"sut": 5}', "sut: Input should be a valid string"),
     ],
 )
-def test_bad_stack_files_get_one_line_naming_file_and_field(tmp_path: Path, content: str, expected: str) -> None:
+def test_bad_stack_files_get_one_line_naming_file_and_field(
+    tmp_path: Path, content: str, expected: str
+) -> None:
     path = tmp_path / "stack.json"
     path.write_text(content)
     with pytest.raises(StackFileError) as caught:

@@ -28,8 +28,8 @@ def wait_dead(pid: int) -> None:
 
 
 def test_stop_ends_the_child_and_its_group(tmp_path: Path) -> None:
-    # A child that forks a grandchild into its own group, as servers with workers do.
-    script = "import subprocess, time; subprocess.Popen(['sleep', '300']); print('ok', flush=True); time.sleep(300)"
+    # A child with a grandchild in its process group, as servers with workers have.
+    script = "import subprocess, time; subprocess.Popen(['sleep', '300']); print('ok', flush=True); time.sleep(300)"  # noqa: E501
     child = ChildProcess("parent", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
     wait_until(lambda: True if "ok" in child.log_tail() else None, timeout=15, what="child to start")
     group = child.pid
@@ -50,7 +50,10 @@ def _pgid(pid: int) -> int | None:
 
 
 def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
-    script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ok', flush=True); time.sleep(300)"
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ok', flush=True); time.sleep(300)"
+    )
     child = ChildProcess("stubborn", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
     wait_until(lambda: True if "ok" in child.log_tail() else None, timeout=15, what="child to start")
     assert child.stop(timeout=0.5) == -signal.SIGKILL
@@ -78,7 +81,11 @@ def test_children_die_with_a_harness_killed_outright(tmp_path: Path) -> None:
 
 
 def test_a_child_that_exits_early_ends_the_wait_with_its_reason(tmp_path: Path) -> None:
-    child = ChildProcess("quitter", [sys.executable, "-c", "print('bad config'); raise SystemExit(3)"], log_path=tmp_path / "log").start()
+    child = ChildProcess(
+        "quitter",
+        [sys.executable, "-c", "print('bad config'); raise SystemExit(3)"],
+        log_path=tmp_path / "log",
+    ).start()
 
     def exited() -> str | None:
         code = child.exit_code()

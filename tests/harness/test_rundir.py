@@ -20,8 +20,10 @@ def test_a_new_run_dir_describes_itself(tmp_path: Path) -> None:
     assert run.path.parent == tmp_path
     run.finish(0, outcome="stopped")
     entry = json.loads((run.path / "run.json").read_text())["commands"]["up"]
-    assert entry["exit_code"] == 0 and entry["outcome"] == "stopped"
-    assert entry["started_at"].endswith("Z") and entry["finished_at"].endswith("Z")
+    assert entry["exit_code"] == 0
+    assert entry["outcome"] == "stopped"
+    assert entry["started_at"].endswith("Z")
+    assert entry["finished_at"].endswith("Z")
 
 
 def test_commands_share_an_explicit_run_dir(tmp_path: Path) -> None:
@@ -30,7 +32,8 @@ def test_commands_share_an_explicit_run_dir(tmp_path: Path) -> None:
     first.finish(0)
     second.finish(1)
     commands = json.loads((tmp_path / "shared" / "run.json").read_text())["commands"]
-    assert commands["validate"]["exit_code"] == 0 and commands["load"]["exit_code"] == 1
+    assert commands["validate"]["exit_code"] == 0
+    assert commands["load"]["exit_code"] == 1
 
 
 def test_a_file_in_the_way_is_a_clear_error(tmp_path: Path) -> None:

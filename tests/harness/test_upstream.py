@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,15 +26,26 @@ def control(server: UpstreamServer) -> Iterator[UpstreamControl]:
 
 
 def call(server: UpstreamServer, request_id: str = "r") -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/generate", json={"prompt": "two words"}, headers={"X-Request-ID": request_id}, timeout=30)
+    return httpx.post(
+        f"{server.url}/v1/generate",
+        json={"prompt": "two words"},
+        headers={"X-Request-ID": request_id},
+        timeout=30,
+    )
 
 
 def test_normal_answer(server: UpstreamServer, control: UpstreamControl) -> None:
     response = call(server, "id-1")
     assert response.status_code == 200
-    assert response.json() == {"content": "Generated text about two words", "model": "stand-in-1", "tokens": 7}
+    assert response.json() == {
+        "content": "Generated text about two words",
+        "model": "stand-in-1",
+        "tokens": 7,
+    }
     stats = control.stats()
-    assert stats.calls == 1 and stats.by_status == {"200": 1} and stats.request_ids == ["id-1"]
+    assert stats.calls == 1
+    assert stats.by_status == {"200": 1}
+    assert stats.request_ids == ["id-1"]
 
 
 def test_script_comes_first_then_normal(server: UpstreamServer, control: UpstreamControl) -> None:
@@ -76,7 +86,9 @@ def test_reset_restores_normal_behaviour(server: UpstreamServer, control: Upstre
     "body",
     [b"{not json", b'{"error_rate": 2}', b'{"latency": 5}', b'{"error_status": 200}', b"[]"],
 )
-def test_bad_programs_are_refused_and_change_nothing(server: UpstreamServer, control: UpstreamControl, body: bytes) -> None:
+def test_bad_programs_are_refused_and_change_nothing(
+    server: UpstreamServer, control: UpstreamControl, body: bytes
+) -> None:
     response = httpx.put(f"{server.url}/_control/behaviour", content=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["error"]

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up everything golive needs on a Debian machine with Python 3.11:
+#   - the system packages postgresql and redis-server (installed when run as root, named otherwise)
+#   - .venv/ in the repository root, with golive and its pinned dependencies (.venv/bin/golive)
+# Safe to run again: when nothing changed it takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "bootstrap: $*" >&2; exit 1; }
+
+missing=()
+pg_bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if ! { [[ -n "$pg_bindir" && -x "$pg_bindir/initdb" ]] || command -v initdb >/dev/null; }; then
+  missing+=(postgresql)
+fi
+command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+if (( ${#missing[@]} )); then
+  if [[ $(id -u) -ne 0 ]]; then
+    fail "missing system packages: ${missing[*]} (install them: sudo apt-get install -y ${missing[*]})"
+  fi
+  echo "bootstrap: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Postgres refuses to run as root; golive runs it as this user when it is root itself.
+if [[ $(id -u) -eq 0 ]] && ! id "${GOLIVE_PG_USER:-postgres}" >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin "${GOLIVE_PG_USER:-postgres}"
+fi
+
+python=${PYTHON:-python3}
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || fail "$python is older than Python 3.11"
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+
+stamp=.venv/.golive-installed
+wanted=$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
+  echo "bootstrap: installing Python packages into .venv (log: .venv/bootstrap.log)" >&2
+  {
+    .venv/bin/python -m pip install --upgrade pip &&
+    # compat: the repository root goes on sys.path, so new top-level packages need no reinstall.
+    .venv/bin/python -m pip install -e '.[dev]' --config-settings editable_mode=compat
+  } >.venv/bootstrap.log 2>&1 || { tail -n 30 .venv/bootstrap.log >&2; fail "pip install failed"; }
+  echo "$wanted" >"$stamp"
+fi

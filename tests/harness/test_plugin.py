@@ -1,0 +1,81 @@
+"""The pytest plugin as a user meets it: options, their errors, and what runs against a deployment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+MODULE = """
+import pytest
+
+@pytest.mark.external_ok
+def test_reaches_the_target(sut_url):
+    assert sut_url == "{url}"
+
+def test_needs_the_local_stack(golive_stack):
+    pass
+
+def test_needs_an_admin(admin_credentials):
+    pass
+"""
+
+
+def test_sut_url_runs_only_external_ok_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MODULE.format(url="http://127.0.0.1:9"))
+    result = pytester.runpytest_subprocess("--sut-url", "http://127.0.0.1:9/", "-rs")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(["*not meaningful against a deployment*"])
+
+
+def test_sut_url_takes_credentials_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.external_ok
+        def test_admin(admin_credentials):
+            assert admin_credentials.username == "root"
+        """
+    )
+    monkeypatch.setenv("GOLIVE_ADMIN_USERNAME", "root")
+    monkeypatch.setenv("GOLIVE_ADMIN_PASSWORD", "pw")
+    pytester.runpytest_subprocess("--sut-url", "http://127.0.0.1:9").assert_outcomes(passed=1)
+
+
+def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    stack = tmp_path / "stack.json"
+    stack.write_text(
+        json.dumps(
+            {
+                "provider": "local",
+                "sut": "http://127.0.0.1:9",
+                "users": {"admin": {"username": "a", "password": "b"}},
+            }
+        )
+    )
+    pytester.makepyfile(MODULE.format(url="http://127.0.0.1:9"))
+    result = pytester.runpytest_subprocess("--stack-file", str(stack), "-rs")
+    # The session did not start this stack: only what needs reaching inside it skips, and says why.
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(["*needs a stack this session starts*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sut-url", "localhost:8009"], "*--sut-url: 'localhost:8009' is not an http(s) URL*"),
+        (["--stack-file", "absent.json"], "*--stack-file: absent.json: cannot read*"),
+        (["--stack-file", "s.json", "--sut-url", "http://x"], "*give one*"),
+        (["--provider", "nope"], "*invalid choice: 'nope'*"),
+    ],
+)
+def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
