@@ -6,15 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sentry_sdk
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
-from starlette.middleware.cors import CORSMiddleware
 
 from system_under_test import __version__
 from system_under_test.envelope import ErrorEnvelope
 from system_under_test.errors import install_exception_handlers
 from system_under_test.logs import configure_logging, get_logger
 from system_under_test.middleware.body_limit import BodyLimitMiddleware
+from system_under_test.middleware.cors import StrictCORSMiddleware
 from system_under_test.middleware.metrics import MetricsMiddleware, RequestMetrics
 from system_under_test.middleware.request_context import RequestContextMiddleware
 from system_under_test.resources import Resources
@@ -53,8 +54,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info("stopped")
 
 
+def _init_sentry(settings: Settings) -> None:
+    if settings.sentry_dsn is None:
+        return
+    # Errors reach Sentry through its logging integration: the request-context middleware logs
+    # every unhandled exception (with the request id) at ERROR.
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        environment=settings.sentry_environment,
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        release=f"toolboxai-backend@{__version__}",
+        send_default_pii=False,
+        # Frame locals hold ASGI scopes with bearer tokens, settings with secrets, passwords.
+        include_local_variables=False,
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level, settings.log_format)
+    _init_sentry(settings)
     app = FastAPI(
         title="ToolboxAI backend (golive reference implementation)",
         version=__version__,
@@ -72,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Added innermost first: the last one added wraps all the others.
     app.add_middleware(
-        CORSMiddleware,
+        StrictCORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=settings.cors_allowed_methods,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -108,6 +109,15 @@ class Settings(BaseSettings):
     def _long_enough(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (HMAC keys shorter than the hash are weak)")
+        return value
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _sentry_dsn_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"https?://[^@/\s]+@[^/\s]+/(.+/)?\d+", value.get_secret_value()
+        ):
+            raise ValueError("must look like https://<key>@<host>/<project id>")
         return value
 
     @field_validator("cors_allowed_origins")

@@ -93,6 +93,8 @@ def test_missing_required_variable_is_named(environment: pytest.MonkeyPatch, mis
         ("SENTRY_TRACES_SAMPLE_RATE", "1.5"),
         ("CORRELATION_ID_HEADER", "X Request"),
         ("AI_SERVICE_URL", "ftp://files"),
+        ("SENTRY_DSN", "not-a-dsn"),
+        ("SENTRY_DSN", "https://sentry.example/1"),
     ],
 )
 def test_invalid_value_is_named_in_one_line(environment: pytest.MonkeyPatch, name: str, value: str) -> None:

@@ -89,6 +89,34 @@ def test_spec_variables_in_the_environment_reach_the_backend(tmp_path: Path) -> 
     assert_no_survivors(marker)
 
 
+def test_the_guides_suite_passes_against_golive_up(tmp_path: Path) -> None:
+    marker = new_marker()
+    process = spawn_up(tmp_path / "run", marker)
+    try:
+        first_line(process)
+        suite = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites/spec",
+                "--stack-file",
+                str(tmp_path / "run" / "stack.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    # Until the Resilience and Real-time issues land, two of its four tests are expected failures.
+    assert suite.returncode == 0, suite.stdout
+    assert "2 passed, 2 xfailed" in suite.stdout
+    assert_no_survivors(marker)
+
+
 def test_a_start_that_fails_half_way_leaves_nothing_running(tmp_path: Path) -> None:
     marker = new_marker()
     # Redis and the stand-in start in parallel with Postgres, which cannot: they must be stopped.

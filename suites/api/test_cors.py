@@ -1,0 +1,61 @@
+"""CORS from the CORS_* settings: allowed origins get credentials, others get nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from fixtures.plugin import BackendFactory
+
+ALLOWED = "http://localhost:3000"  # the guide's default CORS_ALLOWED_ORIGINS
+
+
+def preflight(http: httpx.Client, origin: str, method: str = "POST") -> httpx.Response:
+    return http.options(
+        "/api/v1/auth/token",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "Authorization, Content-Type, X-Request-ID",
+        },
+    )
+
+
+def test_allowed_origin_preflight_gets_credentials(http: httpx.Client) -> None:
+    response = preflight(http, ALLOWED)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ALLOWED
+    assert response.headers["access-control-allow-credentials"] == "true"
+    allowed_headers = response.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed_headers and "x-request-id" in allowed_headers
+
+
+def test_allowed_origin_can_read_the_request_id(http: httpx.Client) -> None:
+    response = http.get("/health", headers={"Origin": ALLOWED})
+    assert response.headers["access-control-allow-origin"] == ALLOWED
+    assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "http://localhost:3001", "null", "http://localhost"]
+)
+def test_other_origins_get_no_cors_grant(http: httpx.Client, origin: str) -> None:
+    assert preflight(http, origin).status_code == 400
+    simple = http.get("/health", headers={"Origin": origin})
+    assert "access-control-allow-origin" not in simple.headers
+    assert "access-control-allow-credentials" not in simple.headers
+
+
+def test_methods_outside_the_setting_are_refused(http: httpx.Client) -> None:
+    assert preflight(http, ALLOWED, method="PATCH").status_code == 400
+
+
+def test_origins_come_from_the_setting(start_backend: BackendFactory) -> None:
+    backend = start_backend(
+        {"CORS_ALLOWED_ORIGINS": '["https://app.example"]', "CORS_ALLOW_CREDENTIALS": "false"}
+    )
+    with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
+        granted = preflight(client, "https://app.example")
+        assert granted.headers["access-control-allow-origin"] == "https://app.example"
+        assert "access-control-allow-credentials" not in granted.headers
+        assert preflight(client, ALLOWED).status_code == 400
