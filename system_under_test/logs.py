@@ -45,15 +45,15 @@ def configure_logging(level: str, log_format: str) -> None:
     root.handlers = [handler]
     root.setLevel(level)
     # uvicorn installs its own handlers before it imports the app; route them through ours.
-    for name in ("uvicorn", "uvicorn.error", "sqlalchemy"):
+    for name in ("uvicorn", "uvicorn.error"):
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True
         named.setLevel(level)
     # The request-context middleware writes the access log, with the request id uvicorn lacks.
     logging.getLogger("uvicorn.access").disabled = True
-    # One INFO line per outbound call would double the log volume for nothing the access log lacks.
-    for name in ("httpx", "httpcore"):
+    # Their INFO lines are debugging output (one per outbound call, per pooled connection).
+    for name in ("httpx", "httpcore", "sqlalchemy"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
