@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from fixtures.network import wait_until
+from tests.harness.leaks import assert_no_survivors, marked_processes, new_marker
 
 MODULE = """
 import pytest
@@ -79,3 +87,81 @@ def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str]
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
+
+
+SESSION_MODULE = """
+import time
+from pathlib import Path
+
+def test_holds_the_stack(golive_stack):
+    Path({ready!r}).write_text("up")
+    time.sleep(300)
+"""
+
+
+def _golive_dirs() -> set[str]:
+    return {
+        name for name in os.listdir(tempfile.gettempdir()) if name.startswith(("golive-pg-", "golive-redis-"))
+    }
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_session_leaves_nothing_behind(tmp_path: Path, stop_with: int) -> None:
+    ready = tmp_path / "ready"
+    module = tmp_path / "test_hold.py"
+    module.write_text(SESSION_MODULE.format(ready=str(ready)))
+    marker = new_marker()
+    before = _golive_dirs()
+    session = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(module),
+            "-p",
+            "no:cacheprovider",
+            "--golive-run-dir",
+            str(tmp_path / "run"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, **marker},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: True if ready.exists() else None, timeout=120, what="the session stack")
+        assert marked_processes(marker)
+    finally:
+        session.send_signal(stop_with)
+        session.wait(60)
+    assert_no_survivors(marker)
+    assert _golive_dirs() <= before
+
+
+def test_a_session_stack_that_fails_to_start_errors_and_leaves_nothing(tmp_path: Path) -> None:
+    module = tmp_path / "test_needs_stack.py"
+    module.write_text("def test_x(golive_stack):\n    pass\n")
+    marker = new_marker()
+    before = _golive_dirs()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(module),
+            "-p",
+            "no:cacheprovider",
+            "--golive-run-dir",
+            str(tmp_path / "run"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, **marker, "GOLIVE_PG_BINDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED
+    assert "1 error" in result.stdout and "GOLIVE_PG_BINDIR" in result.stdout
+    assert_no_survivors(marker)
+    assert _golive_dirs() <= before
