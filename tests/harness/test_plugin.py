@@ -162,6 +162,7 @@ def test_a_session_stack_that_fails_to_start_errors_and_leaves_nothing(tmp_path:
         check=False,
     )
     assert result.returncode == pytest.ExitCode.TESTS_FAILED
-    assert "1 error" in result.stdout and "GOLIVE_PG_BINDIR" in result.stdout
+    assert "1 error" in result.stdout
+    assert "GOLIVE_PG_BINDIR" in result.stdout
     assert_no_survivors(marker)
     assert _golive_dirs() <= before
