@@ -1,18 +1,31 @@
-"""500s and the logs: a real unhandled failure answers the envelope and leaks nothing; every log
-line of a request carries its id. These need a stack this session started: a backend of its own
-to break, and its log file to read."""
+"""Unhandled failures: the client gets the 500 envelope and nothing of the internals; the log and
+Sentry get the whole story, tied to the request id. And every log line of a request carries its
+id. These need a stack this session started: a backend of its own to break, its log to read.
+
+Sentry itself is a SaaS that cannot exist here; a loopback receiver stands in for its ingestion
+endpoint, and the backend's real sentry-sdk sends to it.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
+import threading
 import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
+from fixtures.network import wait_until
 from fixtures.plugin import BackendFactory, login
 from fixtures.stack import create_users, new_credentials
+from fixtures.sut import SutCluster
 from suites.contract.rules import response_problems
 
 LEAKS = ["Traceback", "agent_metrics", "sqlalchemy", "asyncpg", "UndefinedTable", 'File "', "postgresql://"]
@@ -24,38 +37,49 @@ def log_lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(raw) for raw in path.read_text().splitlines()]
 
 
-def test_unhandled_failure_answers_500_envelope_without_internals(
-    database: str, start_backend: BackendFactory
-) -> None:
-    backend = start_backend({"DATABASE_URL": database})
+@dataclass
+class Failure:
+    backend: SutCluster
+    token: str
+    request_id: str
+    response: httpx.Response
+
+
+def fail_for_real(database: str, start_backend: BackendFactory, **env: str) -> Failure:
+    """A backend whose database lost a table under it: a genuine bug, not a test hook."""
+    backend = start_backend({"DATABASE_URL": database, **env})
     user = new_credentials(f"u-{uuid.uuid4().hex[:8]}")
     create_users(database, {"user": user})
     token = login(backend.urls[0], user)
-    # A bug in waiting: the schema no longer has what the code expects.
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute("DROP TABLE agent_metrics")
-
     request_id = f"boom-{uuid.uuid4().hex[:8]}"
     response = httpx.get(
         f"{backend.urls[0]}/api/v1/agents/metrics",
         headers={"Authorization": f"Bearer {token}", "X-Request-ID": request_id},
         timeout=30,
     )
+    return Failure(backend, token, request_id, response)
 
+
+def test_unhandled_failure_answers_500_envelope_without_internals(
+    database: str, start_backend: BackendFactory
+) -> None:
+    failure = fail_for_real(database, start_backend)
+    response = failure.response
     assert response.status_code == 500
     assert response.json()["metadata"]["error_code"] == "INTERNAL_ERROR"
-    assert (
-        response_problems("/api/v1/agents/metrics", 500, response.headers, response.content, request_id) == []
+    problems = response_problems(
+        "/api/v1/agents/metrics", 500, response.headers, response.content, failure.request_id
     )
+    assert problems == []
     for leak in LEAKS:
         assert leak not in response.text
-    # The log keeps the whole story, tied to the request.
-    failures = [
-        line for line in log_lines(backend.replicas[0].process.log_path) if line["event"] == "unhandled error"
-    ]
-    assert len(failures) == 1
-    assert failures[0]["request_id"] == request_id
-    assert "UndefinedTable" in json.dumps(failures[0]["exception"])
+    logged = log_lines(failure.backend.replicas[0].process.log_path)
+    errors = [line for line in logged if line["event"] == "unhandled error"]
+    assert len(errors) == 1
+    assert errors[0]["request_id"] == failure.request_id
+    assert "UndefinedTable" in json.dumps(errors[0]["exception"])
 
 
 def test_every_log_line_of_a_request_carries_its_id(start_backend: BackendFactory, unused_port: int) -> None:
@@ -86,3 +110,66 @@ def test_every_log_line_of_a_request_carries_its_id(start_backend: BackendFactor
     assert {line["event"] for line in of_request} >= {"request", "dependency unavailable"}
     assert all(line.get("request_id") == request_id for line in of_request), of_request
     assert "secret" not in log.read_text()
+
+
+class SentryReceiver(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SentryHandler)
+        self.envelopes: list[tuple[str, bytes]] = []
+
+    @property
+    def dsn(self) -> str:
+        return f"http://publickey@127.0.0.1:{self.server_address[1]}/42"
+
+
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {"gzip": gzip.decompress, "deflate": zlib.decompress}
+
+
+class _SentryHandler(BaseHTTPRequestHandler):
+    server: SentryReceiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        decompress = _DECODERS.get(self.headers.get("Content-Encoding", ""))
+        self.server.envelopes.append((self.path, decompress(body) if decompress else body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def sentry() -> Iterator[SentryReceiver]:
+    receiver = SentryReceiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    yield receiver
+    receiver.shutdown()
+    receiver.server_close()
+
+
+def test_unhandled_failure_is_reported_to_sentry(
+    sentry: SentryReceiver, database: str, start_backend: BackendFactory
+) -> None:
+    failure = fail_for_real(database, start_backend, SENTRY_DSN=sentry.dsn, SENTRY_ENVIRONMENT="golive-test")
+    assert failure.response.status_code == 500
+
+    def reported() -> bytes | None:
+        return next((body for _, body in sentry.envelopes if failure.request_id.encode() in body), None)
+
+    envelope = wait_until(reported, timeout=30, what="a Sentry event for the failed request")
+    assert sentry.envelopes[0][0] == "/api/42/envelope/"
+    assert b"UndefinedTable" in envelope
+    assert b'"environment":"golive-test"' in envelope
+    assert failure.token.encode() not in envelope
+    assert failure.backend.env["JWT_SECRET"].encode() not in envelope
+
+
+def test_without_a_dsn_nothing_is_reported(
+    sentry: SentryReceiver, database: str, start_backend: BackendFactory
+) -> None:
+    failure = fail_for_real(database, start_backend)
+    assert failure.response.status_code == 500
+    assert "SENTRY_DSN" not in failure.backend.env
+    assert sentry.envelopes == []

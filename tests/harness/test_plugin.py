@@ -105,6 +105,19 @@ def _golive_dirs() -> set[str]:
     }
 
 
+def pytest_session(module: Path, marker: dict[str, str], **env: str) -> subprocess.Popen[str]:
+    """A pytest run of `module` with its own session stack, findable by `marker`."""
+    argv = [sys.executable, "-m", "pytest", str(module), "-p", "no:cacheprovider"]
+    return subprocess.Popen(
+        [*argv, "--golive-run-dir", str(module.parent / "run")],
+        cwd=module.parent,
+        env={**os.environ, **marker, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_session_leaves_nothing_behind(tmp_path: Path, stop_with: int) -> None:
     ready = tmp_path / "ready"
@@ -112,28 +125,13 @@ def test_an_interrupted_session_leaves_nothing_behind(tmp_path: Path, stop_with:
     module.write_text(SESSION_MODULE.format(ready=str(ready)))
     marker = new_marker()
     before = _golive_dirs()
-    session = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(module),
-            "-p",
-            "no:cacheprovider",
-            "--golive-run-dir",
-            str(tmp_path / "run"),
-        ],
-        cwd=tmp_path,
-        env={**os.environ, **marker},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    session = pytest_session(module, marker)
     try:
         wait_until(lambda: True if ready.exists() else None, timeout=120, what="the session stack")
         assert marked_processes(marker)
     finally:
         session.send_signal(stop_with)
-        session.wait(60)
+        session.communicate(timeout=60)
     assert_no_survivors(marker)
     assert _golive_dirs() <= before
 
@@ -143,26 +141,10 @@ def test_a_session_stack_that_fails_to_start_errors_and_leaves_nothing(tmp_path:
     module.write_text("def test_x(golive_stack):\n    pass\n")
     marker = new_marker()
     before = _golive_dirs()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(module),
-            "-p",
-            "no:cacheprovider",
-            "--golive-run-dir",
-            str(tmp_path / "run"),
-        ],
-        cwd=tmp_path,
-        env={**os.environ, **marker, "GOLIVE_PG_BINDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == pytest.ExitCode.TESTS_FAILED
-    assert "1 error" in result.stdout
-    assert "GOLIVE_PG_BINDIR" in result.stdout
+    session = pytest_session(module, marker, GOLIVE_PG_BINDIR=str(tmp_path))
+    output, _ = session.communicate(timeout=300)
+    assert session.returncode == pytest.ExitCode.TESTS_FAILED
+    assert "1 error" in output
+    assert "GOLIVE_PG_BINDIR" in output
     assert_no_survivors(marker)
     assert _golive_dirs() <= before
