@@ -27,6 +27,16 @@ def error_code(response: httpx.Response) -> str:
     return code
 
 
+def expect_error(label: str, response: httpx.Response, status: int, *codes: str) -> list[str]:
+    """What is wrong with `response` as the error envelope of this class (status, error codes)."""
+    if response.status_code != status:
+        return [f"{label} -> {response.status_code}, expected {status}"]
+    failures = [f"{label}: {problem}" for problem in problems_of(response)]
+    if not failures and error_code(response) not in codes:
+        failures.append(f"{label}: error_code {error_code(response)}, expected {' or '.join(codes)}")
+    return failures
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -80,14 +90,10 @@ def test_wrong_methods_answer_405_envelope(http: httpx.Client, operations: list[
     failures = []
     for method, path in pairs:
         response = http.request(method, path)
-        if response.status_code != 405:
-            failures.append(f"{method.upper()} {path} -> {response.status_code}, expected 405")
-            continue
-        if error_code(response) != "METHOD_NOT_ALLOWED":
-            failures.append(f"{method.upper()} {path}: error_code {error_code(response)}")
+        label = f"{method.upper()} {path}"
+        failures += expect_error(label, response, 405, "METHOD_NOT_ALLOWED")
         if "allow" not in response.headers:
-            failures.append(f"{method.upper()} {path}: no Allow header")
-        failures += [f"{method.upper()} {path}: {p}" for p in problems_of(response)]
+            failures.append(f"{label}: no Allow header")
     assert not failures, "\n".join(failures)
 
 
@@ -113,13 +119,9 @@ def test_malformed_json_answers_422_with_field_errors(
             content=body,
             headers={**bearer(admin_token), "Content-Type": "application/json"},
         )
-        if response.status_code != 422:
-            failures.append(f"{operation.id} -> {response.status_code}, expected 422")
-            continue
-        errors = response.json()["metadata"].get("errors")
-        if error_code(response) != "VALIDATION_ERROR" or not errors:
-            failures.append(f"{operation.id}: {response.json()['metadata']}")
-        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
+        failures += expect_error(operation.id, response, 422, "VALIDATION_ERROR")
+        if response.status_code == 422 and not response.json()["metadata"].get("errors"):
+            failures.append(f"{operation.id}: no field errors")
     assert not failures, "\n".join(failures)
 
 
@@ -162,14 +164,9 @@ def test_protected_operations_answer_401_envelope(
             headers=headers,
             json={} if operation.takes_json else None,
         )
-        if response.status_code != 401:
-            failures.append(f"{operation.id} -> {response.status_code}, expected 401")
-            continue
-        if error_code(response) not in {"UNAUTHORIZED", "INVALID_TOKEN"}:
-            failures.append(f"{operation.id}: error_code {error_code(response)}")
+        failures += expect_error(operation.id, response, 401, "UNAUTHORIZED", "INVALID_TOKEN")
         if response.headers.get("www-authenticate", "").lower() != "bearer":
             failures.append(f"{operation.id}: no WWW-Authenticate: Bearer challenge")
-        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
     assert not failures, "\n".join(failures)
 
 
@@ -187,9 +184,7 @@ def test_admin_operations_answer_403_envelope_to_users(
             headers=bearer(user_token),
             json=body if operation.takes_json else None,
         )
-        if response.status_code != 403 or error_code(response) != "FORBIDDEN":
-            failures.append(f"{operation.id} -> {response.status_code} {response.text[:200]}")
-        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
+        failures += expect_error(operation.id, response, 403, "FORBIDDEN")
     assert not failures, "\n".join(failures)
 
 
@@ -205,9 +200,7 @@ def test_declared_oversized_bodies_answer_413_envelope(
             content=oversized,
             headers={**bearer(admin_token), "Content-Type": "application/json"},
         )
-        if response.status_code != 413 or error_code(response) != "PAYLOAD_TOO_LARGE":
-            failures.append(f"{operation.id} -> {response.status_code}")
-        failures += [f"{operation.id}: {p}" for p in problems_of(response)]
+        failures += expect_error(operation.id, response, 413, "PAYLOAD_TOO_LARGE")
     assert not failures, "\n".join(failures)
 
 
