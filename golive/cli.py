@@ -16,7 +16,7 @@ from fixtures.providers import PROVIDERS, Provider, UnknownProvider, create_prov
 from fixtures.stack import Stack
 from golive import __version__
 from golive.rundir import RunDir, RunDirError
-from golive.signals import shielded, sigterm_interrupts
+from golive.signals import interruptible, shielded
 from golive.suites import CONTRACT, GUIDE, SuiteResult, run_suite
 
 app = typer.Typer(
@@ -89,7 +89,7 @@ def up(
     """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
     chosen = _provider("up", provider)
     run = _run_dir("up", run_dir)
-    with sigterm_interrupts():
+    with interruptible():
         try:
             started = time.perf_counter()
             stack = _start_stack("up", chosen, replicas, run)
@@ -149,7 +149,7 @@ def validate(
     stack: Stack | None = None
     results: list[SuiteResult] = []
     exit_code = 1
-    with sigterm_interrupts():
+    with interruptible():
         try:
             started = time.perf_counter()
             if described is not None:

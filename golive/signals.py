@@ -1,4 +1,4 @@
-"""SIGTERM behaves like Ctrl-C while golive works, and neither interrupts a teardown."""
+"""SIGINT and SIGTERM interrupt golive's work alike, and neither interrupts a teardown."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+def interruptible() -> Iterator[None]:
+    """SIGINT is installed explicitly too: a shell starts background jobs with SIGINT ignored,
+    and Python then never turns it into KeyboardInterrupt."""
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager

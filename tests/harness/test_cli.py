@@ -41,6 +41,21 @@ def first_line(process: subprocess.Popen[str], timeout: float = 120) -> dict[str
     return document
 
 
+def stop(process: subprocess.Popen[str], signum: int) -> None:
+    """Signals golive and waits; a golive that does not stop is ended with SIGTERM, then SIGKILL,
+    so a failing test does not leave its stack running."""
+    process.send_signal(signum)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+
+
 def urls_of(stack: dict[str, Any]) -> list[str]:
     postgres = "http://" + stack["postgres"].split("@", 1)[1].split("/", 1)[0]
     redis = "http://" + stack["redis"].split("//", 1)[1].split("/", 1)[0]
@@ -63,8 +78,7 @@ def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, sto
         login = httpx.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30)
         assert login.status_code == 200
     finally:
-        process.send_signal(stop_with)
-        process.wait(60)
+        stop(process, stop_with)
     assert process.returncode == 0
     assert process.stdout is not None
     assert process.stdout.read() == ""
@@ -84,8 +98,7 @@ def test_spec_variables_in_the_environment_reach_the_backend(tmp_path: Path) -> 
         assert response.headers["x-correlation-id"] == "corr-1"
         assert httpx.get(f"{stack['sut']}/metrics", timeout=30).status_code == 404
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
+        stop(process, signal.SIGINT)
     assert_no_survivors(marker)
 
 
@@ -109,8 +122,7 @@ def test_the_guides_suite_passes_against_golive_up(tmp_path: Path) -> None:
             check=False,
         )
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
+        stop(process, signal.SIGINT)
     # Until the Resilience and Real-time issues land, two of its four tests are expected failures.
     assert suite.returncode == 0, suite.stdout
     assert "2 passed, 2 xfailed" in suite.stdout
@@ -195,3 +207,22 @@ def test_validate_against_a_deployment_that_is_down_fails(tmp_path: Path, unused
     )
     assert result.returncode == 1
     assert "FAIL contract" in result.stderr
+
+
+def test_up_started_in_the_background_by_a_shell_still_stops_on_sigint(tmp_path: Path) -> None:
+    # Non-interactive shells start background jobs with SIGINT ignored.
+    marker = new_marker()
+    process = subprocess.Popen(
+        [*GOLIVE, "up", "--json", "--run-dir", str(tmp_path / "run")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **marker},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        first_line(process)
+    finally:
+        stop(process, signal.SIGINT)
+    assert process.returncode == 0
+    assert_no_survivors(marker)
