@@ -17,7 +17,7 @@ from fixtures.stack import Stack
 from golive import __version__
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
-from golive.suites import CONTRACT, GUIDE, SuiteResult, run_suite
+from golive.suites import API, CONTRACT, GUIDE, SuiteResult, run_suite
 
 app = typer.Typer(
     name="golive",
@@ -159,7 +159,7 @@ def validate(
             else:
                 stack = _start_stack("validate", chosen, replicas, run)
                 _stage("stack", f"{provider}, {replicas} replica(s)", time.perf_counter() - started, True)
-            for suite in (CONTRACT, GUIDE):
+            for suite in (CONTRACT, API, GUIDE):
                 result = run_suite(suite, run.path / "stack.json", run.path)
                 results.append(result)
                 _stage(suite.name, result.summary(), result.seconds, result.ok)
