@@ -62,6 +62,7 @@ def _start_stack(command: str, provider: Provider, replicas: int, run: RunDir) -
         if os.environ.get("GOLIVE_DEBUG"):
             raise
         detail = str(error).strip() or type(error).__name__
+        run.finish(1, outcome=f"the stack did not start: {detail}")
         raise _fail(command, f"the stack did not start: {detail}\n  logs: {run.path / 'logs'}") from None
 
 
