@@ -138,6 +138,9 @@ def test_a_start_that_fails_half_way_leaves_nothing_running(tmp_path: Path) -> N
     assert "GOLIVE_PG_BINDIR" in stderr
     assert "Traceback" not in stderr
     assert_no_survivors(marker)
+    outcome = json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["up"]
+    assert outcome["exit_code"] == 1
+    assert "GOLIVE_PG_BINDIR" in outcome["outcome"]
 
 
 def test_a_backend_that_cannot_start_is_reported_with_its_reason(tmp_path: Path) -> None:
