@@ -6,7 +6,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,8 +60,12 @@ async def _finish(
 ) -> None:
     elapsed = time.perf_counter() - started
     job.status, job.error, job.completed_at = ("failed" if error else "completed"), error, utcnow()
+    outcome = {"status": job.status, "result": job.result, "model": job.model, "error": error}
     async with sessionmaker() as session:
-        await session.merge(job)
+        # A plain UPDATE: merge() would first SELECT the row it is about to overwrite.
+        await session.execute(
+            update(Content).where(Content.id == job.id).values(**outcome, completed_at=job.completed_at)
+        )
         await session.execute(_count_call(agent, elapsed, failed=error is not None))
         await session.commit()
 
