@@ -1,0 +1,1 @@
+"""Resilience: circuit breakers, rate limiting, retries and bulkheads, shared across replicas."""
