@@ -186,8 +186,10 @@ def test_half_open_admits_exactly_max_trials_and_closes_after_their_successes() 
     state, second = breaker.acquire(state, config(), 10)
     state, third = breaker.acquire(state, config(), 10)
     assert state.state is State.HALF_OPEN
-    assert isinstance(first, Permit) and first.trial
-    assert isinstance(second, Permit) and second.trial
+    assert isinstance(first, Permit)
+    assert first.trial
+    assert isinstance(second, Permit)
+    assert second.trial
     assert third == Rejection(breaker.HALF_OPEN_RETRY_AFTER)
     state = breaker.record_success(state, config(), 11, first)
     state = breaker.record_success(state, config(), 11, second)
@@ -200,7 +202,8 @@ def test_a_stale_permit_cannot_disturb_the_next_state() -> None:
     state = breaker.reset(state, config(), 1)
     for _ in range(5):
         state = breaker.record_failure(state, config(), 2, early)
-    assert state.state is State.CLOSED and state.failure_count == 0
+    assert state.state is State.CLOSED
+    assert state.failure_count == 0
 
 
 def test_state_round_trips_through_a_dict() -> None:
@@ -214,7 +217,8 @@ def test_a_trial_from_an_earlier_half_open_cannot_free_a_slot_of_the_next() -> N
     opened = BreakerState(state=State.OPEN, opened_at=0, next_attempt_at=10, epoch=1)
     state, stale = breaker.acquire(opened, config(), 10)
     state, failing = breaker.acquire(state, config(), 10)
-    assert isinstance(stale, Permit) and isinstance(failing, Permit)
+    assert isinstance(stale, Permit)
+    assert isinstance(failing, Permit)
     state = breaker.record_failure(state, config(), 10, failing)  # re-opens until 20
     state, _ = breaker.acquire(state, config(), 20)
     state, _ = breaker.acquire(state, config(), 20)
