@@ -19,7 +19,7 @@ from system_under_test.middleware.cors import StrictCORSMiddleware
 from system_under_test.middleware.metrics import MetricsMiddleware, RequestMetrics
 from system_under_test.middleware.request_context import RequestContextMiddleware
 from system_under_test.resources import Resources
-from system_under_test.routers import agents, auth, content, health, metrics, users
+from system_under_test.routers import agents, auth, circuit_breakers, content, health, metrics, users
 from system_under_test.settings import Settings
 
 logger = get_logger("system_under_test")
@@ -45,12 +45,14 @@ _COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.resources = Resources.open(settings)
+    resources = Resources.open(settings, getattr(app.state, "metrics_registry", None))
+    app.state.resources = resources
+    await resources.resilience.start()
     logger.info("started", version=__version__)
     try:
         yield
     finally:
-        await app.state.resources.close()
+        await resources.close()
         logger.info("stopped")
 
 
@@ -83,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_exception_handlers(app)
 
     app.include_router(health.router)
+    app.include_router(circuit_breakers.router)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, users, content, agents):
         api.include_router(module.router)

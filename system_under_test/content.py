@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from system_under_test.ai_service import AiServiceClient
+from system_under_test.ai_service import AiServiceError
 from system_under_test.db.models import AgentMetric, Content
 from system_under_test.envelope import ApiError
+from system_under_test.resources import AI_SERVICE, Resources
 
 
 def utcnow() -> datetime:
@@ -21,8 +22,7 @@ def utcnow() -> datetime:
 
 
 async def generate(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    ai_service: AiServiceClient,
+    resources: Resources,
     *,
     user_id: int,
     prompt: str,
@@ -35,46 +35,49 @@ async def generate(
     job = Content(
         id=uuid.uuid4(), user_id=user_id, prompt=prompt, content_type=content_type, status="processing"
     )
-    async with sessionmaker() as session:
+    async with resources.session() as session:
         session.add(job)
         await session.commit()
 
+    ai_service = resources.ai_service
     started = time.perf_counter()
     try:
-        generation = await ai_service.generate(prompt, content_type, request_id)
+        # The job id is the Idempotency-Key: a retried attempt cannot generate (or bill) twice.
+        generation = await resources.resilience.dependencies[AI_SERVICE].call(
+            lambda: ai_service.generate(prompt, content_type, request_id, idempotency_key=str(job.id)),
+            idempotent=True,
+        )
     except ApiError as error:
-        await _finish(sessionmaker, job, agent, started, error=error.message)
+        tripped = isinstance(error, AiServiceError) and error.tripped_breaker
+        await _finish(resources, job, agent, started, error=error.message, tripped=tripped)
         error.details = {**(error.details or {}), "content_id": str(job.id)}
         raise
     job.result, job.model = generation.content, generation.model
-    await _finish(sessionmaker, job, agent, started, error=None)
+    await _finish(resources, job, agent, started, error=None, tripped=False)
     return job
 
 
 async def _finish(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    job: Content,
-    agent: str,
-    started: float,
-    error: str | None,
+    resources: Resources, job: Content, agent: str, started: float, error: str | None, tripped: bool
 ) -> None:
     elapsed = time.perf_counter() - started
     job.status, job.error, job.completed_at = ("failed" if error else "completed"), error, utcnow()
     outcome = {"status": job.status, "result": job.result, "model": job.model, "error": error}
-    async with sessionmaker() as session:
+    async with resources.session() as session:
         # A plain UPDATE: merge() would first SELECT the row it is about to overwrite.
         await session.execute(
             update(Content).where(Content.id == job.id).values(**outcome, completed_at=job.completed_at)
         )
-        await session.execute(_count_call(agent, elapsed, failed=error is not None))
+        await session.execute(_count_call(agent, elapsed, failed=error is not None, tripped=tripped))
         await session.commit()
 
 
-def _count_call(agent: str, elapsed: float, failed: bool) -> Insert:
+def _count_call(agent: str, elapsed: float, failed: bool, tripped: bool) -> Insert:
     statement = insert(AgentMetric).values(
         agent_name=agent,
         requests_total=1,
         errors_total=int(failed),
+        circuit_breaker_trips=int(tripped),
         last_seen_at=utcnow(),
         avg_response_time=elapsed,
     )
@@ -84,6 +87,7 @@ def _count_call(agent: str, elapsed: float, failed: bool) -> Insert:
         set_={
             "requests_total": current.requests_total + 1,
             "errors_total": current.errors_total + int(failed),
+            "circuit_breaker_trips": func.coalesce(current.circuit_breaker_trips, 0) + int(tripped),
             "last_seen_at": statement.excluded.last_seen_at,
             # A running mean; rows from before the migration have no average yet.
             "avg_response_time": (

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import redis.asyncio as redis
+from prometheus_client import CollectorRegistry
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from system_under_test.ai_service import AiServiceClient
+from system_under_test.ai_service import AiServiceClient, is_ai_failure, is_ai_transient
 from system_under_test.db.session import create_engine, create_sessionmaker
+from system_under_test.errors import DEPENDENCY_FAILURES
+from system_under_test.resilience.config import ResilienceConfig
+from system_under_test.resilience.registry import Resilience
 from system_under_test.settings import Settings
+
+# Shared resilience state is read four times a second and on every transition: a slow Redis must
+# not stall calls for long before the breakers fall back to local state.
+RESILIENCE_REDIS_TIMEOUT_SECONDS = 0.5
+
+AI_SERVICE, DATABASE, REDIS = "ai-service", "database", "redis"
+
+
+def _database_failure(error: Exception) -> bool:
+    return isinstance(error, DEPENDENCY_FAILURES)
+
+
+def _redis_failure(error: Exception) -> bool:
+    return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
+
+
+def _never(error: Exception) -> bool:
+    return False
 
 
 @dataclass
@@ -18,23 +44,50 @@ class Resources:
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: redis.Redis
     ai_service: AiServiceClient
+    resilience: Resilience
 
     @classmethod
-    def open(cls, settings: Settings) -> Resources:
+    def open(cls, settings: Settings, metrics_registry: CollectorRegistry | None) -> Resources:
         # Nothing here connects yet: the app starts even while a dependency is down, and says so
         # in /health, as a Kubernetes readiness probe expects.
         engine = create_engine(settings)
         timeout = settings.database_timeout_seconds
+        sessionmaker = create_sessionmaker(engine)
+        shared = redis.Redis.from_url(
+            str(settings.redis_url),
+            socket_timeout=RESILIENCE_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=RESILIENCE_REDIS_TIMEOUT_SECONDS,
+        )
         return cls(
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             redis=redis.Redis.from_url(
                 str(settings.redis_url), socket_timeout=timeout, socket_connect_timeout=timeout
             ),
             ai_service=AiServiceClient(str(settings.ai_service_url), settings.ai_service_timeout_seconds),
+            resilience=Resilience(
+                ResilienceConfig.from_settings(settings),
+                shared,
+                sessionmaker,
+                metrics_registry,
+                classifiers={
+                    AI_SERVICE: (is_ai_failure, is_ai_transient),
+                    # Database work is a transaction, Redis work a token taken: neither is repeated.
+                    DATABASE: (_database_failure, _never),
+                    REDIS: (_redis_failure, _never),
+                },
+            ),
         )
 
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A database session that is one call through the database's bulkhead and breaker."""
+        async with self.resilience.dependencies[DATABASE].guard(), self.sessionmaker() as session:
+            yield session
+
     async def close(self) -> None:
+        await self.resilience.stop()
         await self.ai_service.aclose()
+        await self.resilience.client.aclose()
         await self.redis.aclose()
         await self.engine.dispose()

@@ -65,32 +65,50 @@ def test_content_of_another_user_is_not_found(
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "status", "code"),
+    ("behaviour", "attempts"),
     [
-        ({"script": [500]}, 502, "UPSTREAM_ERROR"),
-        ({"script": [503]}, 502, "UPSTREAM_ERROR"),
-        ({"script": [429]}, 502, "UPSTREAM_ERROR"),
-        ({"malformed": True}, 502, "UPSTREAM_ERROR"),
+        ({"script": [500]}, 1),
+        ({"script": [503, 503, 503]}, 3),
+        ({"script": [429, 429, 429]}, 3),
+        ({"script": [400]}, 1),
+        ({"script": [422]}, 1),
+        ({"malformed": True}, 1),
     ],
-    ids=["500", "503", "429", "malformed"],
+    ids=["500", "503", "429", "400", "422", "malformed"],
 )
-def test_ai_service_failures_answer_their_envelope_and_the_job_is_kept_as_failed(
+def test_ai_service_failures_answer_502_and_the_job_is_kept_as_failed(
     http: httpx.Client,
     user_token: str,
     upstream: UpstreamControl,
     behaviour: dict[str, object],
-    status: int,
-    code: str,
+    attempts: int,
 ) -> None:
+    # RETRY_MAX_ATTEMPTS (3) for transient answers (429, 502-504); a 500, a 4xx or a malformed answer
+    # is final.
     upstream.program(**behaviour)
     response = generate(http, user_token)
-    assert response.status_code == status
+    assert response.status_code == 502
     metadata = response.json()["metadata"]
-    assert metadata["error_code"] == code
+    assert metadata["error_code"] == "UPSTREAM_ERROR"
+    assert upstream.stats().calls == attempts
     content_id = metadata["details"]["content_id"]
     job = http.get(f"/api/v1/content/{content_id}", headers=bearer(user_token)).json()["data"]
     assert job["status"] == "failed"
     assert job["error"]
+
+
+def test_a_transient_failure_is_retried_with_one_idempotency_key(
+    http: httpx.Client, user_token: str, upstream: UpstreamControl
+) -> None:
+    upstream.program(script=[503, 502])
+    response = generate(http, user_token)
+    assert response.status_code == 201
+    stats = upstream.stats()
+    assert stats.calls == 3
+    assert stats.generations == 1
+    # Every attempt carried the same key (the job's id): had an answer been lost on the way, the
+    # service would have replayed it instead of generating twice.
+    assert stats.idempotency_keys == [response.json()["data"]["id"]] * 3
 
 
 def test_ai_service_too_slow_answers_504(

@@ -29,7 +29,6 @@ from fixtures.sut import SutCluster
 from suites.contract.rules import response_problems
 
 LEAKS = ["Traceback", "agent_metrics", "sqlalchemy", "asyncpg", "UndefinedTable", 'File "', "postgresql://"]
-LIFECYCLE_LOGGERS = {"uvicorn.error", "system_under_test"}
 
 
 def log_lines(path: Path) -> list[dict[str, object]]:
@@ -86,6 +85,7 @@ def test_every_log_line_of_a_request_carries_its_id(start_backend: BackendFactor
     # Database down: the request logs a warning besides its access line.
     backend = start_backend({"DATABASE_URL": f"postgresql://nobody:secret@127.0.0.1:{unused_port}/none"})
     log = backend.replicas[0].process.log_path
+    before = len(log_lines(log))  # start-up and the readiness probes
     request_id = f"logged-{uuid.uuid4().hex[:8]}"
     response = httpx.post(
         f"{backend.urls[0]}/api/v1/auth/token",
@@ -94,19 +94,13 @@ def test_every_log_line_of_a_request_carries_its_id(start_backend: BackendFactor
         timeout=30,
     )
     assert response.status_code == 503
-    backend.stop()  # the log is complete once the process is gone
 
-    lines = log_lines(log)
-    # Start-up and shutdown lines belong to no request, and the readiness probes (GET /health) are
-    # requests of their own; everything else was logged while our request ran.
-    probes = {
-        line["request_id"] for line in lines if line["event"] == "request" and line["path"] == "/health"
-    }
-    of_request = [
-        line
-        for line in lines
-        if line.get("logger") not in LIFECYCLE_LOGGERS and line.get("request_id") not in probes
-    ]
+    def logged() -> list[dict[str, object]] | None:
+        lines = log_lines(log)[before:]
+        return lines if any(line["event"] == "request" for line in lines) else None
+
+    # Everything logged from the request's arrival to its access line belongs to it.
+    of_request = wait_until(logged, timeout=15, what="the request's access line")
     assert {line["event"] for line in of_request} >= {"request", "dependency unavailable"}
     assert all(line.get("request_id") == request_id for line in of_request), of_request
     assert "secret" not in log.read_text()

@@ -21,7 +21,6 @@ def test_pusher_auth(sut_url: str) -> None:
     assert response.status_code in [200, 401]  # Should not error
 
 
-@pytest.mark.xfail(strict=True, reason="GET /circuit-breakers/status arrives with the Resilience issue (#3)")
 def test_circuit_breaker_status(sut_url: str) -> None:
     response = requests.get(f"{sut_url}/circuit-breakers/status", timeout=30)
     assert response.status_code == 200

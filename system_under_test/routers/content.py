@@ -57,8 +57,7 @@ class ContentOut(BaseModel):
 async def generate(body: GenerateRequest, request: Request, principal: CurrentUser) -> object:
     resources: Resources = request.app.state.resources
     job = await content.generate(
-        resources.sessionmaker,
-        resources.ai_service,
+        resources,
         user_id=principal.user_id,
         prompt=body.prompt,
         content_type=body.content_type,

@@ -97,3 +97,23 @@ def test_bad_programs_are_refused_and_change_nothing(
 
 def test_a_bad_prompt_is_a_400(server: UpstreamServer, control: UpstreamControl) -> None:
     assert httpx.post(f"{server.url}/v1/generate", content=b"nope", timeout=30).status_code == 400
+
+
+def test_a_repeated_idempotency_key_is_replayed_not_generated(
+    server: UpstreamServer, control: UpstreamControl
+) -> None:
+    def ask(key: str) -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/v1/generate", json={"prompt": "p"}, headers={"Idempotency-Key": key}, timeout=30
+        )
+
+    control.program(script=[503])
+    assert ask("k1").status_code == 503  # failures are not remembered...
+    first = ask("k1")  # ...so the retry generates
+    again = ask("k1")  # and a repeat of a success is replayed
+    other = ask("k2")
+    assert first.json() == again.json()
+    assert other.status_code == 200
+    stats = control.stats()
+    assert (stats.generations, stats.replays) == (2, 1)
+    assert stats.idempotency_keys == ["k1", "k1", "k1", "k2"]

@@ -1,0 +1,165 @@
+"""A named circuit breaker as the app uses it: a local view of the shared state, kept fresh.
+
+Calls consult the local view first: while it says CLOSED (and nothing needs counting) or OPEN
+(and the wait is not over), no network I/O happens at all. Everything else — a failure, a
+half-open trial, a reset — is a transition done in the shared store, whose answer refreshes the
+view. When the shared store is unreachable the breaker keeps working on local state (`degraded`)
+until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from system_under_test.envelope import ApiError, ErrorCode
+from system_under_test.logs import get_logger
+from system_under_test.resilience import breaker
+from system_under_test.resilience.breaker import BreakerConfig, BreakerState, Permit, Rejection, State
+from system_under_test.resilience.breaker_store import (
+    BreakerStore,
+    Change,
+    MemoryBreakerStore,
+    StoreUnavailable,
+)
+
+T = TypeVar("T")
+Transition = Callable[[str, BreakerState, BreakerState], None]
+logger = get_logger("system_under_test.circuit_breaker")
+
+
+class CircuitOpenError(ApiError):
+    def __init__(self, name: str, retry_after: float) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            503,
+            f"Circuit breaker {name!r} is open: the dependency is failing",
+            ErrorCode.CIRCUIT_OPEN,
+            headers={"Retry-After": str(seconds)},
+            details={"breaker": name, "retry_after_seconds": seconds},
+        )
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        name: str,
+        config: BreakerConfig,
+        shared: BreakerStore | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_transition: Transition | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.shared = shared
+        self.local = MemoryBreakerStore(clock)
+        self.clock = clock
+        self.on_transition = on_transition
+        self.view = BreakerState()
+        self.degraded = False
+
+    # --- calls ---------------------------------------------------------------------------------
+
+    async def acquire(self) -> Permit:
+        view = self.view
+        if view.state is State.CLOSED:
+            return Permit(view.epoch, trial=False)
+        if (
+            view.state is State.OPEN
+            and view.next_attempt_at is not None
+            and self.clock() < view.next_attempt_at
+        ):
+            raise CircuitOpenError(self.name, view.next_attempt_at - self.clock())
+        decision = await self._transact(lambda state, now: breaker.acquire(state, self.config, now))
+        if isinstance(decision, Rejection):
+            raise CircuitOpenError(self.name, decision.retry_after)
+        return decision
+
+    async def record_success(self, permit: Permit) -> None:
+        view = self.view
+        if not permit.trial and (view.failure_count == 0 or permit.epoch != view.epoch):
+            return  # nothing would change
+        await self._transact(
+            lambda state, now: (breaker.record_success(state, self.config, now, permit), None)
+        )
+
+    async def record_failure(self, permit: Permit) -> bool:
+        """Returns whether this failure is the one that opened the breaker."""
+
+        def change(state: BreakerState, now: float) -> tuple[BreakerState, bool]:
+            failed = breaker.record_failure(state, self.config, now, permit)
+            return failed, failed.trips > state.trips
+
+        return await self._transact(change)
+
+    async def release(self, permit: Permit) -> None:
+        if permit.trial:
+            await self._transact(lambda state, now: (breaker.release(state, self.config, now, permit), None))
+
+    @asynccontextmanager
+    async def protect(self, is_failure: Callable[[Exception], bool]) -> AsyncIterator[None]:
+        """Runs the block as one call through the breaker. An exception that `is_failure` counts is
+        a failure; any other exception means the dependency answered (a success); cancellation
+        reports nothing but gives a trial slot back."""
+        permit = await self.acquire()
+        try:
+            yield
+        except Exception as error:
+            if not is_failure(error):
+                await asyncio.shield(self.record_success(permit))
+            elif await asyncio.shield(self.record_failure(permit)) and hasattr(error, "tripped_breaker"):
+                error.tripped_breaker = True  # lets the caller attribute the trip (agent metrics)
+            raise
+        except BaseException:
+            await asyncio.shield(self.release(permit))
+            raise
+        await self.record_success(permit)
+
+    # --- management ----------------------------------------------------------------------------
+
+    async def reset(self) -> None:
+        await self._transact(lambda state, now: (breaker.reset(state, self.config, now), None))
+
+    def observe(self, shared_state: BreakerState | None) -> None:
+        """Adopts the shared state read by the periodic refresh (another replica's transitions)."""
+        if shared_state is not None and shared_state != self.view:
+            self._adopt(shared_state, announce=False)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    async def _transact(self, change: Change[T]) -> T:
+        if self.shared is not None and not self.degraded:
+            try:
+                state, result = await self.shared.transact(self.name, change)
+            except StoreUnavailable as error:
+                logger.warning(
+                    "breaker state unshared: store unavailable", breaker=self.name, error=str(error)
+                )
+                self.degraded = True
+                self.local.states[self.name] = self.view
+            else:
+                self._adopt(state)
+                return result
+        state, result = await self.local.transact(self.name, change)
+        self._adopt(state)
+        return result
+
+    def _adopt(self, state: BreakerState, announce: bool = True) -> None:
+        """`announce`: this replica made the transition, so it logs and persists it (once, not
+        once per replica that later observes it)."""
+        previous, self.view = self.view, state
+        if announce and previous.state is not state.state:
+            logger.info(
+                "circuit.breaker.transition",
+                breaker=self.name,
+                from_state=previous.state.value,
+                to_state=state.state.value,
+                failure_count=state.failure_count,
+            )
+            if self.on_transition is not None:
+                self.on_transition(self.name, previous, state)

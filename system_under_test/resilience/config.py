@@ -1,0 +1,46 @@
+"""The resilience settings that can change at runtime (POST /resilience/config), on every replica."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from system_under_test.settings import Settings
+
+
+class ResilienceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    circuit_breaker_enabled: bool
+    circuit_breaker_failure_threshold: int = Field(gt=0, le=10_000)
+    circuit_breaker_timeout_seconds: float = Field(gt=0, le=86_400)
+    circuit_breaker_half_open_max_calls: int = Field(gt=0, le=1_000)
+    rate_limit_enabled: bool
+    rate_limit_requests_per_minute: int = Field(gt=0, le=1_000_000)
+    rate_limit_burst_size: int = Field(gt=0, le=1_000_000)
+    retry_max_attempts: int = Field(gt=0, le=10)
+    retry_backoff_factor: float = Field(ge=1, le=10)
+    bulkhead_max_concurrent: int = Field(gt=0, le=10_000)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ResilienceConfig:
+        return cls(**{name: getattr(settings, name) for name in cls.model_fields})
+
+
+class ResilienceConfigUpdate(BaseModel):
+    """A partial change: only the fields given change. Validated as strictly as start-up settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    circuit_breaker_enabled: bool | None = None
+    circuit_breaker_failure_threshold: int | None = Field(default=None, gt=0, le=10_000)
+    circuit_breaker_timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
+    circuit_breaker_half_open_max_calls: int | None = Field(default=None, gt=0, le=1_000)
+    rate_limit_enabled: bool | None = None
+    rate_limit_requests_per_minute: int | None = Field(default=None, gt=0, le=1_000_000)
+    rate_limit_burst_size: int | None = Field(default=None, gt=0, le=1_000_000)
+    retry_max_attempts: int | None = Field(default=None, gt=0, le=10)
+    retry_backoff_factor: float | None = Field(default=None, ge=1, le=10)
+    bulkhead_max_concurrent: int | None = Field(default=None, gt=0, le=10_000)
+
+    def changes(self) -> dict[str, object]:
+        return self.model_dump(exclude_none=True)
