@@ -1,0 +1,1 @@
+"""Circuit breakers, rate limits, retries and bulkheads, end to end against running replicas."""

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from fixtures.network import wait_until
+from fixtures.plugin import BackendFactory, login
+from fixtures.stack import create_users, new_credentials
+from fixtures.sut import SutCluster
+
+# Small numbers, so a test trips and recovers a breaker in about a second.
+TIGHT = {
+    "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "2",
+    "CIRCUIT_BREAKER_TIMEOUT_SECONDS": "1",
+    "CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS": "1",
+    "RETRY_MAX_ATTEMPTS": "1",
+}
+
+
+@dataclass
+class Backend:
+    cluster: SutCluster
+    user: str
+    admin: str
+
+    def client(self, replica: int = 0) -> httpx.Client:
+        return httpx.Client(base_url=self.cluster.urls[replica], timeout=30)
+
+    def generate(self, replica: int = 0, **headers: str) -> httpx.Response:
+        with self.client(replica) as client:
+            return client.post(
+                "/api/v1/content/generate",
+                json={"prompt": "photosynthesis"},
+                headers={"Authorization": f"Bearer {self.user}", **headers},
+            )
+
+    def breaker(self, name: str = "ai-service", replica: int = 0) -> dict[str, object]:
+        with self.client(replica) as client:
+            response = client.get(f"/circuit-breakers/{name}/status")
+        assert response.status_code == 200, response.text
+        status: dict[str, object] = response.json()["data"]
+        return status
+
+    def wait_for_state(
+        self, state: str, *, replica: int = 0, name: str = "ai-service", within: float = 5
+    ) -> float:
+        """Seconds until the replica reports `state` (at most `within`)."""
+        started = time.monotonic()
+        wait_until(
+            lambda: True if self.breaker(name, replica)["state"] == state else None,
+            timeout=within,
+            what=f"{name} {state} on replica {replica}",
+        )
+        return time.monotonic() - started
+
+
+BackendMaker = Callable[..., Backend]
+
+
+@pytest.fixture
+def backend(database: str, start_backend: BackendFactory) -> BackendMaker:
+    """Dedicated replicas on their own Postgres and Redis databases, with TIGHT breaker settings
+    unless overridden, and a user and an admin of their own."""
+
+    def make(replicas: int = 1, **env: str) -> Backend:
+        cluster = start_backend({"DATABASE_URL": database, **TIGHT, **env}, replicas=replicas)
+        user, admin = (
+            new_credentials(f"u-{uuid.uuid4().hex[:8]}"),
+            new_credentials(f"a-{uuid.uuid4().hex[:8]}"),
+        )
+        create_users(database, {"user": user, "admin": admin})
+        return Backend(cluster, login(cluster.urls[0], user), login(cluster.urls[0], admin))
+
+    return make

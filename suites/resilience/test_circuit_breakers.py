@@ -1,0 +1,214 @@
+"""Circuit breakers end to end: trip, fail fast, half-open, close; shared by replicas; persisted."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from fixtures.network import wait_until
+from fixtures.plugin import BackendFactory
+from fixtures.upstream.control import UpstreamControl
+from suites.resilience.conftest import TIGHT, Backend, BackendMaker
+
+
+def trip(backend: Backend, upstream: UpstreamControl, replica: int = 0) -> None:
+    upstream.program(script=[500, 500])
+    for _ in range(2):
+        assert backend.generate(replica).status_code == 502
+    assert backend.breaker(replica=replica)["state"] == "OPEN"
+
+
+def test_failures_open_the_breaker_and_calls_then_fail_fast(
+    backend: BackendMaker, upstream: UpstreamControl
+) -> None:
+    service = backend()
+    trip(service, upstream)
+    calls = upstream.stats().calls
+
+    response = service.generate()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["metadata"]["error_code"] == "CIRCUIT_OPEN"
+    assert body["metadata"]["details"]["breaker"] == "ai-service"
+    assert response.headers["retry-after"] == "1"
+    assert upstream.stats().calls == calls  # no call went out while open
+    status = service.breaker()
+    assert status["failure_count"] == 2
+    assert status["trips"] == 1
+    assert status["next_attempt_time"]
+    assert status["last_failure_time"]
+
+
+def test_after_the_timeout_one_trial_success_closes_it(
+    backend: BackendMaker, upstream: UpstreamControl
+) -> None:
+    service = backend()
+    trip(service, upstream)
+    # Calls fail fast until the timeout has passed; then the trial goes through and closes it.
+    outcome = _generate_until_admitted(service)
+    assert outcome.status_code == 201
+    assert service.breaker()["state"] == "CLOSED"
+    assert service.breaker()["failure_count"] == 0
+
+
+def _generate_until_admitted(service: Backend) -> httpx.Response:
+    def admitted() -> httpx.Response | None:
+        response = service.generate()
+        return None if response.json()["metadata"].get("error_code") == "CIRCUIT_OPEN" else response
+
+    return wait_until(admitted, timeout=10, what="the breaker to admit a trial", interval=0.1)
+
+
+def test_a_failed_trial_opens_it_again(backend: BackendMaker, upstream: UpstreamControl) -> None:
+    service = backend()
+    trip(service, upstream)
+    upstream.program(script=[503])
+    failed = _generate_until_admitted(service)
+    assert failed.status_code == 502
+    status = service.breaker()
+    assert status["state"] == "OPEN"
+    assert status["trips"] == 2
+
+
+def test_client_errors_from_the_service_do_not_count(
+    backend: BackendMaker, upstream: UpstreamControl
+) -> None:
+    service = backend()
+    upstream.program(script=[400, 404, 422, 400])
+    for _ in range(4):
+        assert service.generate().status_code == 502
+    assert service.breaker()["state"] == "CLOSED"
+    assert service.breaker()["failure_count"] == 0
+
+
+def test_a_trip_on_one_replica_opens_every_replica_within_a_second(
+    backend: BackendMaker, upstream: UpstreamControl
+) -> None:
+    service = backend(replicas=3)
+    trip(service, upstream, replica=0)
+    for replica in (1, 2):
+        service.wait_for_state("OPEN", replica=replica, within=1.0)
+        assert service.generate(replica).json()["metadata"]["error_code"] == "CIRCUIT_OPEN"
+
+
+def test_a_reset_on_one_replica_resets_every_replica(
+    backend: BackendMaker, upstream: UpstreamControl
+) -> None:
+    service = backend(replicas=2, CIRCUIT_BREAKER_TIMEOUT_SECONDS="600")
+    trip(service, upstream, replica=0)
+    service.wait_for_state("OPEN", replica=1, within=1.0)
+    with service.client(1) as client:
+        reset = client.post(
+            "/circuit-breakers/ai-service/reset", headers={"Authorization": f"Bearer {service.admin}"}
+        )
+    assert reset.status_code == 200
+    assert reset.json()["data"]["state"] == "CLOSED"
+    service.wait_for_state("CLOSED", replica=0, within=1.0)
+    assert service.generate(0).status_code == 201
+
+
+def test_state_survives_a_restart_and_a_redis_wipe(
+    backend: BackendMaker, upstream: UpstreamControl, database: str
+) -> None:
+    service = backend(CIRCUIT_BREAKER_TIMEOUT_SECONDS="600")
+    trip(service, upstream)
+    redis_url = service.cluster.env["REDIS_URL"]
+
+    def persisted() -> str | None:
+        with psycopg.connect(database) as connection:
+            row = connection.execute(
+                "SELECT state FROM circuit_breaker_state WHERE name = 'ai-service'"
+            ).fetchone()
+        return row[0] if row and row[0] == "OPEN" else None
+
+    wait_until(persisted, timeout=10, what="the OPEN state in circuit_breaker_state")
+    service.cluster.stop()
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()  # Redis restarted empty too: only the database remembers
+
+    service.cluster.start(1)
+    status = service.breaker()
+    assert status["state"] == "OPEN"
+    assert status["failure_count"] == 2
+    assert service.generate().json()["metadata"]["error_code"] == "CIRCUIT_OPEN"
+
+
+def test_a_failing_database_trips_its_own_breaker(start_backend: BackendFactory, unused_port: int) -> None:
+    # Persisting that breaker's state fails too (the database is what fails): requests must not.
+    cluster = start_backend({**TIGHT, "DATABASE_URL": f"postgresql://nobody:x@127.0.0.1:{unused_port}/none"})
+    codes = []
+    with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+        for _ in range(4):
+            response = client.post("/api/v1/auth/token", json={"username": "u", "password": "p"})
+            assert response.status_code == 503
+            codes.append(response.json()["metadata"]["error_code"])
+        status = client.get("/circuit-breakers/database/status").json()["data"]
+    assert codes[:2] == ["DEPENDENCY_UNAVAILABLE"] * 2
+    assert codes[2:] == ["CIRCUIT_OPEN"] * 2
+    assert status["state"] == "OPEN"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/circuit-breakers/nope/status"), ("POST", "/circuit-breakers/nope/reset")],
+)
+def test_unknown_breakers_are_404(http: httpx.Client, admin_token: str, method: str, path: str) -> None:
+    response = http.request(method, path, headers={"Authorization": f"Bearer {admin_token}"})
+    assert response.status_code == 404
+    assert response.json()["metadata"]["error_code"] == "NOT_FOUND"
+
+
+def test_status_lists_every_breaker_with_memory_usage(http: httpx.Client) -> None:
+    data = http.get("/circuit-breakers/status").json()["data"]
+    assert set(data["breakers"]) == {"ai-service", "database", "redis"}
+    for status in data["breakers"].values():
+        assert {"state", "failure_count", "last_failure_time", "next_attempt_time"} <= set(status)
+    assert data["memory_usage"]["breakers_bytes"] > 0
+    assert data["memory_usage"]["process_rss_bytes"] > 0
+
+
+@pytest.mark.parametrize(("token", "status"), [(None, 401), ("user", 403), ("admin", 200)])
+def test_only_admins_reset(
+    http: httpx.Client, user_token: str, admin_token: str, token: str | None, status: int
+) -> None:
+    headers = {"Authorization": f"Bearer {user_token if token == 'user' else admin_token}"} if token else {}
+    assert http.post("/circuit-breakers/redis/reset", headers=headers).status_code == status
+
+
+def test_half_open_admits_exactly_the_configured_trials_across_replicas(
+    backend: BackendMaker, upstream: UpstreamControl
+) -> None:
+    service = backend(replicas=2, CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS="2")
+    trip(service, upstream)
+    service.wait_for_state("OPEN", replica=1, within=1.0)
+    upstream.program(latency_ms=1500)  # trials stay in flight while the others arrive
+    before = upstream.stats().calls
+    reopens = datetime.fromisoformat(str(service.breaker()["next_attempt_time"])).timestamp()
+
+    async def storm() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def one(replica: int) -> httpx.Response:
+                return await client.post(
+                    f"{service.cluster.urls[replica]}/api/v1/content/generate",
+                    json={"prompt": "p"},
+                    headers={"Authorization": f"Bearer {service.user}"},
+                )
+
+            # Once the open timeout is over, 2 replicas x 10 concurrent clients ask at once.
+            await asyncio.sleep(max(0.0, reopens - datetime.now(UTC).timestamp()) + 0.05)
+            return await asyncio.gather(*(one(index % 2) for index in range(20)))
+
+    responses = asyncio.run(storm())
+    admitted = [response for response in responses if response.status_code == 201]
+    rejected = [response for response in responses if response.status_code == 503]
+    assert len(admitted) == 2
+    assert len(rejected) == 18
+    assert all(response.json()["metadata"]["error_code"] == "CIRCUIT_OPEN" for response in rejected)
+    assert upstream.stats().calls - before == 2
+    assert service.breaker()["state"] == "CLOSED"
