@@ -13,7 +13,7 @@ from rich.table import Table
 
 from fixtures.description import StackDescription, StackFileError, check_url
 from fixtures.providers import PROVIDERS, Provider, UnknownProvider, create_provider
-from fixtures.stack import Stack
+from fixtures.stack import Stack, functional_headroom
 from golive import __version__
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
@@ -53,9 +53,11 @@ def _provider(command: str, name: str) -> Provider:
         raise _fail(command, str(error), 2) from None
 
 
-def _start_stack(command: str, provider: Provider, replicas: int, run: RunDir) -> Stack:
+def _start_stack(
+    command: str, provider: Provider, replicas: int, run: RunDir, env: dict[str, str] | None = None
+) -> Stack:
     try:
-        return Stack(provider, run.path, replicas=replicas).start()
+        return Stack(provider, run.path, replicas=replicas, env=env).start()
     except KeyboardInterrupt:
         raise
     except Exception as error:
@@ -158,7 +160,7 @@ def validate(
                 described.write(run.path / "stack.json")
                 _stage("target", described.sut, time.perf_counter() - started, True)
             else:
-                stack = _start_stack("validate", chosen, replicas, run)
+                stack = _start_stack("validate", chosen, replicas, run, env=functional_headroom(os.environ))
                 _stage("stack", f"{provider}, {replicas} replica(s)", time.perf_counter() - started, True)
             for suite in (CONTRACT, API, GUIDE):
                 result = run_suite(suite, run.path / "stack.json", run.path)

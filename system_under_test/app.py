@@ -17,6 +17,7 @@ from system_under_test.logs import configure_logging, get_logger
 from system_under_test.middleware.body_limit import BodyLimitMiddleware
 from system_under_test.middleware.cors import StrictCORSMiddleware
 from system_under_test.middleware.metrics import MetricsMiddleware, RequestMetrics
+from system_under_test.middleware.rate_limit import EXPOSED_QUOTA_HEADERS, RateLimitMiddleware
 from system_under_test.middleware.request_context import RequestContextMiddleware
 from system_under_test.resources import Resources
 from system_under_test.routers import agents, auth, circuit_breakers, content, health, metrics, users
@@ -47,7 +48,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     resources = Resources.open(settings, getattr(app.state, "metrics_registry", None))
     app.state.resources = resources
-    await resources.resilience.start()
+    await resources.start()
     logger.info("started", version=__version__)
     try:
         yield
@@ -91,20 +92,23 @@ def create_app(settings: Settings) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
 
-    # Added innermost first: the last one added wraps all the others.
+    # Added innermost first: the last one added wraps all the others. Outside in: request id and
+    # the last-resort 500; metrics (they see every answer, 413s and 429s included); the body limit;
+    # CORS (so a browser can read a 429); the rate limit.
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         StrictCORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=settings.cors_allowed_methods,
-        allow_headers=["Authorization", "Content-Type", settings.correlation_id_header],
-        expose_headers=[settings.correlation_id_header],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", settings.correlation_id_header],
+        expose_headers=[settings.correlation_id_header, "Retry-After", *EXPOSED_QUOTA_HEADERS],
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     if settings.metrics_enabled:
         registry = CollectorRegistry()
         app.state.metrics_registry = registry
         app.include_router(metrics.router)
         app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContextMiddleware, header_name=settings.correlation_id_header)
     return app

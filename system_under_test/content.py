@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from system_under_test.ai_service import AiServiceError
-from system_under_test.db.models import AgentMetric, Content
+from system_under_test.db.metrics import count_call, utcnow
+from system_under_test.db.models import Content
 from system_under_test.envelope import ApiError
 from system_under_test.resources import AI_SERVICE, Resources
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as the guide's TIMESTAMP (without time zone) columns store it."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def generate(
@@ -68,34 +62,8 @@ async def _finish(
         await session.execute(
             update(Content).where(Content.id == job.id).values(**outcome, completed_at=job.completed_at)
         )
-        await session.execute(_count_call(agent, elapsed, failed=error is not None, tripped=tripped))
+        await session.execute(count_call(agent, elapsed, failed=error is not None, tripped=tripped))
         await session.commit()
-
-
-def _count_call(agent: str, elapsed: float, failed: bool, tripped: bool) -> Insert:
-    statement = insert(AgentMetric).values(
-        agent_name=agent,
-        requests_total=1,
-        errors_total=int(failed),
-        circuit_breaker_trips=int(tripped),
-        last_seen_at=utcnow(),
-        avg_response_time=elapsed,
-    )
-    current = AgentMetric
-    return statement.on_conflict_do_update(
-        index_elements=[current.agent_name],
-        set_={
-            "requests_total": current.requests_total + 1,
-            "errors_total": current.errors_total + int(failed),
-            "circuit_breaker_trips": func.coalesce(current.circuit_breaker_trips, 0) + int(tripped),
-            "last_seen_at": statement.excluded.last_seen_at,
-            # A running mean; rows from before the migration have no average yet.
-            "avg_response_time": (
-                func.coalesce(current.avg_response_time, elapsed) * current.requests_total + elapsed
-            )
-            / (current.requests_total + 1),
-        },
-    )
 
 
 async def get(session: AsyncSession, content_id: uuid.UUID) -> Content | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,10 +14,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from system_under_test.ai_service import AiServiceClient, is_ai_failure, is_ai_transient
+from system_under_test.db.metrics import count_rate_limit_hit
 from system_under_test.db.session import create_engine, create_sessionmaker
 from system_under_test.errors import DEPENDENCY_FAILURES
+from system_under_test.logs import get_logger
 from system_under_test.resilience.config import ResilienceConfig
+from system_under_test.resilience.ratelimit import RateLimiter
 from system_under_test.resilience.registry import Resilience
+from system_under_test.resilience.token_bucket import Limit
 from system_under_test.settings import Settings
 
 # Shared resilience state is read four times a second and on every transition: a slow Redis must
@@ -24,6 +29,7 @@ from system_under_test.settings import Settings
 RESILIENCE_REDIS_TIMEOUT_SECONDS = 0.5
 
 AI_SERVICE, DATABASE, REDIS = "ai-service", "database", "redis"
+logger = get_logger("system_under_test.resources")
 
 
 def _database_failure(error: Exception) -> bool:
@@ -45,6 +51,7 @@ class Resources:
     redis: redis.Redis
     ai_service: AiServiceClient
     resilience: Resilience
+    limiter: RateLimiter
 
     @classmethod
     def open(cls, settings: Settings, metrics_registry: CollectorRegistry | None) -> Resources:
@@ -58,6 +65,24 @@ class Resources:
             socket_timeout=RESILIENCE_REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=RESILIENCE_REDIS_TIMEOUT_SECONDS,
         )
+        resilience = Resilience(
+            ResilienceConfig.from_settings(settings),
+            shared,
+            sessionmaker,
+            metrics_registry,
+            classifiers={
+                AI_SERVICE: (is_ai_failure, is_ai_transient),
+                # Database work is a transaction, Redis work a token taken: neither is repeated.
+                DATABASE: (_database_failure, _never),
+                REDIS: (_redis_failure, _never),
+            },
+        )
+
+        def limit() -> Limit:
+            return Limit(
+                resilience.config.rate_limit_burst_size, resilience.config.rate_limit_requests_per_minute
+            )
+
         return cls(
             engine=engine,
             sessionmaker=sessionmaker,
@@ -65,19 +90,13 @@ class Resources:
                 str(settings.redis_url), socket_timeout=timeout, socket_connect_timeout=timeout
             ),
             ai_service=AiServiceClient(str(settings.ai_service_url), settings.ai_service_timeout_seconds),
-            resilience=Resilience(
-                ResilienceConfig.from_settings(settings),
-                shared,
-                sessionmaker,
-                metrics_registry,
-                classifiers={
-                    AI_SERVICE: (is_ai_failure, is_ai_transient),
-                    # Database work is a transaction, Redis work a token taken: neither is repeated.
-                    DATABASE: (_database_failure, _never),
-                    REDIS: (_redis_failure, _never),
-                },
-            ),
+            resilience=resilience,
+            limiter=RateLimiter(shared, resilience.dependencies[REDIS], sessionmaker, limit),
         )
+
+    async def start(self) -> None:
+        await self.resilience.start()
+        self.limiter.start()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -85,7 +104,16 @@ class Resources:
         async with self.resilience.dependencies[DATABASE].guard(), self.sessionmaker() as session:
             yield session
 
+    async def count_rate_limit_hit(self, agent: str) -> None:
+        try:
+            async with self.sessionmaker() as session:
+                await asyncio.wait_for(session.execute(count_rate_limit_hit(agent)), 2)
+                await session.commit()
+        except Exception as error:
+            logger.warning("rate limit hit not counted", agent=agent, error_type=type(error).__name__)
+
     async def close(self) -> None:
+        await self.limiter.stop()
         await self.resilience.stop()
         await self.ai_service.aclose()
         await self.resilience.client.aclose()

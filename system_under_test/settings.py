@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_requests_per_minute: PositiveInt = 100
     rate_limit_burst_size: PositiveInt = 20
+    # Peers whose X-Forwarded-For is believed (CIDRs, JSON list). Empty: nobody's.
+    rate_limit_trusted_proxies: list[str] = []
+    rate_limit_per_endpoint: bool = False
 
     # Retry and bulkhead
     retry_max_attempts: PositiveInt = 3
@@ -118,6 +122,16 @@ class Settings(BaseSettings):
             r"https?://[^@/\s]+@[^/\s]+/(.+/)?\d+", value.get_secret_value()
         ):
             raise ValueError("must look like https://<key>@<host>/<project id>")
+        return value
+
+    @field_validator("rate_limit_trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or CIDR network") from None
         return value
 
     @field_validator("cors_allowed_origins")

@@ -1,0 +1,156 @@
+"""Rate limiting for every request, before routing: a token bucket per client (see
+resilience/ratelimit.py for the identifiers and resilience/token_bucket.py for the arithmetic).
+
+Every limited response carries the quota: X-RateLimit-Limit/-Remaining/-Reset and the IETF
+RateLimit-Policy/RateLimit fields (draft-ietf-httpapi-ratelimit-headers). A refusal is a 429
+envelope (RATE_LIMIT_EXCEEDED) with Retry-After, sent here: middleware answers, it never raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from system_under_test.envelope import ApiError, ErrorCode, error_response
+from system_under_test.logs import get_logger
+from system_under_test.resilience.ratelimit import ENDPOINT_SEPARATOR, client_address, parse_networks
+from system_under_test.resilience.token_bucket import Decision, Limit
+from system_under_test.security import decode_token
+from system_under_test.settings import Settings
+
+logger = get_logger("system_under_test.rate_limit")
+
+# Probes and scrapes must never be throttled: a limited /health takes a healthy pod out of service.
+EXEMPT_PATHS = frozenset({"/health", "/metrics"})
+GENERATE_PATH = "/api/v1/content/generate"
+DEFAULT_AGENT = "content-generator"
+
+
+EXPOSED_QUOTA_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+)
+
+
+def quota_headers(limit: Limit, decision: Decision) -> dict[str, str]:
+    until = decision.reset_after if decision.allowed else decision.retry_after
+    return {
+        "X-RateLimit-Limit": str(limit.capacity),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(math.ceil(decision.reset_after)),
+        "RateLimit-Policy": f'"burst";q={limit.capacity};w={limit.window_seconds}',
+        "RateLimit": f'"burst";r={decision.remaining};t={math.ceil(until)}',
+    }
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.trusted = parse_networks(settings.rate_limit_trusted_proxies)
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        resources = scope["app"].state.resources
+        if not resources.resilience.config.rate_limit_enabled:
+            await self.app(scope, receive, send)
+            return
+        limiter = resources.limiter
+        limit = limiter.limit
+        decision = await limiter.check(self.identify(scope))
+        headers = quota_headers(limit, decision)
+        if not decision.allowed:
+            await self._refuse(scope, receive, send, headers, decision)
+            return
+
+        async def send_with_quota(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_quota)
+
+    def identify(self, scope: Scope) -> str:
+        headers = Headers(scope=scope)
+        identifier = None
+        authorization = headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token:
+            try:
+                identifier = f"user-{decode_token(self.settings, token.strip()).user_id}"
+            except ApiError:
+                identifier = None  # a bad token is limited as its address; auth refuses it later
+        if identifier is None:
+            peer = scope.get("client")
+            identifier = "ip-" + client_address(
+                peer[0] if peer else None, headers.get("x-forwarded-for"), self.trusted
+            )
+        if self.settings.rate_limit_per_endpoint:
+            identifier += ENDPOINT_SEPARATOR + self._endpoint(scope)
+        return identifier
+
+    @staticmethod
+    def _endpoint(scope: Scope) -> str:
+        # The route template, not the raw path: /content/1 and /content/2 share one bucket, and
+        # case or trailing tricks on the path cannot mint new ones.
+        for route in scope["app"].router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return f"{scope['method']} {getattr(route, 'path', '?')}"
+        return f"{scope['method']} unmatched"
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], decision: Decision
+    ) -> None:
+        retry_after = max(1, math.ceil(decision.retry_after))
+        error = ApiError(
+            429,
+            "Rate limit exceeded",
+            ErrorCode.RATE_LIMIT_EXCEEDED,
+            headers={**headers, "Retry-After": str(retry_after)},
+            details={"retry_after_seconds": retry_after},
+        )
+        if scope["method"] == "POST" and scope["path"] == GENERATE_PATH:
+            agent = await self._agent_of(receive)
+            self._count_hit(scope, agent)
+        await error_response(error)(scope, receive, send)
+
+    @staticmethod
+    async def _agent_of(receive: Receive) -> str:
+        """The agent a refused generation was for (agent_metrics.rate_limit_hits): read from the
+        body, which the body limit has already bounded."""
+        body = b""
+        try:
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    break
+            agent = json.loads(body).get("agent", DEFAULT_AGENT)
+            return (
+                agent
+                if isinstance(agent, str) and agent.isprintable() and len(agent) <= 100
+                else DEFAULT_AGENT
+            )
+        except Exception:
+            return DEFAULT_AGENT
+
+    def _count_hit(self, scope: Scope, agent: str) -> None:
+        # Off the request path: a refusal must stay cheap, and a failing database must not turn it
+        # into anything else.
+        task = asyncio.get_running_loop().create_task(
+            scope["app"].state.resources.count_rate_limit_hit(agent)
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
