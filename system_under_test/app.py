@@ -20,7 +20,17 @@ from system_under_test.middleware.metrics import MetricsMiddleware, RequestMetri
 from system_under_test.middleware.rate_limit import EXPOSED_QUOTA_HEADERS, RateLimitMiddleware
 from system_under_test.middleware.request_context import RequestContextMiddleware
 from system_under_test.resources import Resources
-from system_under_test.routers import agents, auth, circuit_breakers, content, health, metrics, users
+from system_under_test.routers import (
+    agents,
+    auth,
+    circuit_breakers,
+    content,
+    health,
+    metrics,
+    rate_limit,
+    resilience,
+    users,
+)
 from system_under_test.settings import Settings
 
 logger = get_logger("system_under_test")
@@ -87,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(circuit_breakers.router)
+    app.include_router(rate_limit.router)
+    app.include_router(resilience.router)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, users, content, agents):
         api.include_router(module.router)

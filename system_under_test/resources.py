@@ -20,7 +20,7 @@ from system_under_test.errors import DEPENDENCY_FAILURES
 from system_under_test.logs import get_logger
 from system_under_test.resilience.config import ResilienceConfig
 from system_under_test.resilience.ratelimit import RateLimiter
-from system_under_test.resilience.registry import Resilience
+from system_under_test.resilience.registry import DependencySpec, Resilience
 from system_under_test.resilience.token_bucket import Limit
 from system_under_test.settings import Settings
 
@@ -70,11 +70,14 @@ class Resources:
             shared,
             sessionmaker,
             metrics_registry,
-            classifiers={
-                AI_SERVICE: (is_ai_failure, is_ai_transient),
-                # Database work is a transaction, Redis work a token taken: neither is repeated.
-                DATABASE: (_database_failure, _never),
-                REDIS: (_redis_failure, _never),
+            specs={
+                # The AI service can hang for seconds: its calls get a bulkhead. Postgres and Redis
+                # answer in milliseconds and their connection pools already bound concurrency;
+                # shedding such calls would turn bursts into errors. Database work is a
+                # transaction and Redis work a token taken: neither is ever repeated.
+                AI_SERVICE: DependencySpec(is_ai_failure, is_ai_transient, bulkhead=True),
+                DATABASE: DependencySpec(_database_failure, _never, bulkhead=False),
+                REDIS: DependencySpec(_redis_failure, _never, bulkhead=False),
             },
         )
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from fixtures.network import wait_until
-from fixtures.plugin import BackendFactory, login
-from fixtures.stack import create_users, new_credentials
+from fixtures.plugin import BackendFactory
+from fixtures.stack import create_users, mint_token, new_credentials
 from fixtures.sut import SutCluster
 
 # Small numbers, so a test trips and recovers a breaker in about a second.
@@ -69,11 +69,11 @@ def backend(database: str, start_backend: BackendFactory) -> BackendMaker:
 
     def make(replicas: int = 1, **env: str) -> Backend:
         cluster = start_backend({"DATABASE_URL": database, **TIGHT, **env}, replicas=replicas)
-        user, admin = (
-            new_credentials(f"u-{uuid.uuid4().hex[:8]}"),
-            new_credentials(f"a-{uuid.uuid4().hex[:8]}"),
-        )
-        create_users(database, {"user": user, "admin": admin})
-        return Backend(cluster, login(cluster.urls[0], user), login(cluster.urls[0], admin))
+        # Tokens minted, not logged in for: a test of rate limits must not spend what it counts.
+        users = {role: new_credentials(f"{role}-{uuid.uuid4().hex[:8]}") for role in ("user", "admin")}
+        ids = create_users(database, users)
+        secret = cluster.env["JWT_SECRET"]
+        tokens = {role: mint_token(secret, ids[role], users[role].username, role) for role in users}
+        return Backend(cluster, tokens["user"], tokens["admin"])
 
     return make

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from system_under_test.envelope import ApiError, ErrorCode, error_response
@@ -51,12 +52,22 @@ def quota_headers(limit: Limit, decision: Decision) -> dict[str, str]:
     }
 
 
+def route_templates(openapi: dict[str, Any]) -> list[tuple[frozenset[str], re.Pattern[str], str]]:
+    """(methods, matcher, template) for every path of the app's OpenAPI document."""
+    table = []
+    for template, operations in openapi.get("paths", {}).items():
+        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
+        table.append((frozenset(operations), pattern, template))
+    return table
+
+
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
         self.trusted = parse_networks(settings.rate_limit_trusted_proxies)
         self._pending: set[asyncio.Task[None]] = set()
+        self._templates: list[tuple[frozenset[str], re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in EXEMPT_PATHS:
@@ -100,14 +111,15 @@ class RateLimitMiddleware:
             identifier += ENDPOINT_SEPARATOR + self._endpoint(scope)
         return identifier
 
-    @staticmethod
-    def _endpoint(scope: Scope) -> str:
+    def _endpoint(self, scope: Scope) -> str:
         # The route template, not the raw path: /content/1 and /content/2 share one bucket, and
         # case or trailing tricks on the path cannot mint new ones.
-        for route in scope["app"].router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return f"{scope['method']} {getattr(route, 'path', '?')}"
+        if self._templates is None:
+            self._templates = route_templates(scope["app"].openapi())
+        method = scope["method"].lower()
+        for methods, pattern, template in self._templates:
+            if method in methods and pattern.fullmatch(scope["path"]):
+                return f"{scope['method']} {template}"
         return f"{scope['method']} unmatched"
 
     async def _refuse(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -77,7 +77,7 @@ class Dependency:
         self,
         name: str,
         breaker: CircuitBreaker,
-        bulkhead: Bulkhead,
+        bulkhead: Bulkhead | None,
         *,
         is_failure: Callable[[Exception], bool],
         is_retryable: Callable[[Exception], bool] = lambda error: False,
@@ -109,19 +109,23 @@ class Dependency:
     @asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         try:
-            async with self.bulkhead.slot():
-                if self.breaker_enabled():
-                    async with self.breaker.protect(self.is_failure), self._timed():
-                        yield
-                else:
-                    async with self._timed():
-                        yield
+            async with self.bulkhead.slot() if self.bulkhead else nullcontext(), self._protected():
+                yield
         except BulkheadFullError:
             self._count("bulkhead_full")
             raise
         except CircuitOpenError:
             self._count("circuit_open")
             raise
+
+    @asynccontextmanager
+    async def _protected(self) -> AsyncIterator[None]:
+        if self.breaker_enabled():
+            async with self.breaker.protect(self.is_failure), self._timed():
+                yield
+        else:
+            async with self._timed():
+                yield
 
     @asynccontextmanager
     async def _timed(self) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis.asyncio as redis
 from prometheus_client import CollectorRegistry
@@ -38,6 +39,16 @@ class ConfigUnavailable(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class DependencySpec:
+    """How to judge a dependency's errors: `is_failure` counts against its breaker; `is_transient`
+    may be retried (if the call is idempotent). `bulkhead`: bound its concurrent calls."""
+
+    is_failure: Callable[[Exception], bool]
+    is_transient: Callable[[Exception], bool]
+    bulkhead: bool
+
+
 class Resilience:
     def __init__(
         self,
@@ -45,7 +56,7 @@ class Resilience:
         shared_client: redis.Redis,
         sessionmaker: async_sessionmaker[AsyncSession],
         metrics_registry: CollectorRegistry | None,
-        classifiers: dict[str, tuple[Callable[[Exception], bool], Callable[[Exception], bool]]],
+        specs: dict[str, DependencySpec],
     ) -> None:
         self.config = config
         self.client = shared_client
@@ -54,16 +65,16 @@ class Resilience:
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         metrics = DependencyMetrics(metrics_registry) if metrics_registry is not None else None
         self.dependencies: dict[str, Dependency] = {}
-        for name, (is_failure, is_transient) in classifiers.items():
+        for name, spec in specs.items():
             breaker = CircuitBreaker(
                 name, self._breaker_config(), self.store, on_transition=self._transitioned
             )
             self.dependencies[name] = Dependency(
                 name,
                 breaker,
-                Bulkhead(name, config.bulkhead_max_concurrent),
-                is_failure=is_failure,
-                is_retryable=is_transient,
+                Bulkhead(name, config.bulkhead_max_concurrent) if spec.bulkhead else None,
+                is_failure=spec.is_failure,
+                is_retryable=spec.is_transient,
                 retry=self._retry_policy,
                 breaker_enabled=lambda: self.config.circuit_breaker_enabled,
                 metrics=metrics,
@@ -151,7 +162,8 @@ class Resilience:
         self.config = config
         for dependency in self.dependencies.values():
             dependency.breaker.config = self._breaker_config()
-            dependency.bulkhead.limit = config.bulkhead_max_concurrent
+            if dependency.bulkhead is not None:
+                dependency.bulkhead.limit = config.bulkhead_max_concurrent
 
     async def update_config(self, changes: dict[str, object]) -> ResilienceConfig:
         """Validates, shares (every replica applies it at its next refresh) and applies here."""
