@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from system_under_test.ai_service import AiServiceError
 from system_under_test.db.metrics import count_call, utcnow
-from system_under_test.db.models import Content
+from system_under_test.db.models import Content, IdempotencyKey
 from system_under_test.envelope import ApiError
+from system_under_test.idempotency import Claim, where
 from system_under_test.resources import AI_SERVICE, Resources
 
 
@@ -23,14 +24,27 @@ async def generate(
     content_type: str,
     agent: str,
     request_id: str,
+    claim: Claim | None = None,
 ) -> Content:
     """Runs one generation to its end. The job row exists before the AI service is called, so a
-    crash or a failed call leaves a trace; a failed call marks the job failed and re-raises."""
-    job = Content(
-        id=uuid.uuid4(), user_id=user_id, prompt=prompt, content_type=content_type, status="processing"
-    )
+    crash or a failed call leaves a trace; a failed call marks the job failed and re-raises.
+    Under an idempotency claim, the job is the claim's: created with it, or continued."""
     async with resources.session() as session:
-        session.add(job)
+        if claim is not None and claim.content_id is not None:
+            job = await session.get_one(Content, claim.content_id)
+            job.status, job.error, job.completed_at = "processing", None, None
+        else:
+            job = Content(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                prompt=prompt,
+                content_type=content_type,
+                status="processing",
+            )
+            session.add(job)
+            if claim is not None:
+                await session.flush()
+                await session.execute(update(IdempotencyKey).where(where(claim)).values(content_id=job.id))
         await session.commit()
 
     ai_service = resources.ai_service

@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     CIRCUIT_OPEN = "CIRCUIT_OPEN"
     BULKHEAD_FULL = "BULKHEAD_FULL"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     UPSTREAM_ERROR = "UPSTREAM_ERROR"
     UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
@@ -158,8 +159,10 @@ def error_body(
     return {"status": "error", "message": message, "data": None, "metadata": metadata}
 
 
-def ok(data: Any, message: str = "OK", status_code: int = 200) -> JSONResponse:
-    return JSONResponse(success_body(data, message), status_code=status_code)
+def ok(
+    data: Any, message: str = "OK", status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(success_body(data, message), status_code=status_code, headers=headers)
 
 
 def error_response(error: ApiError, errors: list[dict[str, Any]] | None = None) -> JSONResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     TIMESTAMP,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -78,6 +80,23 @@ class AgentMetric(Base):
     circuit_breaker_trips: Mapped[int | None] = mapped_column(Integer, server_default="0")
     rate_limit_hits: Mapped[int | None] = mapped_column(Integer, server_default="0")
     avg_response_time: Mapped[float | None] = mapped_column(Float)
+
+
+class IdempotencyKey(Base):
+    """Revision 0003: what a POST with an Idempotency-Key did, so a repeat returns it."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (CheckConstraint("status IN ('in_flight', 'completed', 'failed')", name="status"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    content_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP, server_default=func.now())
 
 
 # --- the guide's resilience tables (revision 0002) -------------------------------------------

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from system_under_test import content
+from system_under_test import content, idempotency
 from system_under_test.db.session import DbSession
 from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
 from system_under_test.resources import Resources
@@ -49,22 +49,61 @@ class ContentOut(BaseModel):
     status_code=201,
     response_model=Envelope[ContentOut],
     responses={
+        409: {"description": "A request with the same Idempotency-Key is in progress"},
         502: {"description": "The AI service failed"},
         503: {"description": "The AI service or the database is unavailable"},
         504: {"description": "The AI service timed out"},
     },
 )
-async def generate(body: GenerateRequest, request: Request, principal: CurrentUser) -> object:
+async def generate(
+    body: GenerateRequest,
+    request: Request,
+    principal: CurrentUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=idempotency.KEY_PATTERN,
+            description="Makes the request safe to repeat: a repeat returns the first one's result",
+        ),
+    ] = None,
+) -> object:
     resources: Resources = request.app.state.resources
-    job = await content.generate(
-        resources,
-        user_id=principal.user_id,
-        prompt=body.prompt,
-        content_type=body.content_type,
-        agent=body.agent,
-        request_id=request.state.request_id,
-    )
-    return ok(ContentOut.model_validate(job), "Content generated", status_code=201)
+    claim = None
+    if idempotency_key is not None:
+        settings = request.app.state.settings
+        # A claim older than every attempt the first request could still be making is abandoned.
+        stale_after = settings.ai_service_timeout_seconds * settings.retry_max_attempts + 30
+        outcome = await idempotency.claim(
+            resources,
+            principal.user_id,
+            idempotency_key,
+            idempotency.fingerprint(body.model_dump()),
+            stale_after,
+        )
+        if isinstance(outcome, idempotency.Replay):
+            return ok(
+                outcome.body, "Content generated", outcome.status, headers={"Idempotent-Replayed": "true"}
+            )
+        claim = outcome
+    try:
+        job = await content.generate(
+            resources,
+            user_id=principal.user_id,
+            prompt=body.prompt,
+            content_type=body.content_type,
+            agent=body.agent,
+            request_id=request.state.request_id,
+            claim=claim,
+        )
+    except ApiError:
+        if claim is not None:
+            await idempotency.release(resources, claim)
+        raise
+    data = ContentOut.model_validate(job).model_dump(mode="json")
+    if claim is not None:
+        await idempotency.complete(resources, claim, 201, data)
+    return ok(data, "Content generated", status_code=201)
 
 
 @router.get(
