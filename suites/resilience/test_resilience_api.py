@@ -1,0 +1,147 @@
+"""/resilience/*: status and metrics as operators read them; configuration that reaches every
+replica; and the bulkhead and agent metrics that resilience feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import psycopg
+import pytest
+
+from fixtures.network import wait_until
+from fixtures.upstream.control import UpstreamControl
+from suites.resilience.conftest import BackendMaker
+
+
+def test_status_reports_breakers_limiter_and_bulkheads(http: httpx.Client) -> None:
+    response = http.get("/resilience/status")
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["status"] == "operational"
+    assert set(data["circuit_breakers"]) == {"ai-service", "database", "redis"}
+    assert data["rate_limiter"] == {"enabled": True, "backend": "redis", "degraded": False}
+    assert data["bulkheads"]["ai-service"]["limit"] == 10
+    assert 0 <= data["shared_state_age_seconds"] < 5
+    assert data["replica"]
+
+
+def test_metrics_count_calls_per_dependency(http: httpx.Client, user_token: str) -> None:
+    http.post(
+        "/api/v1/content/generate", json={"prompt": "p"}, headers={"Authorization": f"Bearer {user_token}"}
+    )
+    data = http.get("/resilience/metrics").json()["data"]
+    ai = data["dependencies"]["ai-service"]
+    assert ai["successes"] >= 1
+    assert ai["latency_ms"]["p50"] > 0
+    assert data["dependencies"]["database"]["successes"] >= 1
+    assert {"allowed", "rejected", "local"} <= set(data["rate_limiter"])
+
+
+def test_a_config_change_reaches_every_replica(backend: BackendMaker) -> None:
+    service = backend(replicas=2)
+    with service.client(0) as client:
+        changed = client.post(
+            "/resilience/config",
+            json={
+                "circuit_breaker_failure_threshold": 7,
+                "rate_limit_burst_size": 2,
+                "rate_limit_requests_per_minute": 1,
+            },
+            headers={"Authorization": f"Bearer {service.admin}"},
+        )
+    assert changed.status_code == 200
+    assert changed.json()["data"]["circuit_breaker_failure_threshold"] == 7
+
+    def on_replica_1() -> dict[str, object] | None:
+        with service.client(1) as client:
+            config: dict[str, object] = client.get("/resilience/config").json()["data"]
+        return config if config["circuit_breaker_failure_threshold"] == 7 else None
+
+    config = wait_until(on_replica_1, timeout=1.0, what="the change on replica 1")
+    assert config["rate_limit_burst_size"] == 2
+    assert service.breaker(replica=1)["failure_threshold"] == 7
+    with service.client(1) as client:
+        codes = [
+            client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {service.user}"}).status_code
+            for _ in range(3)
+        ]
+    assert codes == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"unknown_setting": 1},
+        {"circuit_breaker_failure_threshold": 0},
+        {"circuit_breaker_failure_threshold": "many"},
+        {"retry_backoff_factor": 0.5},
+        {"rate_limit_enabled": "perhaps"},
+        [],
+    ],
+    ids=["empty", "unknown", "zero", "string", "below-one", "not-bool", "array"],
+)
+def test_bad_configuration_is_422_and_changes_nothing(
+    http: httpx.Client, admin_token: str, body: object
+) -> None:
+    before = http.get("/resilience/config").json()["data"]
+    response = http.post("/resilience/config", json=body, headers={"Authorization": f"Bearer {admin_token}"})
+    assert response.status_code == 422
+    assert response.json()["metadata"]["error_code"] == "VALIDATION_ERROR"
+    assert http.get("/resilience/config").json()["data"] == before
+
+
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("user", 403)])
+def test_only_admins_configure(http: httpx.Client, user_token: str, who: str | None, status: int) -> None:
+    headers = {"Authorization": f"Bearer {user_token}"} if who else {}
+    response = http.post("/resilience/config", json={"retry_max_attempts": 1}, headers=headers)
+    assert response.status_code == status
+
+
+def test_a_full_bulkhead_rejects_at_once(backend: BackendMaker, upstream: UpstreamControl) -> None:
+    service = backend(BULKHEAD_MAX_CONCURRENT="2", CIRCUIT_BREAKER_FAILURE_THRESHOLD="50")
+    upstream.program(latency_ms=1000)
+
+    async def storm() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=service.cluster.urls[0], timeout=30) as client:
+            headers = {"Authorization": f"Bearer {service.user}"}
+            return await asyncio.gather(
+                *(
+                    client.post("/api/v1/content/generate", json={"prompt": "p"}, headers=headers)
+                    for _ in range(6)
+                )
+            )
+
+    answers = asyncio.run(storm())
+    full = [answer for answer in answers if answer.status_code == 503]
+    assert sorted(answer.status_code for answer in answers) == [201, 201, 503, 503, 503, 503]
+    assert all(answer.json()["metadata"]["error_code"] == "BULKHEAD_FULL" for answer in full)
+    assert all(answer.headers["retry-after"] == "1" for answer in full)
+    assert upstream.stats().calls == 2
+    with service.client() as client:
+        bulkhead = client.get("/resilience/status").json()["data"]["bulkheads"]["ai-service"]
+    assert bulkhead == {"in_use": 0, "limit": 2, "rejected": 4}
+
+
+def test_the_call_that_trips_the_breaker_is_counted_for_its_agent(
+    backend: BackendMaker, upstream: UpstreamControl, database: str
+) -> None:
+    service = backend()  # threshold 2
+    agent = f"agent-{uuid.uuid4().hex[:6]}"
+    upstream.program(script=[500, 500])
+    with service.client() as client:
+        for _ in range(3):  # two failures trip it; the third is refused while open
+            client.post(
+                "/api/v1/content/generate",
+                json={"prompt": "p", "agent": agent},
+                headers={"Authorization": f"Bearer {service.user}"},
+            )
+    with psycopg.connect(database) as connection:
+        row = connection.execute(
+            "SELECT requests_total, errors_total, circuit_breaker_trips FROM agent_metrics "
+            "WHERE agent_name = %s",
+            (agent,),
+        ).fetchone()
+    assert row == (3, 3, 1)
