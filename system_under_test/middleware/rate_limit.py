@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from system_under_test.envelope import ApiError, ErrorCode, error_response
 from system_under_test.logs import get_logger
-from system_under_test.resilience.ratelimit import ENDPOINT_SEPARATOR, client_address, parse_networks
-from system_under_test.resilience.token_bucket import Decision, Limit
+from system_under_test.resilience.ratelimit import client_address, parse_networks
+from system_under_test.resilience.token_bucket import ENDPOINT_SEPARATOR, Decision, Limit
 from system_under_test.security import decode_token
 from system_under_test.settings import Settings
 

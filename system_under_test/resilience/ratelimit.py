@@ -27,11 +27,18 @@ from system_under_test.db.models import RateLimitState
 from system_under_test.envelope import ApiError
 from system_under_test.logs import get_logger
 from system_under_test.resilience.dependency import Dependency
-from system_under_test.resilience.token_bucket import Bucket, Decision, Limit, LocalBuckets, decide, refill
+from system_under_test.resilience.token_bucket import (
+    ENDPOINT_SEPARATOR,
+    Bucket,
+    Decision,
+    Limit,
+    LocalBuckets,
+    decide,
+    refill,
+)
 
 logger = get_logger("system_under_test.rate_limit")
 KEY_PREFIX = "golive:rl:"
-ENDPOINT_SEPARATOR = "|"
 _SCRIPT = (Path(__file__).parent / "token_bucket.lua").read_text()
 _FLUSH_SECONDS = 5.0
 _MAX_TOUCHED = 10_000

@@ -13,6 +13,9 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
+# Between an identifier and the route of its per-endpoint bucket (user-5|GET /api/v1/content).
+ENDPOINT_SEPARATOR = "|"
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -91,5 +94,7 @@ class LocalBuckets:
         return decision
 
     def forget(self, prefix: str) -> None:
-        for key in [key for key in self.buckets if key == prefix or key.startswith(prefix + ":")]:
+        for key in [
+            key for key in self.buckets if key == prefix or key.startswith(prefix + ENDPOINT_SEPARATOR)
+        ]:
             del self.buckets[key]
