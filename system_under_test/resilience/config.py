@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from system_under_test.settings import Settings
 
@@ -41,6 +41,12 @@ class ResilienceConfigUpdate(BaseModel):
     retry_max_attempts: int | None = Field(default=None, gt=0, le=10)
     retry_backoff_factor: float | None = Field(default=None, ge=1, le=10)
     bulkhead_max_concurrent: int | None = Field(default=None, gt=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> ResilienceConfigUpdate:
+        if not self.changes():
+            raise ValueError("name at least one setting to change")
+        return self
 
     def changes(self) -> dict[str, object]:
         return self.model_dump(exclude_none=True)

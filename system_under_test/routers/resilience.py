@@ -105,11 +105,8 @@ async def get_config(request: Request) -> object:
 )
 async def update_config(update: ResilienceConfigUpdate, request: Request, admin: CurrentAdmin) -> object:
     resources: Resources = request.app.state.resources
-    changes = update.changes()
-    if not changes:
-        raise ApiError(422, "No setting to change", ErrorCode.VALIDATION_ERROR)
     try:
-        config = await resources.resilience.update_config(changes)
+        config = await resources.resilience.update_config(update.changes())
     except ConfigUnavailable as error:
         raise ApiError(
             503,
