@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -99,6 +100,13 @@ def decode_token(settings: Settings, token: str) -> Principal:
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/token")
+_DECODED = "golive.decoded_token"
+
+
+def remember_principal(scope: MutableMapping[str, Any], token: str, principal: Principal) -> None:
+    """Middleware that already verified the token leaves the result for the endpoint: one
+    signature check per request, not one per reader."""
+    scope.setdefault("state", {})[_DECODED] = (token, principal)
 
 
 async def current_principal(
@@ -107,6 +115,10 @@ async def current_principal(
 ) -> Principal:
     if credentials is None:
         raise ApiError(401, "Authentication required", ErrorCode.UNAUTHORIZED, headers=_CHALLENGE)
+    remembered = request.scope.get("state", {}).get(_DECODED)
+    if remembered is not None and remembered[0] == credentials.credentials:
+        principal: Principal = remembered[1]
+        return principal
     settings: Settings = request.app.state.settings
     return decode_token(settings, credentials.credentials)
 

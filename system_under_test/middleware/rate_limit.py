@@ -21,7 +21,7 @@ from system_under_test.envelope import ApiError, ErrorCode, error_response
 from system_under_test.logs import get_logger
 from system_under_test.resilience.ratelimit import client_address, parse_networks
 from system_under_test.resilience.token_bucket import ENDPOINT_SEPARATOR, Decision, Limit
-from system_under_test.security import decode_token
+from system_under_test.security import decode_token, remember_principal
 from system_under_test.settings import Settings
 
 logger = get_logger("system_under_test.rate_limit")
@@ -99,9 +99,12 @@ class RateLimitMiddleware:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer" and token:
             try:
-                identifier = f"user-{decode_token(self.settings, token.strip()).user_id}"
+                principal = decode_token(self.settings, token.strip())
             except ApiError:
                 identifier = None  # a bad token is limited as its address; auth refuses it later
+            else:
+                identifier = f"user-{principal.user_id}"
+                remember_principal(scope, token.strip(), principal)
         if identifier is None:
             peer = scope.get("client")
             identifier = "ip-" + client_address(

@@ -6,9 +6,6 @@ moves the pile-up somewhere less visible.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from system_under_test.envelope import ApiError, ErrorCode
 
 
@@ -30,14 +27,12 @@ class Bulkhead:
         self.in_use = 0
         self.rejected = 0
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def enter(self) -> None:
         # Single event loop: check-and-increment cannot interleave, no lock needed.
         if self.in_use >= self.limit:
             self.rejected += 1
             raise BulkheadFullError(self.name, self.limit)
         self.in_use += 1
-        try:
-            yield
-        finally:
-            self.in_use -= 1
+
+    def exit(self) -> None:
+        self.in_use -= 1

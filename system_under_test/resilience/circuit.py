@@ -9,11 +9,9 @@ until it is back.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 from system_under_test.envelope import ApiError, ErrorCode
@@ -80,10 +78,13 @@ class CircuitBreaker:
             raise CircuitOpenError(self.name, decision.retry_after)
         return decision
 
+    def success_is_news(self, permit: Permit) -> bool:
+        """Whether reporting a success would change anything (most do not: CLOSED, no failures)."""
+        return permit.trial or (self.view.failure_count > 0 and permit.epoch == self.view.epoch)
+
     async def record_success(self, permit: Permit) -> None:
-        view = self.view
-        if not permit.trial and (view.failure_count == 0 or permit.epoch != view.epoch):
-            return  # nothing would change
+        if not self.success_is_news(permit):
+            return
         await self._transact(
             lambda state, now: (breaker.record_success(state, self.config, now, permit), None)
         )
@@ -100,25 +101,6 @@ class CircuitBreaker:
     async def release(self, permit: Permit) -> None:
         if permit.trial:
             await self._transact(lambda state, now: (breaker.release(state, self.config, now, permit), None))
-
-    @asynccontextmanager
-    async def protect(self, is_failure: Callable[[Exception], bool]) -> AsyncIterator[None]:
-        """Runs the block as one call through the breaker. An exception that `is_failure` counts is
-        a failure; any other exception means the dependency answered (a success); cancellation
-        reports nothing but gives a trial slot back."""
-        permit = await self.acquire()
-        try:
-            yield
-        except Exception as error:
-            if not is_failure(error):
-                await asyncio.shield(self.record_success(permit))
-            elif await asyncio.shield(self.record_failure(permit)) and hasattr(error, "tripped_breaker"):
-                error.tripped_breaker = True  # lets the caller attribute the trip (agent metrics)
-            raise
-        except BaseException:
-            await asyncio.shield(self.release(permit))
-            raise
-        await self.record_success(permit)
 
     # --- management ----------------------------------------------------------------------------
 

@@ -3,15 +3,17 @@ retried (whole, through both) only when the caller says the call is safe to repe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from system_under_test.resilience.breaker import Permit
 from system_under_test.resilience.bulkhead import Bulkhead, BulkheadFullError
 from system_under_test.resilience.circuit import CircuitBreaker, CircuitOpenError
 from system_under_test.resilience.retry import RetryPolicy, with_retries
@@ -93,56 +95,95 @@ class Dependency:
         self.retry = retry
         self.breaker_enabled = breaker_enabled
         self.metrics = metrics
+        if metrics is not None:
+            # Labelled children looked up once: labels() takes a lock and a dict lookup per call.
+            self._latency = metrics.latency.labels(name)
+            self._calls = {
+                outcome: metrics.calls.labels(name, outcome)
+                for outcome in ("success", "failure", "circuit_open", "bulkhead_full")
+            }
         self.stats = DependencyStats()
 
     async def call(self, operation: Callable[[], Awaitable[T]], *, idempotent: bool = False) -> T:
         """`idempotent`: repeating the operation cannot duplicate anything (the caller's promise)."""
-
-        async def once() -> T:
-            async with self.guard():
-                return await operation()
-
         if not idempotent:
-            return await once()
-        return await with_retries(once, self.retry(), self._should_retry, on_retry=self._count_retry)
+            return await self._once(operation)
+        return await with_retries(
+            lambda: self._once(operation), self.retry(), self._should_retry, on_retry=self._count_retry
+        )
+
+    async def _once(self, operation: Callable[[], Awaitable[T]]) -> T:
+        # The hot path (every rate-limited request passes here): plain try/except, no context
+        # manager generators, no tasks unless there is state to change.
+        permit = await self._admit()
+        started = time.perf_counter()
+        try:
+            result = await operation()
+        except BaseException as error:
+            await self._settle(permit, started, error)
+            raise
+        await self._settle(permit, started, None)
+        return result
 
     @asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
-        try:
-            async with self.bulkhead.slot() if self.bulkhead else nullcontext(), self._protected():
-                yield
-        except BulkheadFullError:
-            self._count("bulkhead_full")
-            raise
-        except CircuitOpenError:
-            self._count("circuit_open")
-            raise
-
-    @asynccontextmanager
-    async def _protected(self) -> AsyncIterator[None]:
-        if self.breaker_enabled():
-            async with self.breaker.protect(self.is_failure), self._timed():
-                yield
-        else:
-            async with self._timed():
-                yield
-
-    @asynccontextmanager
-    async def _timed(self) -> AsyncIterator[None]:
+        """The block is one call (for work that is not a single awaitable, like a session)."""
+        permit = await self._admit()
         started = time.perf_counter()
         try:
             yield
-        except Exception as error:
-            self._observe(started, "failure" if self.is_failure(error) else "success")
+        except BaseException as error:
+            await self._settle(permit, started, error)
             raise
-        self._observe(started, "success")
+        await self._settle(permit, started, None)
+
+    async def _admit(self) -> Permit | None:
+        """A bulkhead slot and a breaker permit (None while breakers are off), or the refusal."""
+        if self.bulkhead is not None:
+            try:
+                self.bulkhead.enter()
+            except BulkheadFullError:
+                self._count("bulkhead_full")
+                raise
+        if not self.breaker_enabled():
+            return None
+        try:
+            return await self.breaker.acquire()
+        except BaseException as error:
+            if self.bulkhead is not None:
+                self.bulkhead.exit()
+            if isinstance(error, CircuitOpenError):
+                self._count("circuit_open")
+            raise
+
+    async def _settle(self, permit: Permit | None, started: float, error: BaseException | None) -> None:
+        """Reports the outcome. An exception `is_failure` counts is a failure; any other means the
+        dependency answered (a success); cancellation reports nothing but frees a trial slot."""
+        try:
+            if error is not None and not isinstance(error, Exception):
+                if permit is not None:
+                    await asyncio.shield(self.breaker.release(permit))
+                return
+            failed = error is not None and self.is_failure(error)
+            self._observe(started, "failure" if failed else "success")
+            if permit is None:
+                return
+            if error is not None and failed:
+                tripped = await asyncio.shield(self.breaker.record_failure(permit))
+                if tripped and hasattr(error, "tripped_breaker"):
+                    error.tripped_breaker = True  # lets the caller attribute the trip (agent metrics)
+            elif self.breaker.success_is_news(permit):
+                await asyncio.shield(self.breaker.record_success(permit))
+        finally:
+            if self.bulkhead is not None:
+                self.bulkhead.exit()
 
     def _observe(self, started: float, outcome: str) -> None:
         elapsed = time.perf_counter() - started
         self.stats.latencies.append(elapsed)
         self._count(outcome)
         if self.metrics is not None:
-            self.metrics.latency.labels(self.name).observe(elapsed)
+            self._latency.observe(elapsed)
 
     def _count(self, outcome: str) -> None:
         if outcome == "success":
@@ -154,7 +195,7 @@ class Dependency:
         else:
             self.stats.rejected_full += 1
         if self.metrics is not None:
-            self.metrics.calls.labels(self.name, outcome).inc()
+            self._calls[outcome].inc()
 
     def _should_retry(self, error: Exception) -> bool:
         # An open breaker or a full bulkhead is an answer, not a transient fault: retrying would
