@@ -212,3 +212,23 @@ def test_half_open_admits_exactly_the_configured_trials_across_replicas(
     assert all(response.json()["metadata"]["error_code"] == "CIRCUIT_OPEN" for response in rejected)
     assert upstream.stats().calls - before == 2
     assert service.breaker()["state"] == "CLOSED"
+
+
+def test_turned_off_breakers_never_open(backend: BackendMaker, upstream: UpstreamControl) -> None:
+    service = backend(CIRCUIT_BREAKER_ENABLED="false")
+    upstream.program(script=[500] * 4)
+    codes = [service.generate().json()["metadata"]["error_code"] for _ in range(4)]
+    assert codes == ["UPSTREAM_ERROR"] * 4
+    status = service.breaker()
+    assert status["enabled"] is False
+    assert status["state"] == "CLOSED"
+
+
+def test_transitions_are_logged_as_the_guide_greps_them(
+    backend: BackendMaker, upstream: UpstreamControl
+) -> None:
+    service = backend()
+    trip(service, upstream)
+    log = service.cluster.replicas[0].process.log_path.read_text()
+    assert '"event": "circuit.breaker.open"' in log
+    assert '"breaker": "ai-service"' in log

@@ -136,8 +136,9 @@ class CircuitBreaker:
         once per replica that later observes it)."""
         previous, self.view = self.view, state
         if announce and previous.state is not state.state:
+            # One event name per target state: the guide's troubleshooting greps "circuit.breaker.open".
             logger.info(
-                "circuit.breaker.transition",
+                f"circuit.breaker.{state.state.value.lower()}",
                 breaker=self.name,
                 from_state=previous.state.value,
                 to_state=state.state.value,
