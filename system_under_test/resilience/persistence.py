@@ -7,7 +7,6 @@ enqueues, and a database that is itself failing costs a logged warning, never a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from system_under_test.db.models import CircuitBreakerState
 from system_under_test.logs import get_logger
+from system_under_test.resilience.background import Background
 from system_under_test.resilience.breaker import BreakerState, State
 
 logger = get_logger("system_under_test.circuit_breaker")
@@ -37,16 +37,13 @@ class BreakerPersister:
         self.queue: asyncio.Queue[tuple[str, BreakerState]] = asyncio.Queue(_QUEUE_LIMIT)
         self.written = 0
         self.dropped = 0
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("breaker-persister")
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._drain(), name="breaker-persister")
+        self._background.start(self._drain())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     def enqueue(self, name: str, state: BreakerState) -> None:
         if self.queue.full():

@@ -10,7 +10,6 @@ RATE_LIMIT_PER_ENDPOINT, each route template has its own bucket (`<identifier>|<
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from system_under_test.db.models import RateLimitState
 from system_under_test.envelope import ApiError
 from system_under_test.logs import get_logger
+from system_under_test.resilience.background import Background
 from system_under_test.resilience.dependency import Dependency
 from system_under_test.resilience.token_bucket import (
     ENDPOINT_SEPARATOR,
@@ -91,7 +91,7 @@ class RateLimiter:
         self.degraded = False
         self.decisions = {"allowed": 0, "rejected": 0, "local": 0}
         self.touched: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("rate-limit-flush")
 
     @property
     def limit(self) -> Limit:
@@ -176,13 +176,10 @@ class RateLimiter:
     # --- the persisted view in rate_limit_state ------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._flush_forever(), name="rate-limit-flush")
+        self._background.start(self._flush_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _flush_forever(self) -> None:
         while True:

@@ -4,7 +4,6 @@ runtime configuration, and the loop that keeps this replica's view of shared sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import socket
@@ -18,6 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from system_under_test.logs import get_logger
+from system_under_test.resilience.background import Background
 from system_under_test.resilience.breaker import BreakerConfig, BreakerState
 from system_under_test.resilience.breaker_store import KEY_PREFIX, RedisBreakerStore, decode_state
 from system_under_test.resilience.bulkhead import Bulkhead
@@ -81,7 +81,7 @@ class Resilience:
             )
         self.config_source = "settings"
         self.last_refresh: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("resilience-refresh")
 
     @property
     def breakers(self) -> dict[str, CircuitBreaker]:
@@ -106,15 +106,10 @@ class Resilience:
         await self._restore()
         await self.refresh()
         self.persister.start()
-        self._task = asyncio.get_running_loop().create_task(
-            self._refresh_forever(), name="resilience-refresh"
-        )
+        self._background.start(self._refresh_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
         await self.persister.stop()
 
     async def _restore(self) -> None:
