@@ -10,6 +10,11 @@ if now == nil then
   now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 end
 
+-- Round-trips doubles exactly (tostring keeps 14 digits: drift of a millionth of a token per step).
+local function exact(x)
+  return string.format('%.17g', x)
+end
+
 local stored = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'since', 'requests', 'rejected')
 local tokens = tonumber(stored[1])
 local ts = tonumber(stored[2])
@@ -31,8 +36,8 @@ else
 end
 requests = requests + 1
 
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now), 'since', tostring(since),
+redis.call('HSET', KEYS[1], 'tokens', exact(tokens), 'ts', exact(now), 'since', exact(since),
   'requests', requests, 'rejected', rejected)
 -- A full bucket is the same as no bucket: let Redis forget it once it would be full again.
 redis.call('EXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 60)
-return {allowed, tostring(tokens), tostring(now)}
+return {allowed, exact(tokens), exact(now)}
