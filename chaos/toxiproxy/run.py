@@ -1,0 +1,52 @@
+"""Running the proxy server: its API on a host and port (or an inherited socket), proxies from a
+config file (/populate's format, toxics included), and a seed for reproducible toxicity."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from chaos.toxiproxy.api import create_api
+from chaos.toxiproxy.server import ApiError, ToxiproxyServer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m chaos.toxiproxy", description="Toxiproxy-compatible proxy"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8474, help="API port (default 8474)")
+    parser.add_argument("--fd", type=int, help="serve the API on this inherited listening socket instead")
+    parser.add_argument("--config", type=Path, help="JSON file in /populate's format, applied at start")
+    parser.add_argument("--seed", type=int, help="makes toxicity, jitter and slicing reproducible")
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    server = ToxiproxyServer(seed=args.seed)
+    if args.config is not None:
+        _, error = await server.populate(json.loads(args.config.read_text()))
+        if error is not None:
+            raise SystemExit(f"toxiproxy: {args.config}: {error.message}")
+    config = uvicorn.Config(
+        create_api(server), host=args.host, port=args.port, log_level="warning", access_log=False
+    )
+    sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
+    try:
+        await uvicorn.Server(config).serve(sockets=sockets)
+    finally:
+        for proxy in server.proxies.values():
+            await proxy.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        asyncio.run(serve(args))
+    except (OSError, ValueError, ApiError) as error:
+        raise SystemExit(f"toxiproxy: {error}") from None
