@@ -250,6 +250,10 @@ class Proxy:
             self.stats.refused_upstream += 1
             writer.close()
             return
+        if not self.enabled:  # disabled while we were dialling: this connection never existed
+            server[1].close()
+            writer.close()
+            return
         for sock_writer in (writer, server[1]):
             sock = sock_writer.get_extra_info("socket")
             if sock is not None:

@@ -195,16 +195,17 @@ class Bandwidth(Toxic):
     async def process(
         self, data: bytes, read_at: float, forward: Forward, state: LinkState, link: LinkControl
     ) -> None:
-        loop = asyncio.get_running_loop()
         while data and not self.removed:
             rate = self.attributes.rate  # bytes per millisecond
             if rate == 0:
                 await self.wait(3600)  # stalled until the toxic changes
                 continue
-            piece, data = data[: rate * 100], data[rate * 100 :]  # at most 100 ms of data at a time
-            started = loop.time()
+            # At most 100 ms worth at a time, each sent once its time has passed (as Toxiproxy).
+            piece = data[: rate * 100]
+            if not await self.wait(len(piece) / rate / 1000):
+                continue  # the rate changed: recompute with the new one
+            data = data[len(piece) :]
             await forward(piece)
-            await self.wait(len(piece) / rate / 1000 - (loop.time() - started))
         if data:
             await forward(data)
 

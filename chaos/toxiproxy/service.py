@@ -1,0 +1,131 @@
+"""The proxy server as a service of the stack (its own process), and the harness's client of
+Toxiproxy's API (works the same against this server or a real Toxiproxy)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fixtures.network import LOOPBACK, listening_socket, wait_until
+from fixtures.processes import ChildProcess
+
+
+class ToxiproxyClient:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=30, headers={"User-Agent": "golive"})
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._http.request(method, path, json=body)
+        if response.status_code >= 400:
+            raise ToxiproxyError(f"{method} {path}: {response.status_code} {response.text.strip()}")
+        return response.json() if response.content else None
+
+    def version(self) -> str:
+        version: str = self._call("GET", "/version")["version"]
+        return version
+
+    def proxies(self) -> dict[str, Any]:
+        proxies: dict[str, Any] = self._call("GET", "/proxies")
+        return proxies
+
+    def create(self, name: str, upstream: str, listen: str = f"{LOOPBACK}:0") -> dict[str, Any]:
+        proxy: dict[str, Any] = self._call(
+            "POST", "/proxies", {"name": name, "upstream": upstream, "listen": listen}
+        )
+        return proxy
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        self._call("POST", f"/proxies/{name}", {"enabled": enabled})
+
+    def add_toxic(
+        self,
+        proxy: str,
+        kind: str,
+        attributes: dict[str, Any] | None = None,
+        *,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        body = {"type": kind, "stream": stream, "toxicity": toxicity, "attributes": attributes or {}}
+        if name:
+            body["name"] = name
+        toxic: dict[str, Any] = self._call("POST", f"/proxies/{proxy}/toxics", body)
+        return toxic
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    @contextmanager
+    def toxic(
+        self, proxy: str, kind: str, attributes: dict[str, Any] | None = None, **options: Any
+    ) -> Iterator[dict[str, Any]]:
+        """A toxic for the duration of a block, removed however the block ends."""
+        toxic = self.add_toxic(proxy, kind, attributes, **options)
+        try:
+            yield toxic
+        finally:
+            self.remove_toxic(proxy, toxic["name"])
+
+    @contextmanager
+    def down(self, proxy: str) -> Iterator[None]:
+        self.set_enabled(proxy, False)
+        try:
+            yield
+        finally:
+            self.set_enabled(proxy, True)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class ToxiproxyError(RuntimeError):
+    pass
+
+
+class ToxiproxyService:
+    def __init__(self, log_dir: Path, seed: int | None = None) -> None:
+        self.log_dir = log_dir
+        self.seed = seed
+        self.process: ChildProcess | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 30.0) -> ToxiproxyService:
+        sock = listening_socket()
+        try:
+            self.url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
+            argv = [sys.executable, "-m", "chaos.toxiproxy", "--fd", str(sock.fileno())]
+            if self.seed is not None:
+                argv += ["--seed", str(self.seed)]
+            self.process = ChildProcess(
+                "toxiproxy", argv, log_path=self.log_dir / "toxiproxy.log", pass_fds=[sock.fileno()]
+            ).start()
+        finally:
+            sock.close()
+        process = self.process
+        try:
+            wait_until(self._answers, timeout=timeout, what="toxiproxy", give_up=process.exit_reason)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _answers(self) -> bool:
+        return httpx.get(f"{self.url}/version", timeout=1).status_code == 200
+
+    def client(self) -> ToxiproxyClient:
+        return ToxiproxyClient(self.url)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=5)
+            self.process = None
