@@ -42,3 +42,9 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
   } >.venv/bootstrap.log 2>&1 || { tail -n 30 .venv/bootstrap.log >&2; fail "pip install failed"; }
   echo "$wanted" >"$stamp"
 fi
+
+# The official Node client of Toxiproxy, for the proxy's conformance tests (skipped without Node).
+node_tests=tests/toxiproxy/node
+if command -v npm >/dev/null && [[ ! -d $node_tests/node_modules/toxiproxy-node-client ]]; then
+  (cd "$node_tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in $node_tests failed"
+fi

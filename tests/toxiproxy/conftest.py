@@ -46,11 +46,14 @@ def official(toxiproxy_service: ToxiproxyService, api: httpx.Client) -> toxiprox
 
 class _Echo(socketserver.BaseRequestHandler):
     def handle(self) -> None:
-        while data := self.request.recv(65536):
-            self.request.sendall(data)
-        # The client half-closed: answer that we saw it, then close our side.
-        self.request.sendall(b"<eof>")
-        self.request.shutdown(socket.SHUT_WR)
+        try:
+            while data := self.request.recv(65536):
+                self.request.sendall(data)
+            # The client half-closed: answer that we saw it, then close our side.
+            self.request.sendall(b"<eof>")
+            self.request.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the client went away (or was reset by a toxic): nothing to echo to
 
 
 class EchoServer(socketserver.ThreadingTCPServer):

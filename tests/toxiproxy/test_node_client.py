@@ -1,0 +1,42 @@
+"""The official Node client (toxiproxy-node-client), run with Node against our server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chaos.toxiproxy.service import ToxiproxyService
+from tests.toxiproxy.conftest import EchoServer
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(
+            "Node is not installed (the conformance run needs it; ./scripts/bootstrap.sh installs the client)"
+        )
+    if not (NODE_DIR / "node_modules" / "toxiproxy-node-client").is_dir():
+        pytest.skip("toxiproxy-node-client is not installed: run ./scripts/bootstrap.sh")
+    return node
+
+
+def test_the_node_client_conformance_script_passes(
+    node: str, toxiproxy_service: ToxiproxyService, echo: EchoServer, api: object
+) -> None:
+    result = subprocess.run(
+        [node, "conformance.mjs", toxiproxy_service.url, echo.address],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not ok" not in result.stdout
+    assert "13 passed, 0 failed" in result.stdout
