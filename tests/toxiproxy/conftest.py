@@ -63,7 +63,7 @@ class EchoServer(socketserver.ThreadingTCPServer):
     @property
     def address(self) -> str:
         host, port = self.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
 
 @pytest.fixture

@@ -294,7 +294,7 @@ def test_populate_stops_at_a_bind_failure_and_reports_what_it_made(
     )
     assert response.status_code == 500
     document = error(response)
-    assert [proxy["name"] for proxy in document["proxies"]] == ["made"]  # type: ignore[attr-defined,index]
+    assert [proxy["name"] for proxy in document["proxies"]] == ["made"]  # type: ignore[attr-defined]
     assert list(api.get("/proxies").json()) == ["made"]
 
 
