@@ -40,6 +40,10 @@ class ToxiproxyClient:
         )
         return proxy
 
+    def populate(self, proxies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        created: list[dict[str, Any]] = self._call("POST", "/populate", proxies)["proxies"]
+        return created
+
     def set_enabled(self, name: str, enabled: bool) -> None:
         self._call("POST", f"/proxies/{name}", {"enabled": enabled})
 

@@ -59,7 +59,7 @@ def stop(process: subprocess.Popen[str], signum: int) -> None:
 def urls_of(stack: dict[str, Any]) -> list[str]:
     postgres = "http://" + stack["postgres"].split("@", 1)[1].split("/", 1)[0]
     redis = "http://" + stack["redis"].split("//", 1)[1].split("/", 1)[0]
-    return [*stack["sut_replicas"], stack["upstream"], postgres, redis]
+    return [*stack["sut_replicas"], stack["upstream"], stack["toxiproxy"], postgres, redis]
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -68,7 +68,18 @@ def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, sto
     process = spawn_up(tmp_path / "run", marker, "--replicas", "2")
     try:
         stack = first_line(process)
-        assert {"sut", "sut_replicas", "postgres", "redis", "upstream", "run_dir", "users"} <= set(stack)
+        assert {
+            "sut",
+            "sut_replicas",
+            "postgres",
+            "redis",
+            "upstream",
+            "toxiproxy",
+            "run_dir",
+            "users",
+        } <= set(stack)
+        proxies = httpx.get(f"{stack['toxiproxy']}/proxies", timeout=30).json()
+        assert set(proxies) == {"postgres", "redis", "upstream"}
         assert "jwt_secret" not in stack
         assert len(stack["sut_replicas"]) == 2
         assert stack["sut"] == stack["sut_replicas"][0]
