@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chaos.toxiproxy.run import main as run_toxiproxy
 from fixtures.description import StackDescription, StackFileError, check_url
 from fixtures.providers import PROVIDERS, Provider, UnknownProvider, create_provider
 from fixtures.stack import Stack, functional_headroom
@@ -194,6 +195,23 @@ def _verdict(results: list[SuiteResult], exit_code: int, run: RunDir) -> None:
         err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
     else:
         err.print(f"[bold red]FAIL[/]: see the failures above. Artifacts: {run.path}")
+
+
+@app.command()
+def toxiproxy(
+    host: Annotated[str, typer.Option("--host", help="API address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="API port")] = 8474,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", exists=True, dir_okay=False, help="proxies to create, /populate's JSON"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="makes partial toxicity reproducible")] = None,
+) -> None:
+    """Run the Toxiproxy-compatible fault proxy (any Toxiproxy client can drive it)."""
+    argv = ["--host", host, "--port", str(port)]
+    argv += ["--config", str(config)] if config else []
+    argv += ["--seed", str(seed)] if seed is not None else []
+    run_toxiproxy(argv)  # uvicorn stops it cleanly on SIGINT or SIGTERM
 
 
 @app.command()

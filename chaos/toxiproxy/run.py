@@ -30,7 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> None:
     server = ToxiproxyServer(seed=args.seed)
     if args.config is not None:
-        _, error = await server.populate(json.loads(args.config.read_text()))
+        try:
+            _, error = await server.populate(json.loads(args.config.read_text()))
+        except ValueError as problem:
+            raise SystemExit(f"toxiproxy: {args.config}: not JSON: {problem}") from None
+        except ApiError as problem:
+            error = problem
         if error is not None:
             raise SystemExit(f"toxiproxy: {args.config}: {error.message}")
     config = uvicorn.Config(
@@ -48,5 +53,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         asyncio.run(serve(args))
-    except (OSError, ValueError, ApiError) as error:
+    except OSError as error:
         raise SystemExit(f"toxiproxy: {error}") from None
