@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import socket
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -51,7 +53,16 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal to the handler it found:
+    # make that one a quiet exit, so a stopped proxy exits 0.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         asyncio.run(serve(args))
+    except KeyboardInterrupt:
+        pass
     except OSError as error:
         raise SystemExit(f"toxiproxy: {error}") from None
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -16,7 +16,10 @@ from fixtures.network import free_port, wait_until
 GOLIVE = [sys.executable, "-m", "golive", "toxiproxy"]
 
 
-def test_it_serves_the_api_with_proxies_from_a_config_and_stops_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_it_serves_the_api_with_proxies_from_a_config_and_stops_on_a_signal(
+    tmp_path: Path, stop_with: int
+) -> None:
     config = tmp_path / "proxies.json"
     config.write_text(json.dumps([{"name": "db", "upstream": "127.0.0.1:5432", "listen": "127.0.0.1:0"}]))
     port = free_port()
@@ -31,7 +34,7 @@ def test_it_serves_the_api_with_proxies_from_a_config_and_stops_on_sigint(tmp_pa
         proxies = wait_until(answers, timeout=30, what="golive toxiproxy")
         assert set(proxies) == {"db"}
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_with)
         process.wait(30)
     assert process.returncode == 0
 
