@@ -120,7 +120,7 @@ class Link:
         while index < len(chain):
             toxic = chain[index]
             state = self.states.get(toxic)
-            if state is None or not state.active or toxic.removed:
+            if state is None or toxic.removed or not toxic.active_for_chunk(state, self.connection.proxy.rng):
                 index += 1
                 continue
             rest = index + 1

@@ -140,7 +140,7 @@ class ToxiproxyServer:
 
     # --- toxics --------------------------------------------------------------------------------
 
-    def _check_toxic(self, spec: Any) -> tuple[type[Toxic], str, str, float]:
+    def _check_toxic(self, spec: Any) -> tuple[type[Toxic], str, str, float, str]:
         if not isinstance(spec, dict):
             raise ApiError("bad request body: json: cannot unmarshal into toxic", 400)
         stream = spec.get("stream", "downstream")
@@ -153,16 +153,16 @@ class ToxiproxyServer:
         toxicity = 1.0 if toxicity is None else toxicity
         if isinstance(toxicity, bool) or not isinstance(toxicity, int | float) or not 0 <= toxicity <= 1:
             raise ApiError("bad request body: toxicity must be a number from 0 to 1", 400)
-        return kind, stream, direction, float(toxicity)
+        return kind, stream, direction, float(toxicity), _scope(spec.get("toxicity_scope"))
 
     def add_toxic(self, proxy_name: str, spec: Any) -> Toxic:
         proxy = self.proxy(proxy_name)
-        kind, stream, direction, toxicity = self._check_toxic(spec)
+        kind, stream, direction, toxicity, scope = self._check_toxic(spec)
         name = spec.get("name") or f"{kind.kind}_{stream}"
         if proxy.find_toxic(name) is not None:
             raise ApiError("toxic already exists", 409)
         try:
-            toxic = build_toxic(kind, name, stream, toxicity, spec.get("attributes"), self.rng)
+            toxic = build_toxic(kind, name, stream, toxicity, spec.get("attributes"), self.rng, scope)
         except InvalidAttributes as error:
             raise ApiError(f"bad request body: {error}", 400) from None
         proxy.add_toxic(direction, toxic)
@@ -183,6 +183,8 @@ class ToxiproxyServer:
             isinstance(toxicity, bool) or not isinstance(toxicity, int | float) or not 0 <= toxicity <= 1
         ):
             raise ApiError("bad request body: toxicity must be a number from 0 to 1", 400)
+        if spec.get("toxicity_scope") is not None:
+            toxic.scope = _scope(spec["toxicity_scope"])
         try:
             toxic.update(spec.get("attributes"), float(toxicity) if toxicity is not None else None)
         except InvalidAttributes as error:
@@ -192,6 +194,14 @@ class ToxiproxyServer:
 
     def remove_toxic(self, proxy_name: str, toxic_name: str) -> None:
         self.proxy(proxy_name).remove_toxic(self.toxic(proxy_name, toxic_name))
+
+
+def _scope(value: Any) -> str:
+    if value is None:
+        return "connection"
+    if value not in ("connection", "chunk"):
+        raise ApiError("bad request body: toxicity_scope is either connection or chunk", 400)
+    return str(value)
 
 
 def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:

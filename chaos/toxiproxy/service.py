@@ -56,10 +56,13 @@ class ToxiproxyClient:
         stream: str = "downstream",
         toxicity: float = 1.0,
         name: str | None = None,
+        toxicity_scope: str = "connection",
     ) -> dict[str, Any]:
         body = {"type": kind, "stream": stream, "toxicity": toxicity, "attributes": attributes or {}}
         if name:
             body["name"] = name
+        if toxicity_scope != "connection":
+            body["toxicity_scope"] = toxicity_scope  # golive's extension
         toxic: dict[str, Any] = self._call("POST", f"/proxies/{proxy}/toxics", body)
         return toxic
 

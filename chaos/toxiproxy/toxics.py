@@ -95,24 +95,35 @@ class Toxic:
     kind: ClassVar[str]  # the API's "type"
     attributes_model: ClassVar[type[Attributes]]
 
-    def __init__(self, name: str, stream: str, toxicity: float, attributes: Attributes) -> None:
+    def __init__(
+        self, name: str, stream: str, toxicity: float, attributes: Attributes, scope: str = "connection"
+    ) -> None:
         self.name = name
         self.stream = stream  # as the client wrote it; the direction is parsed elsewhere
         self.toxicity = toxicity
         self.attributes = attributes
+        # Toxiproxy rolls toxicity once per connection (and direction): with pooled keep-alive
+        # clients "50 %" then means all or nothing (issues #148, #239). "chunk" rolls per chunk.
+        self.scope = scope
         self._changed = asyncio.Event()
         self.removed = False
 
     # --- the API's view ------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "attributes": self.attributes.model_dump(),
             "name": self.name,
             "type": self.kind,
             "stream": self.stream,
             "toxicity": self.toxicity,
         }
+        if self.scope != "connection":  # an extension: absent unless asked for, as in Toxiproxy
+            document["toxicity_scope"] = self.scope
+        return document
+
+    def active_for_chunk(self, state: LinkState, rng: random.Random) -> bool:
+        return rng.random() < self.toxicity if self.scope == "chunk" else state.active
 
     def update(self, attributes: dict[str, Any] | None, toxicity: float | None) -> None:
         if attributes is not None:
@@ -334,9 +345,15 @@ def validate_attributes(model: type[Attributes], raw: Any) -> Attributes:
 
 
 def build_toxic(
-    kind: type[Toxic], name: str, stream: str, toxicity: float, attributes: Any, rng: random.Random
+    kind: type[Toxic],
+    name: str,
+    stream: str,
+    toxicity: float,
+    attributes: Any,
+    rng: random.Random,
+    scope: str,
 ) -> Toxic:
     values = validate_attributes(kind.attributes_model, attributes)
     if kind in (Latency, Slicer):
-        return kind(name, stream, toxicity, values, rng=rng)
-    return kind(name, stream, toxicity, values)
+        return kind(name, stream, toxicity, values, scope, rng=rng)
+    return kind(name, stream, toxicity, values, scope)

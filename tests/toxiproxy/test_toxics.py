@@ -254,3 +254,34 @@ def test_the_api_stays_responsive_while_toxics_come_and_go_under_load(
             worker.join(10)
     # Toxiproxy's API times out at 25 s here (issues #500, #558): removal must never wait for data.
     assert slowest < 5
+
+
+def test_chunk_scoped_toxicity_rolls_per_chunk_on_one_connection(
+    client: ToxiproxyClient, listen: str
+) -> None:
+    # Toxiproxy rolls once per connection: one pooled connection is then all-or-nothing.
+    client.add_toxic("echo", "latency", {"latency": 150}, toxicity=0.5, toxicity_scope="chunk")
+    toxic = client._call("GET", "/proxies/echo/toxics/latency_downstream")
+    assert toxic["toxicity_scope"] == "chunk"
+    with connect(listen) as sock:
+        slow = 0
+        for _ in range(16):
+            started = time.perf_counter()
+            sock.sendall(b"x")
+            assert sock.recv(10) == b"x"
+            slow += time.perf_counter() - started >= 0.15
+    assert 0 < slow < 16
+
+
+def test_connection_scoped_toxicity_is_all_or_nothing_per_connection(
+    client: ToxiproxyClient, listen: str
+) -> None:
+    client.add_toxic("echo", "latency", {"latency": 100}, toxicity=0.5)
+    with connect(listen) as sock:
+        outcomes = set()
+        for _ in range(6):
+            started = time.perf_counter()
+            sock.sendall(b"x")
+            assert sock.recv(10) == b"x"
+            outcomes.add(time.perf_counter() - started >= 0.1)
+    assert len(outcomes) == 1

@@ -1,0 +1,148 @@
+"""Checks over a recorded history. Each returns a verdict with the evidence in words; none raise.
+
+The writes check asks the database, everything else reads the journal only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chaos.experiment import Expectations
+from chaos.journal import Check, Journal, RequestRecord
+
+ContentRows = Callable[[], dict[str, str]]  # content id -> status, for the experiment's user
+
+
+def run_checks(journal: Journal, expectations: Expectations, content_rows: ContentRows) -> list[Check]:
+    method = [record for record in journal.requests if record.phase == "method"]
+    checks: list[Check] = []
+    if expectations.all_enveloped:
+        outside = [record for record in journal.requests if record.status and record.problems]
+        first = f", first: {describe(outside[0])}: {outside[0].problems[0]}" if outside else ""
+        checks.append(
+            Check(
+                "every answer is an envelope",
+                not outside,
+                f"{len(outside)} of {len(journal.requests)} answers broke the contract{first}",
+            )
+        )
+    forbidden = [record for record in method if record.status in expectations.statuses_forbidden]
+    checks.append(
+        Check(
+            f"no status among {expectations.statuses_forbidden}",
+            not forbidden,
+            f"{len(forbidden)} forbidden answers"
+            + (f", first at {forbidden[0].at} s: {forbidden[0].status}" if forbidden else ""),
+        )
+    )
+    unanswered = [record for record in method if record.status == 0]
+    checks.append(Check("every request was answered", not unanswered, f"{len(unanswered)} without an answer"))
+    codes = {record.error_code for record in method if record.error_code}
+    if expectations.error_codes_allowed is not None:
+        unexpected = codes - set(expectations.error_codes_allowed)
+        checks.append(
+            Check(
+                "only the allowed error codes",
+                not unexpected,
+                f"seen {sorted(codes)}; unexpected {sorted(unexpected)}",
+            )
+        )
+    for code in expectations.error_codes_required:
+        count = sum(1 for record in method if record.error_code == code)
+        checks.append(Check(f"{code} was answered", count > 0, f"{count} times"))
+    if expectations.max_latency_ms is not None:
+        slowest = max((record.latency_ms for record in method), default=0.0)
+        checks.append(
+            Check(
+                f"every answer within {expectations.max_latency_ms:.0f} ms",
+                slowest <= expectations.max_latency_ms,
+                f"slowest {slowest:.1f} ms",
+            )
+        )
+    if expectations.max_latency_ms_while_open is not None:
+        fast_fails = [record.latency_ms for record in method if record.error_code == "CIRCUIT_OPEN"]
+        slowest = max(fast_fails, default=0.0)
+        journal.figures["slowest_circuit_open_ms"] = round(slowest, 3) if fast_fails else None
+        checks.append(
+            Check(
+                f"refusals while open within {expectations.max_latency_ms_while_open:.0f} ms",
+                bool(fast_fails) and slowest <= expectations.max_latency_ms_while_open,
+                f"{len(fast_fails)} refusals, slowest {slowest:.1f} ms",
+            )
+        )
+    opened = {
+        event.detail["breaker"]
+        for event in journal.events
+        if event.kind == "breaker" and event.detail["state"] == "OPEN"
+    }
+    for name in expectations.breakers_opened:
+        checks.append(Check(f"breaker {name} opened", name in opened, f"opened: {sorted(opened) or 'none'}"))
+    if expectations.min_success_ratio is not None and method:
+        ratio = sum(1 for record in method if 200 <= record.status < 300) / len(method)
+        journal.figures["success_ratio"] = round(ratio, 4)
+        checks.append(
+            Check(
+                f"at least {expectations.min_success_ratio:.0%} succeeded",
+                ratio >= expectations.min_success_ratio,
+                f"{ratio:.1%}",
+            )
+        )
+    for dependency, least in expectations.retries_at_least.items():
+        retries = journal.figures.get(f"{dependency}.retries")
+        checks.append(
+            Check(
+                f"{dependency} retried at least {least} times",
+                retries is not None and retries >= least,
+                "the backend did not say" if retries is None else f"{retries:.0f} retries",
+            )
+        )
+    if expectations.recovery_within_seconds is not None:
+        recovery = journal.figures.get("recovery_seconds")
+        checks.append(
+            Check(
+                f"recovered within {expectations.recovery_within_seconds:.1f} s",
+                recovery is not None and recovery <= expectations.recovery_within_seconds,
+                "never recovered" if recovery is None else f"in {recovery:.2f} s",
+            )
+        )
+    if expectations.no_acknowledged_write_lost or expectations.no_duplicate_writes:
+        checks.extend(_writes(journal, expectations, content_rows()))
+    return checks
+
+
+def describe(record: RequestRecord) -> str:
+    return f"{record.method} {record.path} -> {record.status} at {record.at} s"
+
+
+def _writes(journal: Journal, expectations: Expectations, rows: dict[str, str]) -> list[Check]:
+    writes = [record for record in journal.requests if record.writes]
+    acknowledged = {record.content_id for record in writes if record.status == 201 and record.content_id}
+    checks = []
+    if expectations.no_acknowledged_write_lost:
+        lost = sorted(content_id for content_id in acknowledged if rows.get(content_id) != "completed")
+        checks.append(
+            Check(
+                "no acknowledged write lost",
+                not lost,
+                f"{len(acknowledged)} acknowledged, {len(lost)} missing or not completed",
+            )
+        )
+        # Nothing written that was not asked for: at most one job per request sent.
+        checks.append(
+            Check(
+                "nothing written that was not requested",
+                len(rows) <= len(writes),
+                f"{len(rows)} jobs for {len(writes)} requests",
+            )
+        )
+    if expectations.no_duplicate_writes:
+        completed = sum(1 for status in rows.values() if status == "completed")
+        answered = sum(1 for record in writes if record.status)
+        checks.append(
+            Check(
+                "no duplicate writes",
+                completed <= answered and len(rows) <= len(writes),
+                f"{completed} completed jobs, {answered} answered requests, {len(rows)} jobs",
+            )
+        )
+    return checks
