@@ -93,6 +93,9 @@ class Runner:
         except KeyboardInterrupt:
             self.journal.outcome = "aborted"
             raise
+        except Exception as error:  # a broken step: the experiment could not run as written
+            self.journal.outcome = "error"
+            self.journal.event("error", error=f"{type(error).__name__}: {error}")
         finally:
             with shielded():
                 self._roll_back()

@@ -11,6 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chaos.experiment import ExperimentError, library, load, resolve
+from chaos.journal import Journal
+from chaos.runner import Runner
+from chaos.targets import dedicated_target
 from chaos.toxiproxy.run import main as run_toxiproxy
 from fixtures.description import StackDescription, StackFileError, check_url
 from fixtures.providers import PROVIDERS, Provider, UnknownProvider, create_provider
@@ -55,10 +59,15 @@ def _provider(command: str, name: str) -> Provider:
 
 
 def _start_stack(
-    command: str, provider: Provider, replicas: int, run: RunDir, env: dict[str, str] | None = None
+    command: str,
+    provider: Provider,
+    replicas: int,
+    run: RunDir,
+    env: dict[str, str] | None = None,
+    seed: int | None = None,
 ) -> Stack:
     try:
-        return Stack(provider, run.path, replicas=replicas, env=env).start()
+        return Stack(provider, run.path, replicas=replicas, env=env, seed=seed).start()
     except KeyboardInterrupt:
         raise
     except Exception as error:
@@ -182,7 +191,7 @@ def validate(
 
 def _stage(name: str, detail: str, seconds: float, ok: bool) -> None:
     mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
-    err.print(f"{mark} {name:<10} {seconds:6.1f} s  {detail}")
+    err.print(f"{mark} {name:<24} {seconds:6.1f} s  {detail}")
 
 
 def _verdict(results: list[SuiteResult], exit_code: int, run: RunDir) -> None:
@@ -195,6 +204,88 @@ def _verdict(results: list[SuiteResult], exit_code: int, run: RunDir) -> None:
         err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
     else:
         err.print(f"[bold red]FAIL[/]: see the failures above. Artifacts: {run.path}")
+
+
+chaos_app = typer.Typer(help="Chaos experiments against the stack.", no_args_is_help=True)
+app.add_typer(chaos_app, name="chaos")
+
+
+@chaos_app.command("list")
+def chaos_list() -> None:
+    """The experiment library: name, tags, title."""
+    try:
+        experiments = [load(path) for path in library()]
+    except ExperimentError as error:
+        raise _fail("chaos list", str(error), 2) from None
+    for experiment in experiments:
+        print(f"{experiment.name:<28} {','.join(experiment.tags):<8} {experiment.title}")
+
+
+@chaos_app.command("run")
+def chaos_run(
+    experiments: Annotated[
+        list[str] | None, typer.Argument(help="experiment names or YAML files (default: the whole library)")
+    ] = None,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, max=100, help="run each experiment N times")] = 1,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed of the fault proxy's dice")] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="only experiments with this tag (e.g. fast)")
+    ] = None,
+    provider: ProviderOption = "local",
+    run_dir: RunDirOption = None,
+) -> None:
+    """The nightly chaos run: every experiment against a fresh stack; a JSON journal per run."""
+    chosen = _provider("chaos run", provider)
+    try:
+        loaded = [load(path) for path in resolve(experiments or [])]
+    except ExperimentError as error:
+        raise _fail("chaos run", str(error), 2) from None
+    loaded = [experiment for experiment in loaded if tag is None or tag in experiment.tags]
+    if not loaded:
+        raise _fail("chaos run", f"no experiment has the tag {tag!r}", 2)
+    run = _run_dir("chaos", run_dir)
+    journals: list[Journal] = []
+    exit_code = 1
+    stack: Stack | None = None
+    with interruptible():
+        try:
+            started = time.perf_counter()
+            stack = _start_stack("chaos run", chosen, 1, run, env=functional_headroom(os.environ), seed=seed)
+            _stage("stack", f"{provider}, seed {seed}", time.perf_counter() - started, True)
+            for attempt in range(1, repeat + 1):
+                for experiment in loaded:
+                    with dedicated_target(stack, experiment) as target:
+                        journal = Runner(experiment, target, seed).run()
+                    journal.write(run.path / "chaos" / f"{experiment.name}-{attempt}.json")
+                    journals.append(journal)
+                    _stage(
+                        experiment.name[:10], _chaos_summary(journal), journal.duration_seconds, journal.held
+                    )
+                    for check in journal.checks:
+                        if not check.ok:
+                            err.print(f"  [red]x[/] {check.name}: {check.detail}", soft_wrap=True)
+            exit_code = 0 if journals and all(journal.held for journal in journals) else 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: faults removed, stopping the stack")
+            exit_code = 130
+        finally:
+            if stack is not None:
+                with shielded():
+                    stack.close()
+    held = sum(journal.held for journal in journals)
+    run.finish(exit_code, experiments={journal.experiment: journal.outcome for journal in journals})
+    verdict = "[bold green]HELD[/]" if exit_code == 0 else "[bold red]DEVIATED[/]"
+    err.print(f"{verdict}: {held} of {len(journals)} runs held. Journals: {run.path / 'chaos'}")
+    raise typer.Exit(exit_code)
+
+
+def _chaos_summary(journal: Journal) -> str:
+    failed = sum(not check.ok for check in journal.checks)
+    recovery = journal.figures.get("recovery_seconds")
+    parts = [journal.outcome, f"{len(journal.checks) - failed}/{len(journal.checks)} checks"]
+    if recovery is not None:
+        parts.append(f"recovered in {recovery:.2f} s")
+    return ", ".join(parts)
 
 
 @app.command()
