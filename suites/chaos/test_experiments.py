@@ -1,0 +1,36 @@
+"""Every experiment of the library must hold. Fast ones run in the default suite (marker `chaos`);
+the others only with `-m nightly` (and in `golive chaos run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _pytest.mark import ParameterSet
+
+from chaos.experiment import library, load
+from chaos.runner import Runner
+from chaos.targets import dedicated_target
+from fixtures.stack import Stack
+
+SEED = 20261128
+
+
+def _cases() -> list[ParameterSet]:
+    cases = []
+    for path in library():
+        experiment = load(path)
+        marks = [pytest.mark.chaos] + ([] if "fast" in experiment.tags else [pytest.mark.nightly])
+        cases.append(pytest.param(path, id=path.stem, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_the_experiment_holds(golive_stack: Stack, path: Path) -> None:
+    experiment = load(path)
+    with dedicated_target(golive_stack, experiment) as target:
+        journal = Runner(experiment, target, seed=SEED).run()
+    journal.write(golive_stack.run_dir / "chaos" / f"{experiment.name}.json")
+    failed = [f"{check.name}: {check.detail}" for check in journal.checks if not check.ok]
+    errors = [event.detail for event in journal.events if event.kind == "error"]
+    assert journal.held, f"{journal.outcome}: {failed or errors}"
