@@ -1,10 +1,12 @@
 """The data plane: a listener per proxy, two links per connection (upstream: client to server,
 downstream: server to client), each running its direction's toxics on every chunk.
 
-A link reads continuously; while its direction has no toxics and nothing is queued, it writes
-straight through (the pass-through cost is one read and one write). With toxics, chunks go through
-a bounded queue (Toxiproxy's 1024-chunk buffer) to a task that runs the chain, so a latency toxic
-delays each chunk from its own read time without stopping the reads behind it.
+Sockets are asyncio protocols. While a direction has no toxics and nothing is queued, a received
+chunk is written to the other socket right in the callback: no task, no await, no copy (the
+pass-through cost Toxiproxy's users measure). With toxics, chunks (cut to Toxiproxy's 32 KiB) go
+through a bounded queue (its 1024-chunk buffer) to a task that runs the chain, so a latency toxic
+delays each chunk from its own arrival without stopping the reads behind it. Flow control is
+end to end: a full queue or a slow receiver pauses reading from the sender.
 
 Changes to a proxy's toxics apply to its open connections at once. Half-closes are proxied (a
 client's shutdown(SHUT_WR) reaches the server, whose answer still comes back), which Toxiproxy
@@ -19,14 +21,15 @@ import random
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from chaos.toxiproxy.toxics import LinkControl, LinkState, Toxic
 
-CHUNK = 32 * 1024
+CHUNK = 32 * 1024  # what toxics see at most at once, as in Toxiproxy
 QUEUE_CHUNKS = 1024
 DIRECTIONS = ("upstream", "downstream")
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+_DIAL_TIMEOUT_SECONDS = 10
 
 
 @dataclass
@@ -46,24 +49,73 @@ class ProxyStats:
         }
 
 
+class Side(asyncio.Protocol):
+    """One socket of a proxied connection: the client's or the server's."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.outgoing: Link | None = None  # carries what this socket receives
+        self.incoming: Link | None = None  # carries what this socket is sent
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.lost = False
+        self.early: list[bytes | None] = []  # data before the connection was complete
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses, but are
+        self.transport.pause_reading()  # until both sides are connected (Connection.start)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        if self.outgoing is None:
+            self.early.append(data)
+        else:
+            self.outgoing.feed(data)
+
+    def eof_received(self) -> bool:
+        if self.outgoing is None:
+            self.early.append(None)
+        else:
+            self.outgoing.feed(None)
+        return True  # keep our half open: the other direction may still have data for us
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.writable.set()
+        if self.outgoing is not None:
+            self.outgoing.connection.close()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+        if self.incoming is not None:
+            self.incoming.pause_source("receiver")
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+        if self.incoming is not None:
+            self.incoming.resume_source("receiver")
+
+
 class Link:
     """One direction of one connection."""
 
-    def __init__(
-        self,
-        connection: Connection,
-        direction: str,
-        source: asyncio.StreamReader,
-        destination: asyncio.StreamWriter,
-    ) -> None:
+    def __init__(self, connection: Connection, direction: str, source: Side, destination: Side) -> None:
         self.connection = connection
         self.direction = direction
         self.source = source
         self.destination = destination
         self.states: dict[Toxic, LinkState] = {}
-        self.queue: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue(QUEUE_CHUNKS)
+        self.queue: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()
         self.pending = 0
         self.worker: asyncio.Task[None] | None = None
+        self._paused_by: set[str] = set()
+        # Looked up once: feed() runs for every chunk of every connection.
+        self._chain = connection.proxy.chains[direction]  # the live list, mutated in place
+        self._counted = connection.proxy.stats.bytes
+        source.outgoing, destination.incoming = self, self
 
     @property
     def chain(self) -> list[Toxic]:
@@ -77,43 +129,75 @@ class Link:
         if state is not None and state.active:
             toxic.detach(state, self.connection)
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        stats = self.connection.proxy.stats.bytes
-        try:
-            while data := await self.source.read(CHUNK):
-                stats[self.direction] += len(data)
-                if not self.chain and not self.pending:
-                    self.destination.write(data)
-                    await self.destination.drain()
-                    continue
-                self._ensure_worker()
-                self.pending += 1
-                await self.queue.put((data, loop.time()))
-        except (ConnectionError, OSError):
-            pass
-        self._ensure_worker()
-        await self.queue.put(None)  # end of stream, after everything queued
-        if self.worker is not None:
-            await self.worker
+    # --- flow control --------------------------------------------------------------------------
 
-    def _ensure_worker(self) -> None:
+    def pause_source(self, reason: str) -> None:
+        if not self._paused_by and self.source.transport is not None and not self.source.lost:
+            self.source.transport.pause_reading()
+        self._paused_by.add(reason)
+
+    def resume_source(self, reason: str) -> None:
+        self._paused_by.discard(reason)
+        if not self._paused_by and self.source.transport is not None and not self.source.lost:
+            self.source.transport.resume_reading()
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def feed(self, data: bytes | None) -> None:
+        """A chunk (None: end of stream) from the source, in order."""
+        if data is not None:
+            self._counted[self.direction] += len(data)
+            if not self._chain and not self.pending:
+                transport = self.destination.transport
+                if transport is not None and not self.destination.lost:
+                    transport.write(data)
+                return
+        elif not self._chain and not self.pending:
+            self.finish()
+            return
+        loop = asyncio.get_running_loop()
         if self.worker is None:
-            self.worker = asyncio.get_running_loop().create_task(self._work())
+            self.worker = loop.create_task(self._work())
+        now = loop.time()
+        pieces: list[bytes | None] = (
+            [data] if data is None else [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+        )
+        for piece in pieces:
+            self.pending += 1
+            self.queue.put_nowait(None if piece is None else (piece, now))
+        if self.queue.qsize() >= QUEUE_CHUNKS:
+            self.pause_source("queue")
+
+    def _write(self, data: bytes) -> None:
+        transport = self.destination.transport
+        if transport is not None and not self.destination.lost:
+            transport.write(data)
 
     async def _work(self) -> None:
-        while (item := await self.queue.get()) is not None:
-            data, read_at = item
+        while True:
+            item = await self.queue.get()
             try:
+                if item is None:
+                    await self._eof()
+                    return
+                data, read_at = item
                 await self._through(list(self.chain), 0, data, read_at)
             except (ConnectionError, OSError):
                 self.connection.close()
+                return
             finally:
                 self.pending -= 1
+                if "queue" in self._paused_by and self.queue.qsize() < QUEUE_CHUNKS // 2:
+                    self.resume_source("queue")
+
+    async def _eof(self) -> None:
         for toxic in list(self.chain):
             state = self.states.get(toxic)
             if state is not None and state.active:
                 await toxic.on_eof(state)
+        self.finish()
+
+    def finish(self) -> None:
         self.connection.half_close(self)
 
     async def _through(self, chain: list[Toxic], index: int, data: bytes, read_at: float) -> None:
@@ -130,34 +214,41 @@ class Link:
 
             await toxic.process(data, read_at, forward, state, self.connection)
             return
-        self.destination.write(data)
-        await self.destination.drain()
+        await self.destination.writable.wait()
+        if self.destination.lost:
+            raise ConnectionResetError("the receiving side is gone")
+        self._write(data)
 
 
 class Connection(LinkControl):
-    def __init__(
-        self,
-        proxy: Proxy,
-        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        server: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-    ) -> None:
+    def __init__(self, proxy: Proxy, client: Side, server: Side) -> None:
         self.proxy = proxy
-        self.client_writer, self.server_writer = client[1], server[1]
+        self.sides = (client, server)
         self.links = {
-            "upstream": Link(self, "upstream", client[0], server[1]),
-            "downstream": Link(self, "downstream", server[0], client[1]),
+            "upstream": Link(self, "upstream", client, server),
+            "downstream": Link(self, "downstream", server, client),
         }
         self.ended: set[str] = set()
         self.closed = False
-
-    async def run(self) -> None:
         for direction, link in self.links.items():
-            for toxic in self.proxy.chains[direction]:
+            for toxic in proxy.chains[direction]:
                 link.attach(toxic)
-        try:
-            await asyncio.gather(*(link.run() for link in self.links.values()))
-        finally:
-            self.close()
+
+    def start(self) -> None:
+        """Replays what arrived before both sides were connected, then lets data flow."""
+        for side in self.sides:
+            early, side.early = side.early, []
+            for chunk in early:
+                if chunk is None:
+                    side.eof_received()
+                else:
+                    side.data_received(chunk)
+            if side.lost:
+                self.close()
+                return
+        for side in self.sides:
+            if side.transport is not None:
+                side.transport.resume_reading()
 
     def half_close(self, link: Link) -> None:
         """One direction ended: pass the half-close on; the connection ends with both."""
@@ -165,24 +256,30 @@ class Connection(LinkControl):
         if len(self.ended) == 2:
             self.close()
             return
+        transport = link.destination.transport
         with contextlib.suppress(OSError, RuntimeError):
-            if link.destination.can_write_eof():
-                link.destination.write_eof()
+            if transport is not None and transport.can_write_eof() and not link.destination.lost:
+                transport.write_eof()
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        for writer in (self.client_writer, self.server_writer):
-            writer.close()
+        for side in self.sides:
+            if side.transport is not None:
+                side.transport.close()
+        for link in self.links.values():
+            if link.worker is not None and not link.worker.done():
+                link.worker.cancel()
         self.proxy.forget(self)
 
     def reset(self) -> None:
-        for writer in (self.client_writer, self.server_writer):
-            sock = writer.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+        for side in self.sides:
+            if side.transport is not None:
+                sock = side.transport.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
         self.close()
 
 
@@ -217,6 +314,8 @@ class Proxy:
         self.connections: set[Connection] = set()
         self.stats = ProxyStats()
         self._server: asyncio.Server | None = None
+        self._dialling: set[Side] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -225,8 +324,9 @@ class Proxy:
             return
         # Omitted, Toxiproxy listens on every interface; here only on loopback unless asked.
         host, port = split_host_port(normalize_listen(self.listen or "127.0.0.1:0"))
+        loop = asyncio.get_running_loop()
         try:
-            self._server = await asyncio.start_server(self._accept, host or None, port, reuse_address=True)
+            self._server = await loop.create_server(self._client_side, host or None, port, reuse_address=True)
         except OSError as error:
             raise ProxyError(f"listen tcp {self.listen}: bind: {error.strerror or error}") from None
         bound = self._server.sockets[0].getsockname()
@@ -238,32 +338,46 @@ class Proxy:
         if self._server is not None:
             self._server.close()
             self._server = None
+        for side in list(self._dialling):
+            if side.transport is not None:
+                side.transport.close()
         for connection in list(self.connections):
             connection.close()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host, port = split_host_port(self.upstream)
+    def _client_side(self) -> Side:
+        client = Side()
+        self._dialling.add(client)
+        task = asyncio.get_running_loop().create_task(self._dial(client))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return client
+
+    async def _dial(self, client: Side) -> None:
+        """Connects the upstream for an accepted client (as Toxiproxy: a failure closes the
+        client's connection without data)."""
+        loop = asyncio.get_running_loop()
         try:
-            server = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+            host, port = split_host_port(self.upstream)
+            _, server = await asyncio.wait_for(
+                loop.create_connection(Side, host, port), _DIAL_TIMEOUT_SECONDS
+            )
         except (OSError, TimeoutError, ProxyError):
-            # As Toxiproxy: the client sees its connection closed without data.
             self.stats.refused_upstream += 1
-            writer.close()
+            if client.transport is not None:
+                client.transport.close()
             return
-        if not self.enabled:  # disabled while we were dialling: this connection never existed
-            server[1].close()
-            writer.close()
+        finally:
+            self._dialling.discard(client)
+        if not self.enabled or client.lost:  # disabled, or the client left, while we were dialling
+            for side in (client, server):
+                if side.transport is not None:
+                    side.transport.close()
             return
-        for sock_writer in (writer, server[1]):
-            sock = sock_writer.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = Connection(self, (reader, writer), server)
+        connection = Connection(self, client, server)
         self.connections.add(connection)
         self.stats.connections_total += 1
         self.stats.connections_active += 1
-        await connection.run()
+        connection.start()
 
     def forget(self, connection: Connection) -> None:
         if connection in self.connections:
