@@ -20,6 +20,7 @@ import contextlib
 import random
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -158,7 +159,9 @@ class Link:
         loop = asyncio.get_running_loop()
         if self.worker is None:
             self.worker = loop.create_task(self._work())
-        now = loop.time()
+        # The real time, not loop.time(): libuv's clock is in whole milliseconds and cached per
+        # loop iteration, which would shorten latencies.
+        now = time.monotonic()
         pieces: list[bytes | None] = (
             [data] if data is None else [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -190,11 +191,13 @@ class Latency(Toxic):
         # From when the chunk was read, so back-to-back chunks are pipelined, not cumulative.
         jitter = self.attributes.jitter
         offset = self.rng.uniform(-jitter, jitter) if jitter else 0.0
-        loop = asyncio.get_running_loop()
         while not self.removed:
-            remaining = read_at + (self.attributes.latency + offset) / 1000 - loop.time()
-            if await self.wait(remaining):
+            # Re-read each time: an update changes the latency; and timers may fire a little
+            # early (asyncio and libuv round to their clock resolution), which must not shorten it.
+            remaining = read_at + (self.attributes.latency + offset) / 1000 - time.monotonic()
+            if remaining <= 0:
                 break
+            await self.wait(remaining)
         await forward(data)
 
 
