@@ -67,7 +67,7 @@ def wrk(url: str, token: str, seconds: int) -> tuple[float, float]:
 def pin(cluster: SutCluster) -> None:
     for replica in cluster.replicas:
         subprocess.run(
-            ["taskset", "-a", "-p", "-c", "0", str(replica.process.pid)], capture_output=True, check=True
+            ["taskset", "-a", "-p", "-c", "0", str(replica.live.pid)], capture_output=True, check=True
         )
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from fixtures.network import LOOPBACK, listening_socket, wait_until
-from fixtures.processes import ChildProcess
+from fixtures.http_service import HttpService
+from fixtures.network import LOOPBACK
 
 
 class ToxiproxyClient:
@@ -99,40 +99,15 @@ class ToxiproxyError(RuntimeError):
     pass
 
 
-class ToxiproxyService:
+class ToxiproxyService(HttpService):
     def __init__(self, log_dir: Path, seed: int | None = None) -> None:
-        self.log_dir = log_dir
-        self.seed = seed
-        self.process: ChildProcess | None = None
-        self.url = ""
+        argv = [sys.executable, "-m", "chaos.toxiproxy", "--fd", "{fd}"]
+        argv += ["--seed", str(seed)] if seed is not None else []
+        super().__init__("toxiproxy", argv, log_path=log_dir / "toxiproxy.log", ready_path="/version")
 
     def start(self, timeout: float = 30.0) -> ToxiproxyService:
-        sock = listening_socket()
-        try:
-            self.url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
-            argv = [sys.executable, "-m", "chaos.toxiproxy", "--fd", str(sock.fileno())]
-            if self.seed is not None:
-                argv += ["--seed", str(self.seed)]
-            self.process = ChildProcess(
-                "toxiproxy", argv, log_path=self.log_dir / "toxiproxy.log", pass_fds=[sock.fileno()]
-            ).start()
-        finally:
-            sock.close()
-        process = self.process
-        try:
-            wait_until(self._answers, timeout=timeout, what="toxiproxy", give_up=process.exit_reason)
-        except BaseException:
-            self.stop()
-            raise
+        super().start(timeout)
         return self
-
-    def _answers(self) -> bool:
-        return httpx.get(f"{self.url}/version", timeout=1).status_code == 200
 
     def client(self) -> ToxiproxyClient:
         return ToxiproxyClient(self.url)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(timeout=5)
-            self.process = None

@@ -74,7 +74,7 @@ def test_unhandled_failure_answers_500_envelope_without_internals(
     assert problems == []
     for leak in LEAKS:
         assert leak not in response.text
-    logged = log_lines(failure.backend.replicas[0].process.log_path)
+    logged = log_lines(failure.backend.replicas[0].log_path)
     errors = [line for line in logged if line["event"] == "unhandled error"]
     assert len(errors) == 1
     assert errors[0]["request_id"] == failure.request_id
@@ -84,7 +84,7 @@ def test_unhandled_failure_answers_500_envelope_without_internals(
 def test_every_log_line_of_a_request_carries_its_id(start_backend: BackendFactory, unused_port: int) -> None:
     # Database down: the request logs a warning besides its access line.
     backend = start_backend({"DATABASE_URL": f"postgresql://nobody:secret@127.0.0.1:{unused_port}/none"})
-    log = backend.replicas[0].process.log_path
+    log = backend.replicas[0].log_path
     before = len(log_lines(log))  # start-up and the readiness probes
     request_id = f"logged-{uuid.uuid4().hex[:8]}"
     response = httpx.post(

@@ -229,6 +229,6 @@ def test_transitions_are_logged_as_the_guide_greps_them(
 ) -> None:
     service = backend()
     trip(service, upstream)
-    log = service.cluster.replicas[0].process.log_path.read_text()
+    log = service.cluster.replicas[0].log_path.read_text()
     assert '"event": "circuit.breaker.open"' in log
     assert '"breaker": "ai-service"' in log
