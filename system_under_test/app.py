@@ -26,7 +26,9 @@ from system_under_test.routers import (
     circuit_breakers,
     content,
     health,
+    legacy_websocket,
     metrics,
+    pusher,
     rate_limit,
     resilience,
     users,
@@ -99,6 +101,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(circuit_breakers.router)
     app.include_router(rate_limit.router)
     app.include_router(resilience.router)
+    app.include_router(pusher.router)
+    app.include_router(legacy_websocket.router)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, users, content, agents):
         api.include_router(module.router)

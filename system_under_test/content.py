@@ -13,6 +13,8 @@ from system_under_test.db.metrics import count_call, utcnow
 from system_under_test.db.models import Content, IdempotencyKey
 from system_under_test.envelope import ApiError
 from system_under_test.idempotency import Claim, where
+from system_under_test.realtime.events import CONTENT_COMPLETED, CONTENT_PROGRESS, content_event
+from system_under_test.realtime.service import Realtime
 from system_under_test.resources import AI_SERVICE, Resources
 
 
@@ -28,7 +30,9 @@ async def generate(
 ) -> Content:
     """Runs one generation to its end. The job row exists before the AI service is called, so a
     crash or a failed call leaves a trace; a failed call marks the job failed and re-raises.
-    Under an idempotency claim, the job is the claim's: created with it, or continued."""
+    Under an idempotency claim, the job is the claim's: created with it, or continued.
+    Progress events follow the job (0, 10, 90, 100, then content_completed); they are queued,
+    never waited for."""
     async with resources.session() as session:
         if claim is not None and claim.content_id is not None:
             job = await session.get_one(Content, claim.content_id)
@@ -47,6 +51,9 @@ async def generate(
                 await session.execute(update(IdempotencyKey).where(where(claim)).values(content_id=job.id))
         await session.commit()
 
+    progress = _Progress(resources.realtime, job.id, user_id)
+    progress.report(0, "started")
+    progress.report(10, "generating")
     ai_service = resources.ai_service
     started = time.perf_counter()
     try:
@@ -58,11 +65,41 @@ async def generate(
     except ApiError as error:
         tripped = isinstance(error, AiServiceError) and error.tripped_breaker
         await _finish(resources, job, agent, started, error=error.message, tripped=tripped)
+        progress.complete("failed", error.message)
         error.details = {**(error.details or {}), "content_id": str(job.id)}
         raise
+    progress.report(90, "storing")
     job.result, job.model = generation.content, generation.model
     await _finish(resources, job, agent, started, error=None, tripped=False)
+    progress.complete("completed", None)
     return job
+
+
+class _Progress:
+    def __init__(self, realtime: Realtime, job_id: uuid.UUID, user_id: int) -> None:
+        self.realtime = realtime
+        self.job_id = job_id
+        self.user_id = user_id
+
+    def report(self, percent: int, stage: str) -> None:
+        self.realtime.publish(
+            content_event(
+                self.job_id,
+                self.user_id,
+                CONTENT_PROGRESS,
+                progress=percent,
+                stage=stage,
+                status="processing",
+            )
+        )
+
+    def complete(self, status: str, error: str | None) -> None:
+        self.realtime.publish(
+            content_event(
+                self.job_id, self.user_id, CONTENT_PROGRESS, progress=100, stage=status, status=status
+            )
+            + content_event(self.job_id, self.user_id, CONTENT_COMPLETED, status=status, error=error)
+        )
 
 
 async def _finish(

@@ -18,6 +18,8 @@ from system_under_test.db.metrics import count_rate_limit_hit
 from system_under_test.db.session import create_engine, create_sessionmaker
 from system_under_test.errors import DEPENDENCY_FAILURES
 from system_under_test.logs import get_logger
+from system_under_test.realtime.pusher_gateway import is_pusher_failure
+from system_under_test.realtime.service import Realtime
 from system_under_test.resilience.config import ResilienceConfig
 from system_under_test.resilience.ratelimit import RateLimiter
 from system_under_test.resilience.registry import DependencySpec, Resilience
@@ -28,7 +30,7 @@ from system_under_test.settings import Settings
 # not stall calls for long before the breakers fall back to local state.
 RESILIENCE_REDIS_TIMEOUT_SECONDS = 0.5
 
-AI_SERVICE, DATABASE, REDIS = "ai-service", "database", "redis"
+AI_SERVICE, DATABASE, REDIS, PUSHER = "ai-service", "database", "redis", "pusher"
 logger = get_logger("system_under_test.resources")
 
 
@@ -52,6 +54,7 @@ class Resources:
     ai_service: AiServiceClient
     resilience: Resilience
     limiter: RateLimiter
+    realtime: Realtime
 
     @classmethod
     def open(cls, settings: Settings, metrics_registry: CollectorRegistry | None) -> Resources:
@@ -78,6 +81,9 @@ class Resources:
                 AI_SERVICE: DependencySpec(is_ai_failure, is_ai_transient, bulkhead=True),
                 DATABASE: DependencySpec(_database_failure, _never, bulkhead=False),
                 REDIS: DependencySpec(_redis_failure, _never, bulkhead=False),
+                # Publishing runs in a background worker, one batch at a time: nothing to bound.
+                # An event sent twice would be shown twice: never repeated.
+                PUSHER: DependencySpec(is_pusher_failure, _never, bulkhead=False),
             },
         )
 
@@ -95,11 +101,13 @@ class Resources:
             ai_service=AiServiceClient(str(settings.ai_service_url), settings.ai_service_timeout_seconds),
             resilience=resilience,
             limiter=RateLimiter(shared, resilience.dependencies[REDIS], sessionmaker, limit),
+            realtime=Realtime.open(settings, resilience.dependencies[PUSHER], resilience.dependencies[REDIS]),
         )
 
     async def start(self) -> None:
         await self.resilience.start()
         self.limiter.start()
+        self.realtime.start()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -116,6 +124,7 @@ class Resources:
             logger.warning("rate limit hit not counted", agent=agent, error_type=type(error).__name__)
 
     async def close(self) -> None:
+        await self.realtime.close()
         await self.limiter.stop()
         await self.resilience.stop()
         await self.ai_service.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from typing import Annotated, Literal
@@ -60,6 +61,13 @@ class Settings(BaseSettings):
     pusher_secret: SecretStr = SecretStr("")
     pusher_cluster: str = "us2"
     pusher_enabled: bool = True
+    # Not in the guide: where the HTTP API is when it is not Pusher's cloud (api-{cluster}.pusher.com),
+    # e.g. a Pusher-compatible server; how long a publish may take; the key of encrypted channels.
+    pusher_host: str | None = None
+    pusher_port: Annotated[int, Field(gt=0, lt=65536)] | None = None
+    pusher_ssl: bool = True
+    pusher_timeout_seconds: Annotated[float, Field(gt=0)] = 2.0
+    pusher_encryption_master_key_base64: SecretStr | None = None
 
     # Circuit breaker
     circuit_breaker_enabled: bool = True
@@ -140,6 +148,25 @@ class Settings(BaseSettings):
         for origin in value:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"origin {origin!r} must start with http:// or https://")
+        return value
+
+    @field_validator("pusher_app_id")
+    @classmethod
+    def _digits(cls, value: str) -> str:
+        if value and not value.isdigit():
+            raise ValueError("must be digits (Pusher app ids are numbers)")
+        return value
+
+    @field_validator("pusher_encryption_master_key_base64")
+    @classmethod
+    def _thirty_two_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                key = base64.b64decode(value.get_secret_value(), validate=True)
+            except ValueError:
+                raise ValueError("must be base64") from None
+            if len(key) != 32:
+                raise ValueError(f"must decode to 32 bytes, not {len(key)}")
         return value
 
     @model_validator(mode="after")
