@@ -165,7 +165,7 @@ def test_unknown_breakers_are_404(http: httpx.Client, admin_token: str, method: 
 
 def test_status_lists_every_breaker_with_memory_usage(http: httpx.Client) -> None:
     data = http.get("/circuit-breakers/status").json()["data"]
-    assert set(data["breakers"]) == {"ai-service", "database", "redis"}
+    assert set(data["breakers"]) == {"ai-service", "database", "redis", "pusher"}
     for status in data["breakers"].values():
         assert {"state", "failure_count", "last_failure_time", "next_attempt_time"} <= set(status)
     assert data["memory_usage"]["breakers_bytes"] > 0

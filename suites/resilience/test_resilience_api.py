@@ -20,7 +20,7 @@ def test_status_reports_breakers_limiter_and_bulkheads(http: httpx.Client) -> No
     assert response.status_code == 200
     data = response.json()["data"]
     assert data["status"] == "operational"
-    assert set(data["circuit_breakers"]) == {"ai-service", "database", "redis"}
+    assert set(data["circuit_breakers"]) == {"ai-service", "database", "redis", "pusher"}
     assert data["rate_limiter"] == {"enabled": True, "backend": "redis", "degraded": False}
     assert data["bulkheads"]["ai-service"]["limit"] == 10
     assert 0 <= data["shared_state_age_seconds"] < 5

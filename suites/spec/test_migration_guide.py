@@ -15,7 +15,6 @@ def test_health_endpoint(sut_url: str) -> None:
     assert response.json()["status"] == "success"
 
 
-@pytest.mark.xfail(strict=True, reason="POST /pusher/auth arrives with the Real-time issue (#5)")
 def test_pusher_auth(sut_url: str) -> None:
     response = requests.post(f"{sut_url}/pusher/auth", timeout=30)
     assert response.status_code in [200, 401]  # Should not error

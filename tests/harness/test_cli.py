@@ -59,7 +59,8 @@ def stop(process: subprocess.Popen[str], signum: int) -> None:
 def urls_of(stack: dict[str, Any]) -> list[str]:
     postgres = "http://" + stack["postgres"].split("@", 1)[1].split("/", 1)[0]
     redis = "http://" + stack["redis"].split("//", 1)[1].split("/", 1)[0]
-    return [*stack["sut_replicas"], stack["upstream"], stack["toxiproxy"], postgres, redis]
+    pusher = f"http://{stack['pusher']['host']}:{stack['pusher']['port']}"
+    return [*stack["sut_replicas"], stack["upstream"], stack["toxiproxy"], pusher, postgres, redis]
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -75,11 +76,17 @@ def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, sto
             "redis",
             "upstream",
             "toxiproxy",
+            "pusher",
             "run_dir",
             "users",
         } <= set(stack)
         proxies = httpx.get(f"{stack['toxiproxy']}/proxies", timeout=30).json()
-        assert set(proxies) == {"postgres", "redis", "upstream"}
+        assert set(proxies) == {"postgres", "redis", "upstream", "pusher"}
+        pusher = stack["pusher"]
+        assert set(pusher) == {"host", "port", "app_id", "key", "secret"}
+        assert pusher["app_id"].isdigit()
+        emulator = httpx.get(f"http://{pusher['host']}:{pusher['port']}/", timeout=30).json()
+        assert emulator["key"] == pusher["key"]
         assert "jwt_secret" not in stack
         assert len(stack["sut_replicas"]) == 2
         assert stack["sut"] == stack["sut_replicas"][0]
@@ -134,9 +141,8 @@ def test_the_guides_suite_passes_against_golive_up(tmp_path: Path) -> None:
         )
     finally:
         stop(process, signal.SIGINT)
-    # Until the Real-time issue lands, POST /pusher/auth is an expected failure.
     assert suite.returncode == 0, suite.stdout
-    assert "3 passed, 1 xfailed" in suite.stdout
+    assert "4 passed" in suite.stdout
     assert_no_survivors(marker)
 
 

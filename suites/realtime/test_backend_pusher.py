@@ -1,0 +1,368 @@
+"""The backend's Pusher endpoints, checked with the emulator and the official SDK: whom /pusher/auth
+signs for, that its signatures open the channels they name, triggering, webhooks, status, and
+the content job's events (a failing job included)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pusher
+import pytest
+
+from fixtures.description import Credentials, PusherCredentials
+from fixtures.pusher.client import PusherSocket, SubscriptionFailed
+from fixtures.upstream.control import UpstreamControl
+
+
+@pytest.fixture
+async def client(sut_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """For the async tests: the event loop also serves their WebSockets."""
+    async with httpx.AsyncClient(base_url=sut_url, timeout=30) as http:
+        yield http
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def envelope_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "error"
+    assert body["data"] is None
+    return body
+
+
+def authorize(http: httpx.Client, token: str, socket_id: str, channel: str) -> httpx.Response:
+    fields = {"socket_id": socket_id, "channel_name": channel}
+    return http.post("/pusher/auth", data=fields, headers=bearer(token))
+
+
+async def signed(
+    client: httpx.AsyncClient, token: str, socket_id: str, channel: str, *, as_json: bool = False
+) -> dict[str, Any]:
+    """/pusher/auth's answer for a socket (as pusher-js posts it: a form; or as JSON)."""
+    fields = {"socket_id": socket_id, "channel_name": channel}
+    if as_json:
+        response = await client.post("/pusher/auth", json=fields, headers=bearer(token))
+    else:
+        response = await client.post("/pusher/auth", data=fields, headers=bearer(token))
+    assert response.status_code == 200, response.text
+    auth: dict[str, Any] = response.json()
+    return auth
+
+
+@pytest.fixture(scope="module")
+def ids(sut_url: str, user_token: str, admin_token: str) -> dict[str, int]:
+    """The backend's ids of the stack's user and administrator."""
+    with httpx.Client(base_url=sut_url, timeout=30) as http:
+        return {
+            role: http.get("/api/v1/auth/me", headers=bearer(token)).json()["data"]["id"]
+            for role, token in (("user", user_token), ("admin", admin_token))
+        }
+
+
+async def negate(check: Awaitable[bool]) -> bool:
+    return not await check
+
+
+async def poll(check: Callable[[], Awaitable[bool]], within: float = 10, what: str = "condition") -> None:
+    """Polls (the backend records webhooks; nothing announces it) until `check` holds."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                if await check():
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {within}s") from None
+
+
+# --- /pusher/auth ------------------------------------------------------------------------------
+
+
+def test_auth_needs_a_token(http: httpx.Client) -> None:
+    body = envelope_error(
+        http.post("/pusher/auth", data={"socket_id": "1.2", "channel_name": "private-x"}), 401
+    )
+    assert body["metadata"]["error_code"] == "UNAUTHORIZED"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"socket_id": "1.2"}, {"socket_id": "abc", "channel_name": "private-user-1"}, {"channel_name": "x"}],
+    ids=["empty", "no-channel", "bad-socket-id", "no-socket-id"],
+)
+def test_auth_rejects_malformed_requests_with_field_errors(
+    http: httpx.Client, user_token: str, fields: dict[str, str]
+) -> None:
+    body = envelope_error(http.post("/pusher/auth", data=fields, headers=bearer(user_token)), 422)
+    assert body["metadata"]["errors"], body
+
+
+async def test_a_user_opens_their_own_private_channel_with_the_signature(
+    client: httpx.AsyncClient, user_token: str, ids: dict[str, int], pusher_credentials: PusherCredentials
+) -> None:
+    channel = f"private-user-{ids['user']}"
+    async with await PusherSocket.connect(pusher_credentials) as socket:
+        for as_json in (False, True):
+            auth = await signed(client, user_token, socket.socket_id, channel, as_json=as_json)
+            assert set(auth) == {"auth"}  # Pusher's format: pusher-js reads it as it is
+            assert auth["auth"].startswith(f"{pusher_credentials.key}:")
+        assert await socket.subscribe(channel, auth) == {}
+
+
+async def test_a_signature_for_one_socket_does_not_open_the_channel_on_another(
+    client: httpx.AsyncClient, user_token: str, ids: dict[str, int], pusher_credentials: PusherCredentials
+) -> None:
+    channel = f"private-user-{ids['user']}"
+    async with (
+        await PusherSocket.connect(pusher_credentials) as first,
+        await PusherSocket.connect(pusher_credentials) as second,
+    ):
+        auth = await signed(client, user_token, first.socket_id, channel)
+        with pytest.raises(SubscriptionFailed) as failure:
+            await second.subscribe(channel, auth)
+        assert failure.value.data["status"] == 401
+
+
+def test_another_users_channel_is_forbidden_but_administrators_may_watch_it(
+    http: httpx.Client, user_token: str, admin_token: str, ids: dict[str, int]
+) -> None:
+    admins_channel, users_channel = f"private-user-{ids['admin']}", f"private-user-{ids['user']}"
+    body = envelope_error(authorize(http, user_token, "1.2", admins_channel), 403)
+    assert body["metadata"]["error_code"] == "FORBIDDEN"
+    assert authorize(http, admin_token, "1.2", users_channel).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "channel", ["content-generation", "private-billing", "private-encrypted-user-1", "#server-to-user-1"]
+)
+def test_channels_no_one_is_authorized_for_answer_403(
+    http: httpx.Client, admin_token: str, channel: str
+) -> None:
+    # Public channels need no signature, other private ones are nobody's, and encrypted channels
+    # need PUSHER_ENCRYPTION_MASTER_KEY_BASE64, which this stack does not set.
+    envelope_error(authorize(http, admin_token, "1.2", channel), 403)
+
+
+async def test_presence_members_are_the_backend_users(
+    client: httpx.AsyncClient,
+    user_token: str,
+    admin_token: str,
+    ids: dict[str, int],
+    user_credentials: Credentials,
+    pusher_credentials: PusherCredentials,
+) -> None:
+    channel = "presence-golive-endpoints"
+    async with (
+        await PusherSocket.connect(pusher_credentials) as user_socket,
+        await PusherSocket.connect(pusher_credentials) as admin_socket,
+    ):
+        auth = await signed(client, user_token, user_socket.socket_id, channel)
+        assert json.loads(auth["channel_data"]) == {
+            "user_id": str(ids["user"]),
+            "user_info": {"name": user_credentials.username, "role": "user"},
+        }
+        joined = await user_socket.subscribe(channel, auth)
+        assert joined["presence"]["ids"] == [str(ids["user"])]
+        await admin_socket.subscribe(
+            channel, await signed(client, admin_token, admin_socket.socket_id, channel)
+        )
+        added = await user_socket.expect("pusher_internal:member_added", channel)
+        assert added["data"]["user_id"] == str(ids["admin"])
+        assert added["data"]["user_info"]["role"] == "admin"
+
+
+async def test_user_auth_signs_the_sign_in(
+    client: httpx.AsyncClient,
+    user_token: str,
+    ids: dict[str, int],
+    pusher_credentials: PusherCredentials,
+    pusher_sdk: pusher.Pusher,
+) -> None:
+    uid = str(ids["user"])
+    async with await PusherSocket.connect(pusher_credentials) as socket:
+        response = await client.post(
+            "/pusher/user-auth", data={"socket_id": socket.socket_id}, headers=bearer(user_token)
+        )
+        assert response.status_code == 200, response.text
+        signin = response.json()
+        assert json.loads(signin["user_data"])["id"] == uid
+        await socket.send("pusher:signin", signin)
+        success = await socket.expect("pusher:signin_success")
+        assert success["data"]["user_data"] == signin["user_data"]
+        await socket.subscribe(f"#server-to-user-{uid}")
+        await asyncio.to_thread(pusher_sdk.send_to_user, uid, "notice", {"text": "hello"})
+        notice = await socket.expect("notice")
+        assert notice["data"] == {"text": "hello"}
+
+
+# --- /pusher/trigger ---------------------------------------------------------------------------
+
+
+def test_trigger_is_for_administrators(http: httpx.Client, user_token: str) -> None:
+    response = http.post(
+        "/pusher/trigger", json={"channels": ["news"], "event": "x", "data": {}}, headers=bearer(user_token)
+    )
+    envelope_error(response, 403)
+
+
+async def test_trigger_delivers_to_subscribers_except_the_named_socket(
+    client: httpx.AsyncClient, admin_token: str, pusher_credentials: PusherCredentials
+) -> None:
+    async with (
+        await PusherSocket.connect(pusher_credentials) as sender,
+        await PusherSocket.connect(pusher_credentials) as watcher,
+    ):
+        for socket in (sender, watcher):
+            await socket.subscribe("golive-news")
+        body = {
+            "channels": ["golive-news"],
+            "event": "headline",
+            "data": {"title": "go"},
+            "socket_id": sender.socket_id,
+        }
+        response = await client.post("/pusher/trigger", json=body, headers=bearer(admin_token))
+        assert response.status_code == 200, response.text
+        assert response.json()["data"] == {"channels": ["golive-news"], "event": "headline"}
+        received = await watcher.expect("headline")
+        assert received["data"] == {"title": "go"}
+        # The sender was excluded: a later event is the first thing it sees.
+        marker = {"channels": ["golive-news"], "event": "marker", "data": "m"}
+        await client.post("/pusher/trigger", json=marker, headers=bearer(admin_token))
+        assert (await sender.next())["event"] == "marker"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"channels": [], "event": "x", "data": {}},
+        {"channels": ["bad channel"], "event": "x", "data": {}},
+        {"channels": [f"c{i}" for i in range(101)], "event": "x", "data": {}},
+        {"channels": ["news"], "event": "", "data": {}},
+        {"channels": ["news"], "event": "x", "data": "y" * 10_241},
+        {"channels": ["news"], "event": "x"},
+    ],
+    ids=["no-channels", "bad-name", "101-channels", "no-event", "data-too-large", "no-data"],
+)
+def test_trigger_validates_before_calling_pusher(
+    http: httpx.Client, admin_token: str, body: dict[str, Any]
+) -> None:
+    envelope_error(http.post("/pusher/trigger", json=body, headers=bearer(admin_token)), 422)
+
+
+# --- /pusher/webhook and /pusher/status --------------------------------------------------------
+
+
+def signed_webhook(
+    credentials: PusherCredentials, events: list[dict[str, Any]], time_ms: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"time_ms": time_ms or int(time.time() * 1000), "events": events}).encode()
+    signature = hmac.new(credentials.secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {
+        "Content-Type": "application/json",
+        "X-Pusher-Key": credentials.key,
+        "X-Pusher-Signature": signature,
+    }
+
+
+def test_webhook_with_a_valid_signature_is_recorded(
+    http: httpx.Client, pusher_credentials: PusherCredentials
+) -> None:
+    channel = f"golive-webhook-{time.monotonic_ns()}"
+    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_occupied", "channel": channel}])
+    response = http.post("/pusher/webhook", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"events": 1}
+    webhooks = http.get("/pusher/status").json()["data"]["webhooks"]
+    assert channel in webhooks["occupied_channels"]
+    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_vacated", "channel": channel}])
+    assert http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
+    assert channel not in http.get("/pusher/status").json()["data"]["webhooks"]["occupied_channels"]
+
+
+@pytest.mark.parametrize("tamper", ["signature", "key", "body", "stale", "unsigned"])
+def test_webhook_with_a_bad_signature_is_rejected(
+    http: httpx.Client, pusher_credentials: PusherCredentials, tamper: str
+) -> None:
+    stale = int(time.time() * 1000) - 10 * 60 * 1000 if tamper == "stale" else None
+    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_occupied", "channel": "x"}], stale)
+    if tamper == "signature":
+        headers["X-Pusher-Signature"] = "0" * 64
+    elif tamper == "key":
+        headers["X-Pusher-Key"] = "someone-else"
+    elif tamper == "body":
+        body = body.replace(b'"x"', b'"y"')
+    elif tamper == "unsigned":
+        del headers["X-Pusher-Signature"]
+    body_json = envelope_error(http.post("/pusher/webhook", content=body, headers=headers), 401)
+    assert body_json["metadata"]["error_code"] == "UNAUTHORIZED"
+
+
+async def test_the_emulator_webhooks_reach_the_backend(
+    client: httpx.AsyncClient, pusher_credentials: PusherCredentials
+) -> None:
+    channel = f"golive-occupancy-{time.monotonic_ns()}"
+
+    async def occupied() -> bool:
+        status = (await client.get("/pusher/status")).json()["data"]
+        return channel in status["webhooks"]["occupied_channels"]
+
+    async with await PusherSocket.connect(pusher_credentials) as socket:
+        await socket.subscribe(channel)
+        await poll(occupied, what="channel_occupied webhook recorded")
+    await poll(lambda: negate(occupied()), what="channel_vacated webhook recorded")
+
+
+def test_status_describes_the_integration(http: httpx.Client, pusher_credentials: PusherCredentials) -> None:
+    status = http.get("/pusher/status").json()["data"]
+    assert status["enabled"] is True
+    assert status["mode"] == "pusher"
+    assert status["app_id"] == pusher_credentials.app_id
+    assert status["circuit_breaker"]["name"] == "pusher"
+    assert set(status["publisher"]) >= {"published", "failed", "dropped_circuit_open", "queued"}
+    assert "secret" not in json.dumps(status).lower()
+
+
+# --- content events ----------------------------------------------------------------------------
+
+
+async def test_a_failing_job_reports_its_failure_on_both_channels(
+    client: httpx.AsyncClient,
+    user_token: str,
+    ids: dict[str, int],
+    upstream: UpstreamControl,
+    pusher_credentials: PusherCredentials,
+) -> None:
+    channel = f"private-user-{ids['user']}"
+    upstream.program(error_rate=1.0, error_status=400)  # a 4xx: not retried, not a breaker failure
+    async with await PusherSocket.connect(pusher_credentials) as socket:
+        await socket.subscribe("content-generation")
+        await socket.subscribe(channel, await signed(client, user_token, socket.socket_id, channel))
+        response = await client.post(
+            "/api/v1/content/generate", json={"prompt": "fail"}, headers=bearer(user_token)
+        )
+        assert response.status_code == 502, response.text
+        job_id = response.json()["metadata"]["details"]["content_id"]
+        progress: dict[str, list[int]] = {"content-generation": [], channel: []}
+        completed: dict[str, dict[str, Any]] = {}
+        while len(completed) < 2:
+            message = await socket.next()
+            if message.get("data", {}).get("job_id") != job_id:
+                continue
+            if message["event"] == "content_progress":
+                progress[message["channel"]].append(message["data"]["progress"])
+            elif message["event"] == "content_completed":
+                completed[message["channel"]] = message["data"]
+        assert progress == {"content-generation": [0, 10, 100], channel: [0, 10, 100]}
+        for data in completed.values():
+            assert data["status"] == "failed"
+            assert data["error"]
