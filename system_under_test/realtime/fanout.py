@@ -65,6 +65,7 @@ class LegacySockets:
         self.client = client
         self.sockets: set[LegacySocket] = set()
         self.delivered = 0
+        self.listening = False
         self._listener = Background("legacy-websocket-fanout")
 
     def start(self) -> None:
@@ -105,11 +106,12 @@ class LegacySockets:
             try:
                 async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(FANOUT_CHANNEL)
-                    wait = RESUBSCRIBE_SECONDS[0]
+                    self.listening, wait = True, RESUBSCRIBE_SECONDS[0]
                     async for message in pubsub.listen():
                         self.deliver(json.loads(message["data"]))
             except (RedisError, OSError, ValueError) as error:
                 logger.warning("legacy fan-out interrupted", error_type=type(error).__name__)
+            self.listening = False
             await asyncio.sleep(wait)
             wait = min(wait * 2, longest)
 

@@ -76,6 +76,12 @@ class WebhookStatus(BaseModel):
     occupied_channels: list[str]
 
 
+class LegacyWebsocketStatus(BaseModel):
+    clients: int = Field(description="/ws/content sockets open on this replica")
+    listening: bool = Field(description="subscribed to every replica's events (through Redis)")
+    delivered: int
+
+
 class PusherStatus(BaseModel):
     enabled: bool
     mode: str = Field(description="pusher, or websocket (the legacy /ws/content)")
@@ -87,7 +93,7 @@ class PusherStatus(BaseModel):
     circuit_breaker: BreakerStatus
     publisher: PublisherStatus
     webhooks: WebhookStatus | None
-    legacy_websocket_clients: int | None
+    legacy_websocket: LegacyWebsocketStatus | None
 
 
 _FORM_OR_JSON: dict[str, Any] = {
@@ -296,7 +302,13 @@ async def status(request: Request) -> object:
                 last_error=stats.last_error,
             ),
             webhooks=await _webhook_status(resources) if gateway else None,
-            legacy_websocket_clients=len(realtime.legacy.sockets) if realtime.legacy else None,
+            legacy_websocket=LegacyWebsocketStatus(
+                clients=len(realtime.legacy.sockets),
+                listening=realtime.legacy.listening,
+                delivered=realtime.legacy.delivered,
+            )
+            if realtime.legacy
+            else None,
         )
     )
 
