@@ -5,18 +5,22 @@ the content job's events (a failing job included)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
+import nacl.secret
 import pusher
 import pytest
 
 from fixtures.description import Credentials, PusherCredentials
+from fixtures.plugin import BackendFactory
 from fixtures.pusher.client import PusherSocket, SubscriptionFailed
 from fixtures.upstream.control import UpstreamControl
 
@@ -203,6 +207,34 @@ async def test_user_auth_signs_the_sign_in(
         await asyncio.to_thread(pusher_sdk.send_to_user, uid, "notice", {"text": "hello"})
         notice = await socket.expect("notice")
         assert notice["data"] == {"text": "hello"}
+
+
+async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
+    start_backend: BackendFactory,
+    user_token: str,
+    admin_token: str,
+    ids: dict[str, int],
+    pusher_credentials: PusherCredentials,
+) -> None:
+    backend = start_backend(
+        {"PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(os.urandom(32)).decode()}
+    )
+    channel = f"private-encrypted-user-{ids['user']}"
+    async with (
+        httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
+        await PusherSocket.connect(pusher_credentials) as socket,
+    ):
+        auth = await signed(client, user_token, socket.socket_id, channel)
+        assert set(auth) == {"auth", "shared_secret"}  # pusher-js needs the key to decrypt
+        await socket.subscribe(channel, {"auth": auth["auth"]})
+        body = {"channels": [channel], "event": "statement", "data": {"balance": 42}}
+        response = await client.post("/pusher/trigger", json=body, headers=bearer(admin_token))
+        assert response.status_code == 200, response.text
+        sealed = (await socket.expect("statement"))["data"]
+        assert set(sealed) == {"nonce", "ciphertext"}  # the emulator saw only ciphertext
+        box = nacl.secret.SecretBox(base64.b64decode(auth["shared_secret"]))
+        plain = box.decrypt(base64.b64decode(sealed["ciphertext"]), base64.b64decode(sealed["nonce"]))
+        assert json.loads(plain) == {"balance": 42}
 
 
 # --- /pusher/trigger ---------------------------------------------------------------------------

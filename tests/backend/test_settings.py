@@ -95,6 +95,11 @@ def test_missing_required_variable_is_named(environment: pytest.MonkeyPatch, mis
         ("AI_SERVICE_URL", "ftp://files"),
         ("SENTRY_DSN", "not-a-dsn"),
         ("SENTRY_DSN", "https://sentry.example/1"),
+        ("PUSHER_APP_ID", "your-app-id"),
+        ("PUSHER_PORT", "70000"),
+        ("PUSHER_TIMEOUT_SECONDS", "0"),
+        ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "not base64!"),
+        ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "c2hvcnQ="),
     ],
 )
 def test_invalid_value_is_named_in_one_line(environment: pytest.MonkeyPatch, name: str, value: str) -> None:
