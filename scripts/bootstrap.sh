@@ -48,3 +48,9 @@ node_tests=tests/toxiproxy/node
 if command -v npm >/dev/null && [[ ! -d $node_tests/node_modules/toxiproxy-node-client ]]; then
   (cd "$node_tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in $node_tests failed"
 fi
+
+# pusher-js, the official browser client of Pusher Channels, for suites/realtime (skipped without Node).
+realtime_node=suites/realtime/node
+if command -v npm >/dev/null && [[ ! -d $realtime_node/node_modules/pusher-js ]]; then
+  (cd "$realtime_node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in $realtime_node failed"
+fi

@@ -23,6 +23,7 @@ from fixtures.description import Credentials, PusherCredentials
 from fixtures.plugin import BackendFactory
 from fixtures.pusher.client import PusherSocket, SubscriptionFailed
 from fixtures.upstream.control import UpstreamControl
+from suites.realtime.conftest import Account
 
 
 @pytest.fixture
@@ -61,16 +62,6 @@ async def signed(
     assert response.status_code == 200, response.text
     auth: dict[str, Any] = response.json()
     return auth
-
-
-@pytest.fixture(scope="module")
-def ids(sut_url: str, user_token: str, admin_token: str) -> dict[str, int]:
-    """The backend's ids of the stack's user and administrator."""
-    with httpx.Client(base_url=sut_url, timeout=30) as http:
-        return {
-            role: http.get("/api/v1/auth/me", headers=bearer(token)).json()["data"]["id"]
-            for role, token in (("user", user_token), ("admin", admin_token))
-        }
 
 
 async def negate(check: Awaitable[bool]) -> bool:
@@ -112,9 +103,12 @@ def test_auth_rejects_malformed_requests_with_field_errors(
 
 
 async def test_a_user_opens_their_own_private_channel_with_the_signature(
-    client: httpx.AsyncClient, user_token: str, ids: dict[str, int], pusher_credentials: PusherCredentials
+    client: httpx.AsyncClient,
+    user_token: str,
+    user_account: Account,
+    pusher_credentials: PusherCredentials,
 ) -> None:
-    channel = f"private-user-{ids['user']}"
+    channel = f"private-user-{user_account.id}"
     async with await PusherSocket.connect(pusher_credentials) as socket:
         for as_json in (False, True):
             auth = await signed(client, user_token, socket.socket_id, channel, as_json=as_json)
@@ -124,9 +118,12 @@ async def test_a_user_opens_their_own_private_channel_with_the_signature(
 
 
 async def test_a_signature_for_one_socket_does_not_open_the_channel_on_another(
-    client: httpx.AsyncClient, user_token: str, ids: dict[str, int], pusher_credentials: PusherCredentials
+    client: httpx.AsyncClient,
+    user_token: str,
+    user_account: Account,
+    pusher_credentials: PusherCredentials,
 ) -> None:
-    channel = f"private-user-{ids['user']}"
+    channel = f"private-user-{user_account.id}"
     async with (
         await PusherSocket.connect(pusher_credentials) as first,
         await PusherSocket.connect(pusher_credentials) as second,
@@ -138,9 +135,9 @@ async def test_a_signature_for_one_socket_does_not_open_the_channel_on_another(
 
 
 def test_another_users_channel_is_forbidden_but_administrators_may_watch_it(
-    http: httpx.Client, user_token: str, admin_token: str, ids: dict[str, int]
+    http: httpx.Client, user_token: str, admin_token: str, user_account: Account, admin_account: Account
 ) -> None:
-    admins_channel, users_channel = f"private-user-{ids['admin']}", f"private-user-{ids['user']}"
+    admins_channel, users_channel = f"private-user-{admin_account.id}", f"private-user-{user_account.id}"
     body = envelope_error(authorize(http, user_token, "1.2", admins_channel), 403)
     assert body["metadata"]["error_code"] == "FORBIDDEN"
     assert authorize(http, admin_token, "1.2", users_channel).status_code == 200
@@ -161,7 +158,8 @@ async def test_presence_members_are_the_backend_users(
     client: httpx.AsyncClient,
     user_token: str,
     admin_token: str,
-    ids: dict[str, int],
+    user_account: Account,
+    admin_account: Account,
     user_credentials: Credentials,
     pusher_credentials: PusherCredentials,
 ) -> None:
@@ -172,27 +170,27 @@ async def test_presence_members_are_the_backend_users(
     ):
         auth = await signed(client, user_token, user_socket.socket_id, channel)
         assert json.loads(auth["channel_data"]) == {
-            "user_id": str(ids["user"]),
+            "user_id": str(user_account.id),
             "user_info": {"name": user_credentials.username, "role": "user"},
         }
         joined = await user_socket.subscribe(channel, auth)
-        assert joined["presence"]["ids"] == [str(ids["user"])]
+        assert joined["presence"]["ids"] == [str(user_account.id)]
         await admin_socket.subscribe(
             channel, await signed(client, admin_token, admin_socket.socket_id, channel)
         )
         added = await user_socket.expect("pusher_internal:member_added", channel)
-        assert added["data"]["user_id"] == str(ids["admin"])
+        assert added["data"]["user_id"] == str(admin_account.id)
         assert added["data"]["user_info"]["role"] == "admin"
 
 
 async def test_user_auth_signs_the_sign_in(
     client: httpx.AsyncClient,
     user_token: str,
-    ids: dict[str, int],
+    user_account: Account,
     pusher_credentials: PusherCredentials,
     pusher_sdk: pusher.Pusher,
 ) -> None:
-    uid = str(ids["user"])
+    uid = str(user_account.id)
     async with await PusherSocket.connect(pusher_credentials) as socket:
         response = await client.post(
             "/pusher/user-auth", data={"socket_id": socket.socket_id}, headers=bearer(user_token)
@@ -213,13 +211,13 @@ async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
     start_backend: BackendFactory,
     user_token: str,
     admin_token: str,
-    ids: dict[str, int],
+    user_account: Account,
     pusher_credentials: PusherCredentials,
 ) -> None:
     backend = start_backend(
         {"PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(os.urandom(32)).decode()}
     )
-    channel = f"private-encrypted-user-{ids['user']}"
+    channel = f"private-encrypted-user-{user_account.id}"
     async with (
         httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
         await PusherSocket.connect(pusher_credentials) as socket,
@@ -370,11 +368,11 @@ def test_status_describes_the_integration(http: httpx.Client, pusher_credentials
 async def test_a_failing_job_reports_its_failure_on_both_channels(
     client: httpx.AsyncClient,
     user_token: str,
-    ids: dict[str, int],
+    user_account: Account,
     upstream: UpstreamControl,
     pusher_credentials: PusherCredentials,
 ) -> None:
-    channel = f"private-user-{ids['user']}"
+    channel = f"private-user-{user_account.id}"
     upstream.program(error_rate=1.0, error_status=400)  # a 4xx: not retried, not a breaker failure
     async with await PusherSocket.connect(pusher_credentials) as socket:
         await socket.subscribe("content-generation")

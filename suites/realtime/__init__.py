@@ -1,0 +1,1 @@
+"""pusher-js, the official browser client, against the backend's real-time path (Node required)."""

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fixtures.description import PusherCredentials
+from suites.realtime.driver import NODE_DIR, ClientFactory
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    role: str
+
+    @property
+    def pusher_id(self) -> str:
+        """How Pusher knows the user: the backend signs its id as a string."""
+        return str(self.id)
+
+
+def whoami(sut_url: str, token: str) -> Account:
+    response = httpx.get(f"{sut_url}/api/v1/auth/me", headers=bearer(token), timeout=30)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    return Account(id=data["id"], username=data["username"], role=data["role"])
+
+
+@pytest.fixture(scope="session")
+def user_account(sut_url: str, user_token: str) -> Account:
+    return whoami(sut_url, user_token)
+
+
+@pytest.fixture(scope="session")
+def admin_account(sut_url: str, admin_token: str) -> Account:
+    return whoami(sut_url, admin_token)
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(
+            "Node is not installed (pusher-js runs under it; ./scripts/bootstrap.sh installs the client)"
+        )
+    if not (NODE_DIR / "node_modules" / "pusher-js").is_dir():
+        pytest.skip("pusher-js is not installed: run ./scripts/bootstrap.sh")
+    return node
+
+
+@pytest.fixture
+def pusher_js(
+    node: str, pusher_credentials: PusherCredentials, sut_url: str, tmp_path: Path
+) -> Iterator[ClientFactory]:
+    """Starts pusher-js clients connected to the stack's emulator and authorized by its backend;
+    all of them are disconnected (or killed) after the test."""
+    factory = ClientFactory(
+        node,
+        {
+            "key": pusher_credentials.key,
+            "wsHost": pusher_credentials.host,
+            "wsPort": pusher_credentials.port,
+            "sut": sut_url.rstrip("/"),
+        },
+        tmp_path,
+    )
+    try:
+        yield factory
+    finally:
+        factory.close_all()
