@@ -24,7 +24,7 @@ from fixtures.stack import Stack, functional_headroom
 from golive import __version__
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
-from golive.suites import API, CONTRACT, GUIDE, SuiteResult, run_suite
+from golive.suites import API, CONTRACT, GUIDE, REALTIME, SuiteResult, run_suite
 
 app = typer.Typer(
     name="golive",
@@ -174,7 +174,7 @@ def validate(
             else:
                 stack = _start_stack("validate", chosen, replicas, run, env=functional_headroom(os.environ))
                 _stage("stack", f"{provider}, {replicas} replica(s)", time.perf_counter() - started, True)
-            for suite in (CONTRACT, API, GUIDE):
+            for suite in (CONTRACT, API, REALTIME, GUIDE):
                 result = run_suite(suite, run.path / "stack.json", run.path)
                 results.append(result)
                 _stage(suite.name, result.summary(), result.seconds, result.ok)

@@ -27,6 +27,7 @@ SUITES_DIR = Path(suites.__file__).resolve().parent
 CONTRACT = Suite("contract", "Error envelope and X-Request-ID contract", ("contract",))
 GUIDE = Suite("guide", "The migration guide's automated test suite", ("spec",))
 API = Suite("api", "Auth, health, content and agent metrics", ("api",))
+REALTIME = Suite("realtime", "Pusher channels, pusher-js, the legacy WebSocket", ("realtime",))
 
 
 @dataclass

@@ -83,6 +83,7 @@ async def poll(check: Callable[[], Awaitable[bool]], within: float = 10, what: s
 # --- /pusher/auth ------------------------------------------------------------------------------
 
 
+@pytest.mark.external_ok
 def test_auth_needs_a_token(http: httpx.Client) -> None:
     body = envelope_error(
         http.post("/pusher/auth", data={"socket_id": "1.2", "channel_name": "private-x"}), 401
@@ -95,6 +96,7 @@ def test_auth_needs_a_token(http: httpx.Client) -> None:
     [{}, {"socket_id": "1.2"}, {"socket_id": "abc", "channel_name": "private-user-1"}, {"channel_name": "x"}],
     ids=["empty", "no-channel", "bad-socket-id", "no-socket-id"],
 )
+@pytest.mark.external_ok
 def test_auth_rejects_malformed_requests_with_field_errors(
     http: httpx.Client, user_token: str, fields: dict[str, str]
 ) -> None:
@@ -134,6 +136,7 @@ async def test_a_signature_for_one_socket_does_not_open_the_channel_on_another(
         assert failure.value.data["status"] == 401
 
 
+@pytest.mark.external_ok
 def test_another_users_channel_is_forbidden_but_administrators_may_watch_it(
     http: httpx.Client, user_token: str, admin_token: str, user_account: Account, admin_account: Account
 ) -> None:
@@ -238,6 +241,7 @@ async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
 # --- /pusher/trigger ---------------------------------------------------------------------------
 
 
+@pytest.mark.external_ok
 def test_trigger_is_for_administrators(http: httpx.Client, user_token: str) -> None:
     response = http.post(
         "/pusher/trigger", json={"channels": ["news"], "event": "x", "data": {}}, headers=bearer(user_token)
@@ -283,6 +287,7 @@ async def test_trigger_delivers_to_subscribers_except_the_named_socket(
     ],
     ids=["no-channels", "bad-name", "101-channels", "no-event", "data-too-large", "no-data"],
 )
+@pytest.mark.external_ok
 def test_trigger_validates_before_calling_pusher(
     http: httpx.Client, admin_token: str, body: dict[str, Any]
 ) -> None:

@@ -205,6 +205,7 @@ def test_validate_runs_the_contract_suite_on_a_local_stack(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     assert "PASS contract" in result.stderr
+    assert "PASS realtime" in result.stderr
     assert "PASS guide" in result.stderr
     assert (tmp_path / "run" / "junit-contract.xml").exists()
     assert_no_survivors(marker)
