@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +8,7 @@ import httpx
 import pytest
 
 from fixtures.description import PusherCredentials
+from fixtures.node import node_for
 from suites.realtime.driver import NODE_DIR, ClientFactory
 
 
@@ -47,14 +47,7 @@ def admin_account(sut_url: str, admin_token: str) -> Account:
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip(
-            "Node is not installed (pusher-js runs under it; ./scripts/bootstrap.sh installs the client)"
-        )
-    if not (NODE_DIR / "node_modules" / "pusher-js").is_dir():
-        pytest.skip("pusher-js is not installed: run ./scripts/bootstrap.sh")
-    return node
+    return node_for(NODE_DIR, "pusher-js")
 
 
 @pytest.fixture

@@ -42,15 +42,7 @@ def sdk(credentials: PusherCredentials) -> pusher.Pusher:
 @pytest.fixture(scope="session")
 def encrypting_sdk(credentials: PusherCredentials) -> pusher.Pusher:
     """The SDK able to authorize and encrypt for private-encrypted- channels."""
-    return pusher.Pusher(
-        app_id=credentials.app_id,
-        key=credentials.key,
-        secret=credentials.secret,
-        host=credentials.host,
-        port=credentials.port,
-        ssl=False,
-        encryption_master_key_base64=MASTER_KEY,
-    )
+    return sdk_for(credentials, encryption_master_key_base64=MASTER_KEY)
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from chaos.toxiproxy.service import ToxiproxyService
+from fixtures.node import node_for
 from tests.toxiproxy.conftest import EchoServer
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -16,14 +16,7 @@ NODE_DIR = Path(__file__).parent / "node"
 
 @pytest.fixture(scope="module")
 def node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip(
-            "Node is not installed (the conformance run needs it; ./scripts/bootstrap.sh installs the client)"
-        )
-    if not (NODE_DIR / "node_modules" / "toxiproxy-node-client").is_dir():
-        pytest.skip("toxiproxy-node-client is not installed: run ./scripts/bootstrap.sh")
-    return node
+    return node_for(NODE_DIR, "toxiproxy-node-client")
 
 
 def test_the_node_client_conformance_script_passes(
