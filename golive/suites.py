@@ -68,7 +68,9 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
     log = run_dir / "logs" / f"pytest-{suite.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "pytest", *(str(SUITES_DIR / path) for path in suite.paths)]
-    argv += ["--stack-file", str(stack_file), f"--junitxml={junit}", "-o", f"junit_suite_name={suite.name}"]
+    # One token per option: pytest finds its configuration from the paths among its arguments,
+    # and would take a separate "/tmp/run/stack.json" for one (then miss pyproject.toml).
+    argv += [f"--stack-file={stack_file}", f"--junitxml={junit}", "-o", f"junit_suite_name={suite.name}"]
     argv += ["-q", "-p", "no:cacheprovider", "--rootdir", str(SUITES_DIR.parent)]
     started = time.perf_counter()
     with open(log, "wb") as output:
