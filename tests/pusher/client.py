@@ -190,6 +190,9 @@ async def open_raw(
 ) -> AsyncIterator[ClientConnection]:
     """A plain WebSocket to any path of the emulator (protocol-level pings off: liveness is the
     protocol's own pusher:ping, which the activity-timeout tests watch)."""
+    # A close handshake waits behind whatever the client left unread: bounded, so a test that
+    # leaves a backlog costs seconds at teardown, not minutes.
+    options.setdefault("close_timeout", 2)
     async with connect(ws_url(credentials, path), ping_interval=None, open_timeout=DEADLINE, **options) as ws:
         yield ws
 

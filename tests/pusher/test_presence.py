@@ -4,10 +4,12 @@ member_removed once per user (not per socket), and what the HTTP API reports abo
 from __future__ import annotations
 
 import json
+from contextlib import AsyncExitStack
 
 import pusher
 
-from tests.pusher.client import expect_marker, string_data
+from fixtures.description import PusherCredentials
+from tests.pusher.client import expect_marker, open_socket, string_data
 from tests.pusher.conftest import SocketFactory
 
 
@@ -129,3 +131,21 @@ async def test_numeric_user_id_is_a_string_everywhere(
     users = sdk.users_info(channel)["users"]
     assert {"id": "42"} in users
     assert all(isinstance(user["id"], str) for user in users)
+
+
+async def test_a_full_channel_refuses_a_new_member_but_not_another_socket_of_a_member(
+    credentials: PusherCredentials, sdk: pusher.Pusher, uid: str
+) -> None:
+    channel = f"presence-{uid}"
+    async with AsyncExitStack() as members:
+        for number in range(100):  # Pusher's limit: 100 members
+            # Members never read the member_added (and _removed) of the others: an unbounded
+            # receive queue keeps their close handshakes from waiting behind that backlog.
+            member = await members.enter_async_context(open_socket(credentials, max_queue=None))
+            await member.subscribe_presence(sdk, channel, f"member-{number}")
+        newcomer = await members.enter_async_context(open_socket(credentials, max_queue=None))
+        auth = sdk.authenticate(channel, newcomer.socket_id, {"user_id": "member-100"})
+        await newcomer.request_subscribe(channel, auth["auth"], auth["channel_data"])
+        await newcomer.expect_subscription_error(channel, "LimitReached", 4100)
+        presence = await newcomer.subscribe_presence(sdk, channel, "member-0")
+        assert presence["count"] == 100
