@@ -1,0 +1,73 @@
+"""Alembic steps run the way the drills need them: on a session whose pid is known (so its locks
+can be watched), timed, optionally with more migration scripts than the backend's own (the tests
+add deliberately broken ones)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool, text
+
+from drills.locks import HeldLock, LockWatcher
+from system_under_test.db.migrate import alembic_config
+from system_under_test.db.urls import sync_database_url
+
+
+@dataclass
+class StepRun:
+    seconds: float
+    locks: list[HeldLock] = field(default_factory=list)
+
+
+class Migrator:
+    def __init__(self, dsn: str, extra_versions: Path | None = None) -> None:
+        self.dsn = dsn
+        self.config = alembic_config()
+        if extra_versions is not None:
+            script_location = Path(self.config.get_main_option("script_location") or "")
+            locations = [str(script_location / "versions"), str(extra_versions)]
+            self.config.set_main_option("version_locations", os.pathsep.join(locations))
+        script = ScriptDirectory.from_config(self.config)
+        # Base first: walk_revisions goes from the head down.
+        self.revisions = [revision.revision for revision in script.walk_revisions()][::-1]
+        if len(script.get_heads()) != 1:
+            raise ValueError(f"the migrations have {len(script.get_heads())} heads: a drill needs one")
+
+    @property
+    def head(self) -> str:
+        return self.revisions[-1]
+
+    def current(self) -> str | None:
+        engine = create_engine(sync_database_url(self.dsn), poolclass=pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                exists = connection.execute(text("SELECT to_regclass('public.alembic_version')")).scalar()
+                if exists is None:
+                    return None
+                version: str | None = connection.execute(
+                    text("SELECT version_num FROM alembic_version")
+                ).scalar()
+                return version
+        finally:
+            engine.dispose()
+
+    def run(self, action: str, target: str) -> StepRun:
+        """`alembic <action> <target>` in one transaction, its locks watched until the commit."""
+        engine = create_engine(sync_database_url(self.dsn), poolclass=pool.NullPool)
+        try:
+            with engine.connect() as connection, connection.begin():
+                pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                started = time.perf_counter()
+                with LockWatcher(self.dsn, pid) as watcher:
+                    self.config.attributes["connection"] = connection
+                    getattr(command, action)(self.config, target)
+            seconds = time.perf_counter() - started  # the commit included
+            return StepRun(round(seconds, 3), sorted(watcher.held.values(), key=lambda lock: lock.table))
+        finally:
+            self.config.attributes.pop("connection", None)
+            engine.dispose()
