@@ -5,6 +5,7 @@ path (upgrade, downgrade, restore) led to them; `diff` says what differs, one li
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import psycopg
@@ -92,7 +93,7 @@ class Catalog:
         for key in sorted(set(self.constraints) | set(expected.constraints)):
             mine_def, their_def = self.constraints.get(key), expected.constraints.get(key)
             table, name = key
-            if table not in self.tables & expected.tables or mine_def == their_def:
+            if table not in self.tables & expected.tables or _same_definition(mine_def, their_def):
                 continue
             if their_def is None:
                 problems.append(f"unexpected constraint {name} on {table}: {mine_def}")
@@ -115,6 +116,22 @@ class Catalog:
         for table, name in sorted(self.unvalidated - expected.unvalidated):
             problems.append(f"constraint {name} on {table} is NOT VALID: existing rows were not checked")
         return problems
+
+
+# Casts Postgres adds when it deparses an expression: `x IN ('a', 'b')` reads back as
+# `x = ANY (ARRAY['a'::varchar, ...]::text[])` after a migration and, re-parsed from a dump, as
+# `x = ANY (ARRAY[('a'::varchar)::text, ...])`: the same constraint, written two ways.
+_CASTS = re.compile(r"::[a-z ]+(\[\])?")
+
+
+def _same_definition(mine: str | None, theirs: str | None) -> bool:
+    if mine is None or theirs is None:
+        return mine is theirs
+
+    def canonical(definition: str) -> str:
+        return re.sub(r"[()\s]", "", _CASTS.sub("", definition))
+
+    return canonical(mine) == canonical(theirs)
 
 
 def _column_diff(table: str, mine: tuple[Column, ...], expected: tuple[Column, ...]) -> list[str]:

@@ -27,6 +27,7 @@ class StepRun:
 class Migrator:
     def __init__(self, dsn: str, extra_versions: Path | None = None) -> None:
         self.dsn = dsn
+        self.extra_versions = extra_versions
         self.config = alembic_config()
         if extra_versions is not None:
             script_location = Path(self.config.get_main_option("script_location") or "")

@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
-
 from system_under_test.app import create_app
-from system_under_test.settings import Settings, describe_settings_error
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except (ValidationError, SettingsError) as error:
-        for line in describe_settings_error(error):
-            print(f"configuration error: {line}", file=sys.stderr)
-        raise SystemExit(2) from None
-
+from system_under_test.settings import load_settings
 
 app = create_app(load_settings())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+import sys
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -211,3 +212,13 @@ def describe_settings_error(error: ValidationError | SettingsError) -> list[str]
             message = "required but not set"
         lines.append(f"{location}: {message}" if location else message)
     return lines
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or one line per bad variable on stderr and exit status 2."""
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as error:
+        for line in describe_settings_error(error):
+            print(f"configuration error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,351 @@
+"""The rollback drill: the guide's emergency rollback, end to end.
+
+Phase 1 as the guide says: legacy data at the first revision, a `pg_dump` backup and a Redis
+snapshot (`redis-cli --rdb`). Then the migration, and the new version of the backend serving
+traffic that writes (users, content, idempotency keys, metrics, Redis state). Then the rollback:
+the new version stopped, the backup vetted and restored into a fresh database, which must equal
+the pre-migration snapshot exactly (every table's checksums, sequences, the schema, the revision);
+the previous version of the backend started on it must serve the legacy data; the Redis snapshot,
+loaded by a new Redis server, must hold every key with the value and expiry it had.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
+from drills.backups import (
+    BackupError,
+    RedisValue,
+    redis_contents,
+    redis_differences,
+    restore,
+    snapshot_redis,
+    take_backup,
+    vet,
+)
+from drills.catalog import Catalog, read_catalog
+from drills.data import LEGACY_PASSWORD, Sizes, Snapshot, changes, seed_legacy, snapshot
+from drills.database import DrillDatabase
+from drills.migrator import Migrator
+from drills.result import DrillResult, Step
+from fixtures.providers.local.redis import LocalRedis
+from fixtures.stack import Stack
+from fixtures.sut import SutCluster
+
+Progress = Callable[[str], None]
+LEGACY_APP = "system_under_test.legacy:app"
+ADMIN = "legacy-user-1"  # seeded as an admin (see drills.data)
+USER = "legacy-user-2"
+# Keys of every Redis type, with and without expiry, beside whatever the backend keeps there.
+PLANTED: dict[str, Callable[[redis.Redis, str], Any]] = {
+    "string": lambda client, key: client.set(key, "Résumé ✓ \x00 bytes"),
+    "string-with-ttl": lambda client, key: client.set(key, "expires in an hour", ex=3600),
+    "hash": lambda client, key: client.hset(key, mapping={"a": "1", "b": "two", "c": "3.0"}),
+    "list": lambda client, key: client.rpush(key, *[f"item-{index}" for index in range(100)]),
+    "set": lambda client, key: client.sadd(key, *[f"member-{index}" for index in range(50)]),
+    "sorted-set": lambda client, key: client.zadd(
+        key, {f"player-{index}": index * 1.5 for index in range(50)}
+    ),
+    "stream": lambda client, key: [client.xadd(key, {"event": f"e{index}"}) for index in range(20)],
+}
+CONTENT_REQUESTS = 20
+NEW_USERS = 5
+
+
+class RollbackDrill:
+    def __init__(
+        self,
+        database: DrillDatabase,
+        stack: Stack,
+        work_dir: Path,
+        sizes: Sizes,
+        *,
+        progress: Progress = lambda message: None,
+    ) -> None:
+        self.database = database
+        self.stack = stack
+        self.work_dir = work_dir
+        self.sizes = sizes
+        self.progress = progress
+        self.migrator = Migrator(database.dsn)
+        self.first = self.migrator.revisions[0]
+        self.result = DrillResult(
+            "rollback",
+            settings={
+                "rows": {
+                    "users": sizes.users,
+                    "content": sizes.content,
+                    "agent_metrics": sizes.agent_metrics,
+                },
+                "revisions": self.migrator.revisions,
+            },
+        )
+        self.redis_url = stack.scratch_redis_url()
+        self.clusters: list[SutCluster] = []
+
+    def run(self) -> DrillResult:
+        try:
+            self._legacy()
+            backup, rdb, redis_before = self._backup()
+            self._upgrade()
+            self._traffic()
+            self._stop_new_version()
+            restored = self._restore(backup)
+            self._previous_version(restored)
+            self._restore_redis(rdb, redis_before)
+        except (psycopg.Error, SQLAlchemyError, BackupError, httpx.HTTPError, redis.RedisError) as error:
+            self.result.error = f"{type(error).__name__}: {error}"
+        finally:
+            for cluster in self.clusters:
+                cluster.stop()
+            self.database.drop_created()
+        return self.result.finish()
+
+    # --- before the migration ------------------------------------------------------------------
+
+    def _legacy(self) -> None:
+        self.progress(f"legacy data: {self.sizes.total} rows at {self.first}")
+        step = Step(f"legacy data at {self.first}", revision=self.first)
+        started = time.perf_counter()
+        self.migrator.run("upgrade", self.first)
+        with psycopg.connect(self.database.dsn) as connection:
+            seed_legacy(connection, self.sizes)
+        with redis.Redis.from_url(self.redis_url) as client:
+            for kind, plant in PLANTED.items():
+                plant(client, f"golive:drill:{kind}")
+        self.before, self.before_catalog, self.before_sequences = _state(self.database.dsn)
+        self.user_content = _content_of(self.database.dsn, USER)
+        step.seconds = round(time.perf_counter() - started, 3)
+        step.figures = {table: checksum.rows for table, checksum in self.before.items()}
+        step.check(
+            "the legacy user has content to read back", [] if self.user_content else [f"{USER} has none"]
+        )
+        self.result.steps.append(step)
+
+    def _backup(self) -> tuple[Path, Path, dict[bytes, RedisValue]]:
+        self.progress("backup: pg_dump and redis-cli --rdb")
+        step = Step("backup (pg_dump, redis-cli --rdb)", revision=self.first)
+        stamp = time.strftime("%Y%m%d_%H%M%S")
+        started = time.perf_counter()
+        backup = self.work_dir / f"backup_{stamp}.sql"
+        manifest = take_backup(self.database.dsn, backup)
+        # The whole Redis server, as the guide's command takes it; compared on the drill's database.
+        rdb = self.work_dir / f"backup_redis_{stamp}.rdb"
+        rdb_bytes = snapshot_redis(self.stack_redis_url, rdb)
+        with redis.Redis.from_url(self.redis_url) as client:
+            redis_before = redis_contents(client)
+        step.seconds = round(time.perf_counter() - started, 3)
+        step.figures = {"backup": str(backup), "backup_bytes": manifest.bytes, "rdb_bytes": rdb_bytes}
+        step.check(
+            f"the backup is at {self.first}",
+            [] if manifest.revision == self.first else [f"it is at {manifest.revision}"],
+        )
+        step.check(
+            "Redis holds the planted keys", [] if len(redis_before) >= len(PLANTED) else ["keys missing"]
+        )
+        self.result.steps.append(step)
+        return backup, rdb, redis_before
+
+    @property
+    def stack_redis_url(self) -> str:
+        assert self.stack.redis is not None
+        return self.stack.redis.url
+
+    # --- the new version -----------------------------------------------------------------------
+
+    def _upgrade(self) -> None:
+        self.progress("upgrade head")
+        step = Step("upgrade head")
+        run = self.migrator.run("upgrade", "head")
+        step.seconds, step.revision = run.seconds, self.migrator.current()
+        step.check(
+            "the database is at head",
+            [] if step.revision == self.migrator.head else [f"it is at {step.revision}"],
+        )
+        self.result.steps.append(step)
+
+    def _traffic(self) -> None:
+        self.progress("traffic through the new version")
+        step = Step("traffic through the new version that writes", revision=self.migrator.head)
+        started = time.perf_counter()
+        cluster = self._start(None, self.database.dsn, "new")
+        statuses: dict[str, int] = {}
+        with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+            admin = _login(client, ADMIN, envelope=True)
+            for index in range(NEW_USERS):
+                response = client.post(
+                    "/api/v1/users",
+                    headers=admin,
+                    json={"username": f"written-after-backup-{index}", "password": "x" * 12},
+                )
+                statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+            user = _login(client, USER, envelope=True)
+            for index in range(CONTENT_REQUESTS):
+                response = client.post(
+                    "/api/v1/content/generate",
+                    headers={**user, "Idempotency-Key": f"drill-rollback-{index}"},
+                    json={"prompt": f"written after the backup #{index}", "agent": "content-generator"},
+                )
+                statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+        after, _, _ = _state(self.database.dsn)
+        step.seconds = round(time.perf_counter() - started, 3)
+        step.figures = {
+            "responses": statuses,
+            "rows_now": {table: value.rows for table, value in after.items()},
+        }
+        written = [
+            f"{table}: {after[table].rows - self.before[table].rows} rows more"
+            for table in ("users", "content")
+            if table in after and after[table].rows > self.before[table].rows
+        ]
+        step.check(
+            "the new version wrote users and content",
+            [] if len(written) == 2 else [f"responses {statuses}; rows written: {written or 'none'}"],
+        )
+        self.result.steps.append(step)
+
+    def _stop_new_version(self) -> None:
+        for cluster in self.clusters:
+            cluster.stop()
+        self.clusters.clear()
+
+    # --- the rollback --------------------------------------------------------------------------
+
+    def _restore(self, backup: Path) -> str:
+        self.progress("vet the backup and restore it into a fresh database")
+        step = Step("restore the backup into a fresh database")
+        started = time.perf_counter()
+        vetted = vet(backup, self.database, self.migrator, revision=self.first)
+        restored = self.database.create_sibling("restored")
+        restore(vetted.path, restored)
+        state, catalog, sequences = _state(restored)
+        step.seconds = round(time.perf_counter() - started, 3)
+        step.revision = Migrator(restored).current()
+        step.check(
+            f"the restored database is at {self.first}",
+            [] if step.revision == self.first else [f"it is at {step.revision}"],
+        )
+        step.check("the schema is the pre-migration schema", catalog.diff(self.before_catalog))
+        step.check(
+            "every table equals the pre-migration snapshot",
+            changes(self.before, state)
+            + [f"unexpected table {t}" for t in sorted(set(state) - set(self.before))],
+        )
+        step.check(
+            "sequences continue where they were",
+            [
+                f"{name} at {sequences.get(name)}, was {value}"
+                for name, value in self.before_sequences.items()
+                if sequences.get(name) != value
+            ],
+        )
+        self.result.steps.append(step)
+        return restored
+
+    def _previous_version(self, restored: str) -> None:
+        self.progress("the previous version on the restored database")
+        step = Step("the previous version serves from it", revision=self.first)
+        started = time.perf_counter()
+        cluster = self._start(LEGACY_APP, restored, "previous")
+        with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+            health = client.get("/health")
+            step.check(
+                "GET /health: healthy at the old revision",
+                []
+                if health.status_code == 200 and health.json().get("revision") == self.first
+                else [f"{health.status_code} {health.text[:200]}"],
+            )
+            headers = _login(client, USER, envelope=False)
+            listed = client.get("/api/v1/content/list", headers=headers, params={"limit": 1000})
+            served = (
+                [(item["id"], item["prompt"]) for item in listed.json()] if listed.status_code == 200 else []
+            )
+            step.check(
+                f"{USER}'s content is served as it was",
+                []
+                if served == self.user_content
+                else [f"{listed.status_code}: {len(served)} items served, {len(self.user_content)} expected"],
+            )
+            metrics = client.get("/api/v1/agents/metrics", headers=headers)
+            count = len(metrics.json()) if metrics.status_code == 200 else None
+            step.check(
+                "agent metrics are served",
+                [] if count == self.sizes.agent_metrics else [f"{metrics.status_code}: {count} rows"],
+            )
+        step.seconds = round(time.perf_counter() - started, 3)
+        self.result.steps.append(step)
+
+    def _restore_redis(self, rdb: Path, before: dict[bytes, RedisValue]) -> None:
+        self.progress("Redis: a new server loads the snapshot")
+        step = Step("Redis restored from the RDB snapshot")
+        started = time.perf_counter()
+        database = self.redis_url.rsplit("/", 1)[1]
+        server = LocalRedis(self.stack.log_dir, snapshot=rdb, name="redis-restored").start()
+        try:
+            with redis.Redis.from_url(server.url.rsplit("/", 1)[0] + f"/{database}") as client:
+                after = redis_contents(client)
+        finally:
+            server.stop()
+        step.seconds = round(time.perf_counter() - started, 3)
+        step.figures = {"keys": len(after)}
+        step.check(
+            "every key has the value and expiry it had",
+            redis_differences(before, after, int(time.time() * 1000)),
+        )
+        # The guide's restore step runs `redis-cli --rdb FILE`, which downloads a snapshot into
+        # FILE: it restores nothing. A Redis server loads an RDB at start, as done here.
+        step.warnings.append(
+            "the guide's restore command `redis-cli --rdb FILE` takes a snapshot, it does not restore one: "
+            "stop Redis, put the file in its dir as its dbfilename, start it"
+        )
+        self.result.steps.append(step)
+
+    def _start(self, app: str | None, dsn: str, name: str) -> SutCluster:
+        env = {**self.stack.sut_env, "DATABASE_URL": dsn, "REDIS_URL": self.redis_url}
+        log_dir = self.stack.log_dir / "drills" / f"rollback-{name}"
+        cluster = SutCluster(env, log_dir, self.stack.run_dir / "sut", **({"app": app} if app else {}))
+        self.clusters.append(cluster)
+        return cluster.start(1)
+
+
+def _state(dsn: str) -> tuple[Snapshot, Catalog, dict[str, tuple[int, bool]]]:
+    """Checksums of every table (alembic_version included), the catalog, and sequence positions."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        catalog = read_catalog(connection)
+        tables = {table: catalog.column_names(table) for table in catalog.tables}
+        tables["alembic_version"] = ["version_num"]
+        state = snapshot(connection, tables)
+        sequences = {}
+        for name, kind in catalog.relations.items():
+            if kind == "sequence":
+                row = connection.execute(f'SELECT last_value, is_called FROM "{name}"').fetchone()  # noqa: S608
+                assert row is not None
+                sequences[name] = (int(row[0]), bool(row[1]))
+    return state, catalog, sequences
+
+
+def _content_of(dsn: str, username: str) -> list[tuple[str, str]]:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT c.id::text, c.prompt FROM content c JOIN users u ON u.id = c.user_id"
+            " WHERE u.username = %s ORDER BY c.created_at, c.id",
+            (username,),
+        ).fetchall()
+    return [(row[0], row[1]) for row in rows]
+
+
+def _login(client: httpx.Client, username: str, *, envelope: bool) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": LEGACY_PASSWORD})
+    if response.status_code != 200:
+        raise httpx.HTTPError(f"login of {username} failed: {response.status_code} {response.text[:200]}")
+    body = response.json()
+    token = body["data"]["access_token"] if envelope else body["access_token"]
+    return {"Authorization": f"Bearer {token}"}
