@@ -165,6 +165,8 @@ def vet(
             )
         if sha256_of(path) != manifest.sha256:
             raise BackupRejected(f"{path.name}: sha256 differs from its manifest's: the file is corrupt")
+    if size == 0:
+        raise BackupRejected(f"{path.name}: the file is empty")
     with path.open("rb") as stream:
         stream.seek(max(size - 256, 0))
         tail = stream.read()

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
+from drills.catalog import Catalog, read_catalog
+
 # One argon2id hash (of LEGACY_PASSWORD) for every seeded user: hashing thousands would take
 # minutes, and the drills only ever log in as one of them.
 LEGACY_PASSWORD = "golive-legacy-password"  # noqa: S105 - the seeded users' known password
@@ -160,3 +162,46 @@ def changes(before: Snapshot, after: Snapshot) -> list[str]:
             if column in now.columns and now.columns[column] != digest:
                 problems.append(f"{table}.{column}: values changed ({now.rows} rows)")
     return problems
+
+
+@dataclass
+class DatabaseState:
+    """Everything a restore must bring back: the schema, every table's checksums (the revision
+    in alembic_version included) and where each sequence is."""
+
+    catalog: Catalog
+    tables: Snapshot
+    sequences: dict[str, tuple[int, bool]]
+
+    def schema_differences(self, now: DatabaseState) -> list[str]:
+        return now.catalog.diff(self.catalog)
+
+    def data_differences(self, now: DatabaseState) -> list[str]:
+        extra = sorted(set(now.tables) - set(self.tables))
+        return changes(self.tables, now.tables) + [f"{table}: a table that was not there" for table in extra]
+
+    def sequence_differences(self, now: DatabaseState) -> list[str]:
+        return [
+            f"{name} at {now.sequences.get(name)}, was {position}"
+            for name, position in self.sequences.items()
+            if now.sequences.get(name) != position
+        ]
+
+    def differences(self, now: DatabaseState) -> list[str]:
+        return self.schema_differences(now) + self.data_differences(now) + self.sequence_differences(now)
+
+
+def database_state(dsn: str) -> DatabaseState:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        catalog = read_catalog(connection)
+        tables = {table: catalog.column_names(table) for table in catalog.tables}
+        if connection.execute("SELECT to_regclass('public.alembic_version')").fetchone() != (None,):
+            tables["alembic_version"] = ["version_num"]
+        sequences = {}
+        for name, kind in catalog.relations.items():
+            if kind == "sequence":
+                query = sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(name))
+                row = connection.execute(query).fetchone()
+                assert row is not None
+                sequences[name] = (int(row[0]), bool(row[1]))
+        return DatabaseState(catalog, snapshot(connection, tables), sequences)

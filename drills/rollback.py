@@ -31,8 +31,7 @@ from drills.backups import (
     take_backup,
     vet,
 )
-from drills.catalog import Catalog, read_catalog
-from drills.data import LEGACY_PASSWORD, Sizes, Snapshot, changes, seed_legacy, snapshot
+from drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
 from drills.database import DrillDatabase
 from drills.migrator import Migrator
 from drills.result import DrillResult, Step
@@ -121,10 +120,10 @@ class RollbackDrill:
         with redis.Redis.from_url(self.redis_url) as client:
             for kind, plant in PLANTED.items():
                 plant(client, f"golive:drill:{kind}")
-        self.before, self.before_catalog, self.before_sequences = _state(self.database.dsn)
+        self.before = database_state(self.database.dsn)
         self.user_content = _content_of(self.database.dsn, USER)
         step.seconds = round(time.perf_counter() - started, 3)
-        step.figures = {table: checksum.rows for table, checksum in self.before.items()}
+        step.figures = {table: checksum.rows for table, checksum in self.before.tables.items()}
         step.check(
             "the legacy user has content to read back", [] if self.user_content else [f"{USER} has none"]
         )
@@ -195,16 +194,16 @@ class RollbackDrill:
                     json={"prompt": f"written after the backup #{index}", "agent": "content-generator"},
                 )
                 statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
-        after, _, _ = _state(self.database.dsn)
+        after = database_state(self.database.dsn).tables
         step.seconds = round(time.perf_counter() - started, 3)
         step.figures = {
             "responses": statuses,
             "rows_now": {table: value.rows for table, value in after.items()},
         }
         written = [
-            f"{table}: {after[table].rows - self.before[table].rows} rows more"
+            f"{table}: {after[table].rows - self.before.tables[table].rows} rows more"
             for table in ("users", "content")
-            if table in after and after[table].rows > self.before[table].rows
+            if table in after and after[table].rows > self.before.tables[table].rows
         ]
         step.check(
             "the new version wrote users and content",
@@ -226,27 +225,16 @@ class RollbackDrill:
         vetted = vet(backup, self.database, self.migrator, revision=self.first)
         restored = self.database.create_sibling("restored")
         restore(vetted.path, restored)
-        state, catalog, sequences = _state(restored)
+        now = database_state(restored)
         step.seconds = round(time.perf_counter() - started, 3)
         step.revision = Migrator(restored).current()
         step.check(
             f"the restored database is at {self.first}",
             [] if step.revision == self.first else [f"it is at {step.revision}"],
         )
-        step.check("the schema is the pre-migration schema", catalog.diff(self.before_catalog))
-        step.check(
-            "every table equals the pre-migration snapshot",
-            changes(self.before, state)
-            + [f"unexpected table {t}" for t in sorted(set(state) - set(self.before))],
-        )
-        step.check(
-            "sequences continue where they were",
-            [
-                f"{name} at {sequences.get(name)}, was {value}"
-                for name, value in self.before_sequences.items()
-                if sequences.get(name) != value
-            ],
-        )
+        step.check("the schema is the pre-migration schema", self.before.schema_differences(now))
+        step.check("every table equals the pre-migration snapshot", self.before.data_differences(now))
+        step.check("sequences continue where they were", self.before.sequence_differences(now))
         self.result.steps.append(step)
         return restored
 
@@ -314,22 +302,6 @@ class RollbackDrill:
         cluster = SutCluster(env, log_dir, self.stack.run_dir / "sut", **({"app": app} if app else {}))
         self.clusters.append(cluster)
         return cluster.start(1)
-
-
-def _state(dsn: str) -> tuple[Snapshot, Catalog, dict[str, tuple[int, bool]]]:
-    """Checksums of every table (alembic_version included), the catalog, and sequence positions."""
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        catalog = read_catalog(connection)
-        tables = {table: catalog.column_names(table) for table in catalog.tables}
-        tables["alembic_version"] = ["version_num"]
-        state = snapshot(connection, tables)
-        sequences = {}
-        for name, kind in catalog.relations.items():
-            if kind == "sequence":
-                row = connection.execute(f'SELECT last_value, is_called FROM "{name}"').fetchone()  # noqa: S608
-                assert row is not None
-                sequences[name] = (int(row[0]), bool(row[1]))
-    return state, catalog, sequences
 
 
 def _content_of(dsn: str, username: str) -> list[tuple[str, str]]:
