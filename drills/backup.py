@@ -185,6 +185,9 @@ class BackupDrill:
             refusal = None
         except BackupRejected as error:
             refusal = str(error)
+        finally:  # made from the good one: only the good one is worth keeping
+            path.unlink(missing_ok=True)
+            Manifest.path_for(path).unlink(missing_ok=True)
         step.seconds = round(time.perf_counter() - started, 3)
         step.figures = {"file": path.name, "refusal": refusal}
         step.check(

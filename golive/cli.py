@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +19,11 @@ from chaos.journal import Journal
 from chaos.runner import Runner
 from chaos.targets import dedicated_target
 from chaos.toxiproxy.run import main as run_toxiproxy
+from drills.data import Sizes
+from drills.database import DrillDatabase, UnsafeDatabase, redact
+from drills.migration import DEFAULT_MAX_LOCK_MS
+from drills.result import DrillResult
+from drills.runner import DRILLS, DrillRun, UnknownDrill, select, stack_database
 from fixtures.description import StackDescription, StackFileError, check_url
 from fixtures.providers import PROVIDERS, Provider, UnknownProvider, create_provider
 from fixtures.pusher.run import DEFAULT_PORT as PUSHER_PORT
@@ -288,6 +296,150 @@ def _chaos_summary(journal: Journal) -> str:
     if recovery is not None:
         parts.append(f"recovered in {recovery:.2f} s")
     return ", ".join(parts)
+
+
+@app.command()
+def drill(
+    names: Annotated[
+        list[str], typer.Argument(metavar="NAME...", help=f"{', '.join(DRILLS)}, or all", show_default=False)
+    ],
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="run in this (empty) database instead of a new one on the local stack; the drills "
+            "create and drop restore targets next to it, nothing else",
+        ),
+    ] = None,
+    wipe_database: Annotated[
+        bool,
+        typer.Option(
+            "--wipe-database",
+            help="with --database-url: the database may hold something, and the drill may drop "
+            "everything in its public schema",
+        ),
+    ] = False,
+    users: Annotated[int, typer.Option("--users", min=2, help="legacy users to seed")] = Sizes.users,
+    content: Annotated[int, typer.Option("--content", min=1, help="legacy content rows")] = Sizes.content,
+    agent_metrics: Annotated[
+        int, typer.Option("--agent-metrics", min=1, help="legacy agent_metrics rows")
+    ] = Sizes.agent_metrics,
+    max_lock_ms: Annotated[
+        float, typer.Option("--max-lock-ms", min=1, help="flag ACCESS EXCLUSIVE locks held longer")
+    ] = DEFAULT_MAX_LOCK_MS,
+    provider: ProviderOption = "local",
+    run_dir: RunDirOption = None,
+) -> None:
+    """Migration and rollback drills: the guide's migration, rollback, partial rollback and
+    backup procedures, run for real and checked; drill-NAME.json per drill in the run directory."""
+    try:
+        chosen = select(names)
+    except UnknownDrill as error:
+        raise _fail("drill", str(error), 2) from None
+    if wipe_database and database_url is None:
+        raise _fail("drill", "--wipe-database applies to --database-url only", 2)
+    given = _given_database(database_url, wipe_database) if database_url is not None else None
+    stack_provider = _provider("drill", provider)
+    run = _run_dir("drill", run_dir)
+    sizes = Sizes(users=users, content=content, agent_metrics=agent_metrics)
+    stack: Stack | None = None
+    results: list[tuple[DrillResult, Path]] = []
+    exit_code = 1
+    with interruptible():
+        try:
+            if given is None or any(chosen_drill.runs_backend for chosen_drill in chosen):
+                started = time.perf_counter()
+                stack = _start_stack("drill", stack_provider, 1, run, env=functional_headroom(os.environ))
+                _stage("stack", provider, time.perf_counter() - started, True)
+            for index, chosen_drill in enumerate(chosen):
+                err.print(f"[bold]drill {chosen_drill.name}[/]: {chosen_drill.summary}")
+                if given is not None and index:
+                    given.ensure_empty(wipe=True)  # what is there, the previous drill put there
+                with _database_for(chosen_drill.name, given, stack) as database:
+                    run_of_drill = DrillRun(
+                        database,
+                        stack,
+                        run.path / "drills" / chosen_drill.name,
+                        sizes,
+                        max_lock_ms,
+                        progress=_progress_printer(),
+                    )
+                    result = chosen_drill.run(run_of_drill)
+                results.append((result, result.write(run.path)))
+                _report_drill(result)
+            exit_code = 0 if all(result.ok for result, _ in results) else 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: stopping")
+            exit_code = 130
+        finally:
+            if stack is not None:
+                with shielded():
+                    stack.close()
+    _drill_summary(results, exit_code, run)
+    run.finish(exit_code, drills={result.drill: result.ok for result, _ in results})
+    raise typer.Exit(exit_code)
+
+
+def _given_database(url: str, wipe: bool) -> DrillDatabase:
+    try:
+        database = DrillDatabase(url)
+        database.ensure_empty(wipe=wipe)
+    except (UnsafeDatabase, ValueError) as error:
+        raise _fail("drill", f"--database-url: {error}", 2) from None
+    except psycopg.Error as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise _fail("drill", f"--database-url: cannot use {redact(url)}: {first}", 2) from None
+    return database
+
+
+@contextmanager
+def _database_for(name: str, given: DrillDatabase | None, stack: Stack | None) -> Iterator[DrillDatabase]:
+    if given is not None:
+        yield given
+        return
+    assert stack is not None
+    with stack_database(stack, name) as database:
+        yield database
+
+
+def _progress_printer() -> Callable[[str], None]:
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        err.print(f"  [dim]{time.perf_counter() - started:6.1f} s[/]  {message}", soft_wrap=True)
+
+    return progress
+
+
+def _report_drill(result: DrillResult) -> None:
+    err.print(result.table())
+    for failure in result.failures:
+        err.print(f"  [red]x[/] {failure}", soft_wrap=True)
+    for warning in result.warnings:
+        err.print(f"  [yellow]![/] {warning}", soft_wrap=True)
+
+
+def _drill_summary(results: list[tuple[DrillResult, Path]], exit_code: int, run: RunDir) -> None:
+    table = Table(title="drills", title_justify="left")
+    for heading in ("drill", "verdict", "seconds", "checks", "warnings", "result"):
+        table.add_column(heading, overflow="fold")
+    for result, path in results:
+        checks = [check for step in result.steps for check in step.checks]
+        table.add_row(
+            result.drill,
+            "[green]PASS[/]" if result.ok else "[red]FAIL[/]",
+            f"{result.seconds:.1f}",
+            f"{sum(check.ok for check in checks)}/{len(checks)}",
+            str(len(result.warnings)),
+            str(path.relative_to(run.path)),
+        )
+    err.print(table)
+    if exit_code == 0:
+        err.print(f"[bold green]PASS[/]: every drill passed. Artifacts: {run.path}")
+    elif exit_code == 130:
+        err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
+    else:
+        err.print(f"[bold red]FAIL[/]: see the failures above. Artifacts: {run.path}")
 
 
 @app.command()

@@ -1,0 +1,127 @@
+"""One way to run the drills, for `golive drill` and the pytest suites alike: each drill gets an
+empty database of its own (a new one on the local stack's Postgres, or the operator's, wiped
+between drills once it has been accepted as the drill's), and, when it runs the backend, the
+local stack's services."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drills.backup import BackupDrill
+from drills.data import Sizes
+from drills.database import DrillDatabase
+from drills.flags import FlagsDrill
+from drills.migration import DEFAULT_MAX_LOCK_MS, MigrationDrill
+from drills.result import DrillResult
+from drills.rollback import RollbackDrill
+from fixtures.stack import Stack
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DrillRun:
+    """What a drill is given."""
+
+    database: DrillDatabase
+    stack: Stack | None
+    work_dir: Path  # backups and other files the drill writes
+    sizes: Sizes = field(default_factory=Sizes)
+    max_lock_ms: float = DEFAULT_MAX_LOCK_MS
+    extra_versions: Path | None = None  # more migration scripts (the tests' broken ones)
+    progress: Progress = lambda message: None
+
+    @property
+    def running_stack(self) -> Stack:
+        if self.stack is None:
+            raise RuntimeError("this drill runs the backend: it needs the local stack")
+        return self.stack
+
+
+def _migration(run: DrillRun) -> DrillResult:
+    return MigrationDrill(
+        run.database.dsn,
+        run.sizes,
+        extra_versions=run.extra_versions,
+        max_lock_ms=run.max_lock_ms,
+        progress=run.progress,
+    ).run()
+
+
+def _rollback(run: DrillRun) -> DrillResult:
+    return RollbackDrill(
+        run.database, run.running_stack, run.work_dir, run.sizes, progress=run.progress
+    ).run()
+
+
+def _flags(run: DrillRun) -> DrillResult:
+    return FlagsDrill(run.database, run.running_stack, progress=run.progress).run()
+
+
+def _backup(run: DrillRun) -> DrillResult:
+    return BackupDrill(run.database, run.work_dir, run.sizes, progress=run.progress).run()
+
+
+@dataclass(frozen=True)
+class Drill:
+    name: str
+    summary: str
+    runs_backend: bool
+    run: Callable[[DrillRun], DrillResult]
+
+
+DRILLS = {
+    drill.name: drill
+    for drill in (
+        Drill(
+            "migration",
+            "upgrade/downgrade round trips on legacy data: schema, data, locks",
+            False,
+            _migration,
+        ),
+        Drill(
+            "rollback",
+            "backup, migrate, write, restore: the old version serves the old data",
+            True,
+            _rollback,
+        ),
+        Drill("flags", "CIRCUIT_BREAKER/RATE_LIMIT/PUSHER_ENABLED=false, each by behaviour", True, _flags),
+        Drill("backup", "corrupt, truncated and other-schema backups refused untouched", False, _backup),
+    )
+}
+
+
+class UnknownDrill(ValueError):
+    pass
+
+
+def select(names: list[str]) -> list[Drill]:
+    """The drills named ('all' for every one), in the order given, each once."""
+    chosen: list[Drill] = []
+    for name in names:
+        if name == "all":
+            chosen += [drill for drill in DRILLS.values() if drill not in chosen]
+        elif name in DRILLS:
+            chosen += [] if DRILLS[name] in chosen else [DRILLS[name]]
+        else:
+            raise UnknownDrill(f"no drill named {name!r}: choose from {', '.join(DRILLS)}, or all")
+    return chosen
+
+
+_counter = itertools.count(1)
+
+
+@contextmanager
+def stack_database(stack: Stack, drill: str) -> Iterator[DrillDatabase]:
+    """A new database on the stack's Postgres for one drill, dropped afterwards."""
+    assert stack.postgres is not None
+    name = f"golive_drill_{drill}_{next(_counter)}"
+    stack.admin.create_database(name)
+    try:
+        yield DrillDatabase(stack.postgres.admin.dsn(name))
+    finally:
+        stack.admin.drop_database(name)
