@@ -42,10 +42,10 @@ def _copy(good: Path, target: Path, data: bytes, *, manifest: bool) -> Path:
 
 
 def _flipped(drill: BackupDrill, directory: Path) -> Path:
-    """One digit changed in a COPY row: psql would load it without a word."""
+    """One letter of an e-mail address changed in a COPY row: psql would load it without a word."""
     data = bytearray(drill.good.read_bytes())
-    at = data.index(b"legacy-user-1234")
-    data[at + len("legacy-user-1")] = ord("9")
+    at = data.index(b"@school", data.index(b"COPY public.users"))
+    data[at + 1] = ord("z")
     return _copy(drill.good, directory / "flipped.sql", bytes(data), manifest=True)
 
 

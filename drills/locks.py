@@ -24,10 +24,10 @@ MODES = (
     "AccessExclusiveLock",
 )
 
-_LOCKS = """
+LOCKS = """
 SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE l.pid = %s AND l.granted AND n.nspname = 'public' AND c.relkind IN ('r', 'p')
+WHERE l.pid = %(pid)s AND l.granted AND n.nspname = 'public' AND c.relkind IN ('r', 'p')
 """
 
 
@@ -54,6 +54,7 @@ class LockWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name=f"locks-{pid}", daemon=True)
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
 
     def __enter__(self) -> LockWatcher:
         self._connection = psycopg.connect(self.dsn, autocommit=True)
@@ -67,18 +68,25 @@ class LockWatcher:
         if self._error is not None:
             raise self._error
 
+    def record(self, locks: list[tuple[str, str]]) -> None:
+        """One sample. The migration's own session gives the last one, just before its commit:
+        a lock is held until the transaction ends, so that sample misses none, however short."""
+        with self._lock:
+            now = time.monotonic()
+            for table, mode in locks:
+                held = self.held.get(table)
+                if held is None:
+                    self.held[table] = HeldLock(table, mode, now, now)
+                    continue
+                held.last_seen = now
+                if MODES.index(mode) > MODES.index(held.mode):
+                    held.mode = mode
+
     def _watch(self) -> None:
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                for table, mode in self._connection.execute(_LOCKS, (self.pid,)).fetchall():
-                    held = self.held.get(table)
-                    if held is None:
-                        self.held[table] = HeldLock(table, mode, now, now)
-                        continue
-                    held.last_seen = now
-                    if MODES.index(mode) > MODES.index(held.mode):
-                        held.mode = mode
+                rows = self._connection.execute(LOCKS, {"pid": self.pid}).fetchall()
+                self.record([(table, mode) for table, mode in rows])
                 self._stop.wait(SAMPLE_SECONDS)
         except BaseException as error:  # reported by __exit__, in the drill's thread
             self._error = error

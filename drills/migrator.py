@@ -13,7 +13,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
-from drills.locks import HeldLock, LockWatcher
+from drills.locks import LOCKS, HeldLock, LockWatcher
 from system_under_test.db.migrate import alembic_config
 from system_under_test.db.urls import sync_database_url
 
@@ -67,6 +67,8 @@ class Migrator:
                 with LockWatcher(self.dsn, pid) as watcher:
                     self.config.attributes["connection"] = connection
                     getattr(command, action)(self.config, target)
+                    own = connection.exec_driver_sql(LOCKS, {"pid": pid}).fetchall()
+                    watcher.record([(table, mode) for table, mode in own])
             seconds = time.perf_counter() - started  # the commit included
             return StepRun(round(seconds, 3), sorted(watcher.held.values(), key=lambda lock: lock.table))
         finally:

@@ -1,0 +1,57 @@
+"""The migration drill's checks bite: on each deliberately broken migration (tests/drills/broken/,
+added as revision 0004 after the backend's own) the drill fails and says precisely what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drills.data import Sizes
+from drills.migration import MigrationDrill
+
+BROKEN = Path(__file__).parent / "broken"
+SMALL = Sizes(users=100, content=1_000, agent_metrics=10)
+
+
+def test_the_drill_passes_without_them(empty_database: str) -> None:
+    result = MigrationDrill(empty_database, SMALL).run()
+    assert result.ok, result.failures
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        (
+            "drops_data",
+            [
+                "downgrade -1: every legacy value is intact: content.result: values changed (1000 rows)",
+                "downgrade -1: data in what the step kept is intact: content.result: values changed",
+            ],
+        ),
+        (
+            "model_mismatch",
+            [
+                "references: each revision from empty: the models match the head revision: "
+                "modify_type users.username: database has VARCHAR(32), models say VARCHAR(64)"
+            ],
+        ),
+        (
+            "orphan_table",
+            [
+                "references: each revision from empty: downgrade base from head leaves nothing: "
+                "unexpected table drill_orphan",
+                "upgrade head: alembic upgrade head succeeds: "
+                'DuplicateTable: relation "drill_orphan" already exists',
+            ],
+        ),
+    ],
+)
+def test_the_drill_fails_precisely_on_a_broken_migration(
+    empty_database: str, broken: str, expected: list[str]
+) -> None:
+    result = MigrationDrill(empty_database, SMALL, extra_versions=BROKEN / broken).run()
+    assert not result.ok
+    assert result.settings["revisions"][-1] == "0004"
+    for message in expected:
+        assert any(failure.startswith(message) for failure in result.failures), result.failures
