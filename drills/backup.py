@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from drills.backups import BackupError, BackupRejected, Manifest, restore, take_backup, vet
 from drills.data import Sizes, database_state, seed_legacy
-from drills.database import DrillDatabase
+from drills.database import DrillDatabase, UnsafeDatabase
 from drills.migrator import Migrator
 from drills.result import DrillResult, Step
 
@@ -148,7 +148,7 @@ class BackupDrill:
             for bad in BAD_BACKUPS:
                 self._refused(bad)
             self._good_restores()
-        except (psycopg.Error, SQLAlchemyError, BackupError, OSError) as error:
+        except (psycopg.Error, SQLAlchemyError, BackupError, UnsafeDatabase, OSError) as error:
             self.result.error = f"{type(error).__name__}: {error}"
         finally:
             self.database.drop_created()

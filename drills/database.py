@@ -18,9 +18,19 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from drills.catalog import read_catalog
-
 SCHEMA = "public"
+
+
+_RELATIONS = """
+SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+"""
+_KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "S": "sequence"}
+
+
+def _tables_first(row: tuple[str, str]) -> tuple[bool, str]:
+    name, kind = row
+    return (kind not in ("r", "p"), name)
 
 
 class UnsafeDatabase(RuntimeError):
@@ -40,10 +50,11 @@ class DrillDatabase:
     # --- the drill's database ------------------------------------------------------------------
 
     def contents(self) -> list[str]:
-        """What the database holds in its public schema ('table users', ...): empty when unused."""
+        """What the database holds in its public schema ('table users', ...), tables first;
+        empty when unused. Alembic's bookkeeping counts: it says a schema was migrated there."""
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as connection:
-            catalog = read_catalog(connection)
-        return [f"{kind} {name}" for name, kind in sorted(catalog.relations.items())]
+            rows = connection.execute(_RELATIONS, {"schema": SCHEMA}).fetchall()
+        return [f"{_KINDS.get(kind, 'relation')} {name}" for name, kind in sorted(rows, key=_tables_first)]
 
     def ensure_empty(self, *, wipe: bool) -> None:
         """Refuses a database that holds anything, unless `wipe`: then its public schema is
@@ -62,6 +73,13 @@ class DrillDatabase:
             # Re-created by the drill's role, which then owns it.
             connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)))
             connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
+
+    def can_create_databases(self) -> bool:
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as connection:
+            row = connection.execute(
+                "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+        return bool(row and row[0])
 
     # --- databases of its own next to it -------------------------------------------------------
 

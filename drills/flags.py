@@ -25,6 +25,7 @@ from drills.database import DrillDatabase
 from drills.migrator import Migrator
 from drills.result import DrillResult, Step
 from fixtures.description import Credentials
+from fixtures.processes import ProcessError
 from fixtures.stack import Stack, create_users, new_credentials
 from fixtures.sut import SutCluster
 from fixtures.upstream.control import UpstreamControl, UpstreamServer
@@ -151,7 +152,14 @@ class FlagsDrill:
             upstream = UpstreamServer(self.log_dir).start()
             for probe in self.probes:
                 self.result.steps.append(self._drill(probe, upstream.url))
-        except (psycopg.Error, SQLAlchemyError, httpx.HTTPError, WebSocketException, OSError) as error:
+        except (
+            psycopg.Error,
+            SQLAlchemyError,
+            httpx.HTTPError,
+            WebSocketException,
+            OSError,
+            ProcessError,
+        ) as error:
             self.result.error = f"{type(error).__name__}: {error}"
         finally:
             if upstream is not None:

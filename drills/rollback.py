@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
@@ -32,9 +32,10 @@ from drills.backups import (
     vet,
 )
 from drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
-from drills.database import DrillDatabase
+from drills.database import DrillDatabase, UnsafeDatabase
 from drills.migrator import Migrator
 from drills.result import DrillResult, Step
+from fixtures.processes import ProcessError
 from fixtures.providers.local.redis import LocalRedis
 from fixtures.stack import Stack
 from fixtures.sut import SutCluster
@@ -67,8 +68,10 @@ class RollbackDrill:
         work_dir: Path,
         sizes: Sizes,
         *,
+        previous_app: str = LEGACY_APP,
         progress: Progress = lambda message: None,
     ) -> None:
+        self.previous_app = previous_app
         self.database = database
         self.stack = stack
         self.work_dir = work_dir
@@ -100,7 +103,15 @@ class RollbackDrill:
             restored = self._restore(backup)
             self._previous_version(restored)
             self._restore_redis(rdb, redis_before)
-        except (psycopg.Error, SQLAlchemyError, BackupError, httpx.HTTPError, redis.RedisError) as error:
+        except (
+            psycopg.Error,
+            SQLAlchemyError,
+            BackupError,
+            UnsafeDatabase,
+            httpx.HTTPError,
+            redis.RedisError,
+            ProcessError,
+        ) as error:
             self.result.error = f"{type(error).__name__}: {error}"
         finally:
             for cluster in self.clusters:
@@ -241,21 +252,18 @@ class RollbackDrill:
     def _previous_version(self, restored: str) -> None:
         self.progress("the previous version on the restored database")
         step = Step("the previous version serves from it", revision=self.first)
+        self.result.steps.append(step)
         started = time.perf_counter()
-        cluster = self._start(LEGACY_APP, restored, "previous")
+        cluster = self._start(self.previous_app, restored, "previous")
         with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
-            health = client.get("/health")
-            step.check(
-                "GET /health: healthy at the old revision",
-                []
-                if health.status_code == 200 and health.json().get("revision") == self.first
-                else [f"{health.status_code} {health.text[:200]}"],
-            )
-            headers = _login(client, USER, envelope=False)
+            step.check("GET /health: healthy at the old revision", self._health_problems(client))
+            try:
+                headers = _login(client, USER, envelope=False)
+            except httpx.HTTPError as error:
+                step.check(f"{USER} logs in", [str(error)])
+                return
             listed = client.get("/api/v1/content/list", headers=headers, params={"limit": 1000})
-            served = (
-                [(item["id"], item["prompt"]) for item in listed.json()] if listed.status_code == 200 else []
-            )
+            served = _list_of(listed, lambda item: (item["id"], item["prompt"]))
             step.check(
                 f"{USER}'s content is served as it was",
                 []
@@ -263,13 +271,24 @@ class RollbackDrill:
                 else [f"{listed.status_code}: {len(served)} items served, {len(self.user_content)} expected"],
             )
             metrics = client.get("/api/v1/agents/metrics", headers=headers)
-            count = len(metrics.json()) if metrics.status_code == 200 else None
+            count = len(_list_of(metrics, lambda item: item["agent_name"]))
             step.check(
                 "agent metrics are served",
                 [] if count == self.sizes.agent_metrics else [f"{metrics.status_code}: {count} rows"],
             )
         step.seconds = round(time.perf_counter() - started, 3)
-        self.result.steps.append(step)
+
+    def _health_problems(self, client: httpx.Client) -> list[str]:
+        health = client.get("/health")
+        try:
+            revision = health.json().get("revision")
+        except ValueError:
+            revision = None
+        return (
+            []
+            if health.status_code == 200 and revision == self.first
+            else [f"{health.status_code} {health.text[:200]}"]
+        )
 
     def _restore_redis(self, rdb: Path, before: dict[bytes, RedisValue]) -> None:
         self.progress("Redis: a new server loads the snapshot")
@@ -314,10 +333,26 @@ def _content_of(dsn: str, username: str) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in rows]
 
 
+T = TypeVar("T")
+
+
+def _list_of(response: httpx.Response, item: Callable[[Any], T]) -> list[T]:
+    """The items of a JSON list answer; none when the answer is anything else."""
+    try:
+        body = response.json()
+        return (
+            [item(entry) for entry in body] if response.status_code == 200 and isinstance(body, list) else []
+        )
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
 def _login(client: httpx.Client, username: str, *, envelope: bool) -> dict[str, str]:
     response = client.post("/api/v1/auth/token", json={"username": username, "password": LEGACY_PASSWORD})
     if response.status_code != 200:
         raise httpx.HTTPError(f"login of {username} failed: {response.status_code} {response.text[:200]}")
     body = response.json()
-    token = body["data"]["access_token"] if envelope else body["access_token"]
+    token = (body.get("data") or {}).get("access_token") if envelope else body.get("access_token")
+    if not isinstance(token, str):
+        raise httpx.HTTPError(f"login of {username}: no access_token in {response.text[:200]}")
     return {"Authorization": f"Bearer {token}"}

@@ -72,6 +72,7 @@ class Drill:
     summary: str
     runs_backend: bool
     run: Callable[[DrillRun], DrillResult]
+    creates_databases: bool = True  # restore targets and scratch copies next to its own
 
 
 DRILLS = {
@@ -82,6 +83,7 @@ DRILLS = {
             "upgrade/downgrade round trips on legacy data: schema, data, locks",
             False,
             _migration,
+            creates_databases=False,
         ),
         Drill(
             "rollback",
@@ -89,7 +91,13 @@ DRILLS = {
             True,
             _rollback,
         ),
-        Drill("flags", "CIRCUIT_BREAKER/RATE_LIMIT/PUSHER_ENABLED=false, each by behaviour", True, _flags),
+        Drill(
+            "flags",
+            "CIRCUIT_BREAKER/RATE_LIMIT/PUSHER_ENABLED=false, each by behaviour",
+            True,
+            _flags,
+            creates_databases=False,
+        ),
         Drill("backup", "corrupt, truncated and other-schema backups refused untouched", False, _backup),
     )
 }

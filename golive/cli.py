@@ -338,7 +338,9 @@ def drill(
         raise _fail("drill", str(error), 2) from None
     if wipe_database and database_url is None:
         raise _fail("drill", "--wipe-database applies to --database-url only", 2)
-    given = _given_database(database_url, wipe_database) if database_url is not None else None
+    given = None
+    if database_url is not None:
+        given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
     stack_provider = _provider("drill", provider)
     run = _run_dir("drill", run_dir)
     sizes = Sizes(users=users, content=content, agent_metrics=agent_metrics)
@@ -380,9 +382,14 @@ def drill(
     raise typer.Exit(exit_code)
 
 
-def _given_database(url: str, wipe: bool) -> DrillDatabase:
+def _given_database(url: str, wipe: bool, creates_databases: bool) -> DrillDatabase:
     try:
         database = DrillDatabase(url)
+        if creates_databases and not database.can_create_databases():
+            raise UnsafeDatabase(
+                f"the role of {redact(url)} may not create databases: the rollback and backup drills "
+                "restore into databases of their own next to it (grant CREATEDB, or use another role)"
+            )
         database.ensure_empty(wipe=wipe)
     except (UnsafeDatabase, ValueError) as error:
         raise _fail("drill", f"--database-url: {error}", 2) from None

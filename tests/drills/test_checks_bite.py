@@ -1,5 +1,6 @@
-"""The migration drill's checks bite: on each deliberately broken migration (tests/drills/broken/,
-added as revision 0004 after the backend's own) the drill fails and says precisely what is wrong."""
+"""The drills' checks bite. The migration drill, on each deliberately broken migration
+(tests/drills/broken/, added as revision 0004 after the backend's own), fails and says precisely
+what is wrong; the rollback drill fails when the version it restarts cannot serve the old schema."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import pytest
 
 from drills.data import Sizes
 from drills.migration import MigrationDrill
+from drills.rollback import RollbackDrill
+from drills.runner import stack_database
+from fixtures.stack import Stack
+from fixtures.sut import APP
 
 BROKEN = Path(__file__).parent / "broken"
 SMALL = Sizes(users=100, content=1_000, agent_metrics=10)
@@ -55,3 +60,22 @@ def test_the_drill_fails_precisely_on_a_broken_migration(
     assert result.settings["revisions"][-1] == "0004"
     for message in expected:
         assert any(failure.startswith(message) for failure in result.failures), result.failures
+
+
+def test_the_rollback_drill_fails_when_the_restarted_version_is_not_the_old_one(
+    golive_stack: Stack, tmp_path: Path
+) -> None:
+    """The new version on the restored (old) schema: the drill must not call that a rollback."""
+    with stack_database(golive_stack, "rollback") as database:
+        result = RollbackDrill(database, golive_stack, tmp_path, SMALL, previous_app=APP).run()
+    assert not result.ok
+    assert [step.name for step in result.steps if not step.ok] == ["the previous version serves from it"]
+    health, login = result.failures
+    assert health.startswith(
+        "the previous version serves from it: GET /health: healthy at the old revision: 200"
+    )
+    # It answers in the new format (the envelope), which the old clients do not read.
+    assert login.startswith(
+        "the previous version serves from it: legacy-user-2 logs in: "
+        'login of legacy-user-2: no access_token in {"status":"success"'
+    )
