@@ -7,6 +7,7 @@ several commands may add their parts to the same one (`--run-dir`).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,12 @@ from typing import Any
 from golive import __version__
 
 DEFAULT_BASE = Path("reports") / "out"
+# user:password@ in a URL (a --database-url): artifacts are shared, passwords are not.
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*):[^/@\s]*@")
+
+
+def redact_credentials(text: str) -> str:
+    return _CREDENTIALS.sub(r"\g<scheme>:***@", text)
 
 
 def new_run_id(command: str, now: datetime | None = None) -> str:
@@ -39,7 +46,8 @@ class RunDir:
         except OSError as error:
             raise RunDirError(f"{path}: cannot create: {error.strerror}") from None
         run = cls(path.resolve(), command)
-        run.record(command, {"argv": sys.argv, "started_at": _now(), "golive_version": __version__})
+        argv = [redact_credentials(argument) for argument in sys.argv]
+        run.record(command, {"argv": argv, "started_at": _now(), "golive_version": __version__})
         return run
 
     @property
