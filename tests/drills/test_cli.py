@@ -100,7 +100,7 @@ def test_drills_in_a_given_database_wiped_first_leave_the_rest_of_the_server_alo
     recorded = json.loads((tmp_path / "run.json").read_text())["commands"]["drill"]
     assert recorded["drills"] == {"migration": True, "backup": True}
     assert recorded["exit_code"] == 0
-    password = psycopg.conninfo.conninfo_to_dict(given.dsn)["password"]
+    password = str(psycopg.conninfo.conninfo_to_dict(given.dsn)["password"])
     assert password not in (tmp_path / "run.json").read_text()
     assert "PASS: every drill passed" in run.stderr
     assert "upgrade head from base" in run.stderr  # progress and the step table

@@ -4,6 +4,7 @@ safety rules, backup vetting, Redis snapshots, drill selection."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -181,7 +182,7 @@ def test_passwords_are_redacted_from_messages() -> None:
 
 
 @pytest.fixture
-def first_revision_backup(golive_stack: Stack, tmp_path: Path) -> tuple[DrillDatabase, Path]:
+def first_revision_backup(golive_stack: Stack, tmp_path: Path) -> Iterator[tuple[DrillDatabase, Path]]:
     with stack_database(golive_stack, "vet") as database:
         Migrator(database.dsn).run("upgrade", "0001")
         path = tmp_path / "backup.sql"
