@@ -6,11 +6,14 @@ path (upgrade, downgrade, restore) led to them; `diff` says what differs, one li
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import psycopg
 
 SCHEMA = "public"
+K = TypeVar("K", str, tuple[str, str])
 # Alembic's bookkeeping: its content is the revision, which the drills check on their own.
 BOOKKEEPING = "alembic_version"
 
@@ -90,26 +93,20 @@ class Catalog:
                     problems.append(f"{name} is a {mine}, expected a {theirs}")
         for table in sorted(self.tables & expected.tables):
             problems += _column_diff(table, self.columns.get(table, ()), expected.columns.get(table, ()))
-        for key in sorted(set(self.constraints) | set(expected.constraints)):
-            mine_def, their_def = self.constraints.get(key), expected.constraints.get(key)
-            table, name = key
-            if table not in self.tables & expected.tables or _same_definition(mine_def, their_def):
-                continue
-            if their_def is None:
-                problems.append(f"unexpected constraint {name} on {table}: {mine_def}")
-            elif mine_def is None:
-                problems.append(f"missing constraint {name} on {table}: {their_def}")
-            else:
-                problems.append(f"constraint {name} on {table} is {mine_def}, expected {their_def}")
-        for name in sorted(set(self.indexes) | set(expected.indexes)):
-            mine_index, their_index = self.indexes.get(name), expected.indexes.get(name)
-            if mine_index != their_index:
-                if their_index is None:
-                    problems.append(f"unexpected index {name}: {mine_index}")
-                elif mine_index is None:
-                    problems.append(f"missing index {name}: {their_index}")
-                else:
-                    problems.append(f"index {name} is {mine_index}, expected {their_index}")
+        # Constraints of a table only one side has: the table's difference says it all.
+        shared = self.tables & expected.tables
+
+        def on_shared(constraints: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+            return {key: value for key, value in constraints.items() if key[0] in shared}
+
+        problems += _definition_diff(
+            "constraint",
+            on_shared(self.constraints),
+            on_shared(expected.constraints),
+            lambda key: f"{key[1]} on {key[0]}",
+            _same_definition,
+        )
+        problems += _definition_diff("index", self.indexes, expected.indexes, str, lambda a, b: a == b)
         for name in sorted(set(self.views) & set(expected.views)):
             if self.views[name] != expected.views[name]:
                 problems.append(f"view {name} differs")
@@ -132,6 +129,25 @@ def _same_definition(mine: str | None, theirs: str | None) -> bool:
         return re.sub(r"[()\s]", "", _CASTS.sub("", definition))
 
     return canonical(mine) == canonical(theirs)
+
+
+def _definition_diff(
+    kind: str,
+    mine: Mapping[K, str],
+    theirs: Mapping[K, str],
+    label: Callable[[K], str],
+    same: Callable[[str, str], bool],
+) -> list[str]:
+    problems = []
+    for key in sorted(set(mine) | set(theirs)):
+        mine_def, their_def = mine.get(key), theirs.get(key)
+        if their_def is None:
+            problems.append(f"unexpected {kind} {label(key)}: {mine_def}")
+        elif mine_def is None:
+            problems.append(f"missing {kind} {label(key)}: {their_def}")
+        elif not same(mine_def, their_def):
+            problems.append(f"{kind} {label(key)} is {mine_def}, expected {their_def}")
+    return problems
 
 
 def _column_diff(table: str, mine: tuple[Column, ...], expected: tuple[Column, ...]) -> list[str]:

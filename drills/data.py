@@ -45,6 +45,9 @@ class Sizes:
     def total(self) -> int:
         return self.users + self.content + self.agent_metrics
 
+    def rows(self) -> dict[str, int]:
+        return {"users": self.users, "content": self.content, "agent_metrics": self.agent_metrics}
+
 
 def seed_legacy(connection: psycopg.Connection, sizes: Sizes, seed: int = 20261128) -> None:
     """Fills the legacy tables (empty, at revision 0001) with reproducible, varied rows."""

@@ -71,11 +71,7 @@ class MigrationDrill:
         self.result = DrillResult(
             "migration",
             settings={
-                "rows": {
-                    "users": sizes.users,
-                    "content": sizes.content,
-                    "agent_metrics": sizes.agent_metrics,
-                },
+                "rows": sizes.rows(),
                 "revisions": self.migrator.revisions,
                 "max_lock_ms": max_lock_ms,
             },
@@ -159,11 +155,7 @@ class MigrationDrill:
             "the legacy rows are all there",
             [
                 f"{table}: {self.legacy[table].rows} rows, expected {expected}"
-                for table, expected in (
-                    ("users", self.sizes.users),
-                    ("content", self.sizes.content),
-                    ("agent_metrics", self.sizes.agent_metrics),
-                )
+                for table, expected in self.sizes.rows().items()
                 if self.legacy[table].rows != expected
             ],
         )

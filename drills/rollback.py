@@ -82,11 +82,7 @@ class RollbackDrill:
         self.result = DrillResult(
             "rollback",
             settings={
-                "rows": {
-                    "users": sizes.users,
-                    "content": sizes.content,
-                    "agent_metrics": sizes.agent_metrics,
-                },
+                "rows": sizes.rows(),
                 "revisions": self.migrator.revisions,
             },
         )

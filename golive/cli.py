@@ -208,8 +208,12 @@ def _verdict(results: list[SuiteResult], exit_code: int, run: RunDir) -> None:
     for result in results:
         for failure in result.failures[:20]:
             err.print(f"  [red]x[/] {result.suite.name}: {failure}", soft_wrap=True)
+    _outcome(exit_code, run, "every suite passed")
+
+
+def _outcome(exit_code: int, run: RunDir, passed: str) -> None:
     if exit_code == 0:
-        err.print(f"[bold green]PASS[/]: every suite passed. Artifacts: {run.path}")
+        err.print(f"[bold green]PASS[/]: {passed}. Artifacts: {run.path}")
     elif exit_code == 130:
         err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
     else:
@@ -441,12 +445,7 @@ def _drill_summary(results: list[tuple[DrillResult, Path]], exit_code: int, run:
             str(path.relative_to(run.path)),
         )
     err.print(table)
-    if exit_code == 0:
-        err.print(f"[bold green]PASS[/]: every drill passed. Artifacts: {run.path}")
-    elif exit_code == 130:
-        err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
-    else:
-        err.print(f"[bold red]FAIL[/]: see the failures above. Artifacts: {run.path}")
+    _outcome(exit_code, run, "every drill passed")
 
 
 @app.command()
