@@ -51,6 +51,8 @@ def dedicated_target(stack: Stack, experiment: Experiment) -> Iterator[Target]:
                 tokens=tokens,
                 content_rows=content_rows,
                 proxies=set(stack.proxied),
+                database=database,
+                users=users,
             )
         finally:
             cluster.stop()

@@ -258,7 +258,7 @@ class RollbackDrill:
             except httpx.HTTPError as error:
                 step.check(f"{USER} logs in", [str(error)])
                 return
-            listed = client.get("/api/v1/content/list", headers=headers, params={"limit": 1000})
+            listed = client.get("/api/v1/content", headers=headers, params={"limit": 1000})
             served = _list_of(listed, lambda item: (item["id"], item["prompt"]))
             step.check(
                 f"{USER}'s content is served as it was",

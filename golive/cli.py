@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import psycopg
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from chaos.experiment import ExperimentError, library, load, resolve
+from chaos.experiment import Experiment, ExperimentError, library, resolve
+from chaos.experiment import load as load_experiment
 from chaos.journal import Journal
 from chaos.runner import Runner
+from chaos.runner import Target as ChaosTarget
 from chaos.targets import dedicated_target
 from chaos.toxiproxy.run import main as run_toxiproxy
 from drills.data import Sizes
@@ -33,6 +38,11 @@ from golive import __version__
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
 from golive.suites import API, CONTRACT, GUIDE, REALTIME, SuiteResult, run_suite
+from loadtests.accounts import Accounts, accounts_from_environment, create_accounts
+from loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
+from loadtests.profiles import Profile, ProfileError, load_profile
+from loadtests.results import Second
+from loadtests.run import BreakerWatcher, LoadError, LoadResult, locust_run
 
 app = typer.Typer(
     name="golive",
@@ -43,6 +53,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 err = Console(stderr=True, highlight=False)
+THRESHOLDS_FAILED = 99  # as k6 exits when a threshold fails
+CHAOS_JOIN_SECONDS = 300.0
 
 ProviderOption = Annotated[
     str, typer.Option("--provider", help=f"who starts Postgres and Redis: {', '.join(PROVIDERS)}")
@@ -57,7 +69,7 @@ RunDirOption = Annotated[
 
 
 def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]golive {command}:[/] {message}", soft_wrap=True)
+    err.print(f"[bold red]golive {command}:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -207,7 +219,7 @@ def _stage(name: str, detail: str, seconds: float, ok: bool) -> None:
 def _verdict(results: list[SuiteResult], exit_code: int, run: RunDir) -> None:
     for result in results:
         for failure in result.failures[:20]:
-            err.print(f"  [red]x[/] {result.suite.name}: {failure}", soft_wrap=True)
+            err.print(f"  [red]x[/] {result.suite.name}: {escape(failure)}", soft_wrap=True)
     _outcome(exit_code, run, "every suite passed")
 
 
@@ -228,7 +240,7 @@ app.add_typer(chaos_app, name="chaos")
 def chaos_list() -> None:
     """The experiment library: name, tags, title."""
     try:
-        experiments = [load(path) for path in library()]
+        experiments = [load_experiment(path) for path in library()]
     except ExperimentError as error:
         raise _fail("chaos list", str(error), 2) from None
     for experiment in experiments:
@@ -251,7 +263,7 @@ def chaos_run(
     """The nightly chaos run: every experiment against a fresh stack; a JSON journal per run."""
     chosen = _provider("chaos run", provider)
     try:
-        loaded = [load(path) for path in resolve(experiments or [])]
+        loaded = [load_experiment(path) for path in resolve(experiments or [])]
     except ExperimentError as error:
         raise _fail("chaos run", str(error), 2) from None
     loaded = [experiment for experiment in loaded if tag is None or tag in experiment.tags]
@@ -417,7 +429,7 @@ def _progress_printer() -> Callable[[str], None]:
     started = time.perf_counter()
 
     def progress(message: str) -> None:
-        err.print(f"  [dim]{time.perf_counter() - started:6.1f} s[/]  {message}", soft_wrap=True)
+        err.print(f"  [dim]{time.perf_counter() - started:6.1f} s[/]  {escape(message)}", soft_wrap=True)
 
     return progress
 
@@ -425,9 +437,9 @@ def _progress_printer() -> Callable[[str], None]:
 def _report_drill(result: DrillResult) -> None:
     err.print(result.table())
     for failure in result.failures:
-        err.print(f"  [red]x[/] {failure}", soft_wrap=True)
+        err.print(f"  [red]x[/] {escape(failure)}", soft_wrap=True)
     for warning in result.warnings:
-        err.print(f"  [yellow]![/] {warning}", soft_wrap=True)
+        err.print(f"  [yellow]![/] {escape(warning)}", soft_wrap=True)
 
 
 def _drill_summary(results: list[tuple[DrillResult, Path]], exit_code: int, run: RunDir) -> None:
@@ -446,6 +458,196 @@ def _drill_summary(results: list[tuple[DrillResult, Path]], exit_code: int, run:
         )
     err.print(table)
     _outcome(exit_code, run, "every drill passed")
+
+
+@app.command()
+def load(
+    profile_name: Annotated[str, typer.Option("--profile", help="a profile of the profiles file")] = "smoke",
+    profiles_file: Annotated[
+        Path, typer.Option("--profiles", help="the profiles file", dir_okay=False)
+    ] = PROFILES_FILE,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="load this deployment instead of the local stack "
+            "(accounts: $GOLIVE_{USER,ADMIN}_{USERNAME,PASSWORD})",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, max=16, help="Locust workers under a master (0: one process)")
+    ] = 0,
+    replicas: Annotated[
+        int | None,
+        typer.Option("--replicas", min=1, max=16, help="backend replicas (default: the profile's)"),
+    ] = None,
+    users: Annotated[int | None, typer.Option("--users", min=1, help="override the profile's users")] = None,
+    run_time: Annotated[
+        str | None, typer.Option("--run-time", help="override the profile's run time (30s, 2m...)")
+    ] = None,
+    during: Annotated[
+        str | None,
+        typer.Option("--during", help="a chaos experiment (name or file) to run while the load runs"),
+    ] = None,
+    provider: ProviderOption = "local",
+    run_dir: RunDirOption = None,
+) -> None:
+    """Run a load profile with Locust against the local stack (or --target), judge its thresholds;
+    CSV, HTML, load.json and a per-second timeline.json in <run dir>/load/. Exit 99 when a
+    threshold fails."""
+    profile = _profile(profile_name, profiles_file, users, run_time, replicas)
+    experiment = None
+    if during is not None:
+        if target is not None:
+            raise _fail(
+                "load", "--during injects faults through the local stack's proxy: not with --target", 2
+            )
+        try:
+            experiment = load_experiment(resolve([during])[0])
+        except ExperimentError as error:
+            raise _fail("load", f"--during: {error}", 2) from None
+    described = _target("load", target) if target is not None else None
+    stack_provider = _provider("load", provider)
+    run = _run_dir("load", run_dir)
+    out_dir = run.path / "load"
+    exit_code = 1
+    result: LoadResult | None = None
+    stack: Stack | None = None
+    with interruptible(), ExitStack() as cleanup:
+        try:
+            started = time.perf_counter()
+            if described is not None:
+                hosts = described.sut_replicas or [described.sut]
+                accounts = accounts_from_environment(os.environ)
+                chaos_target = None
+            else:
+                stack = _start_stack("load", stack_provider, profile.replicas, run, env=profile.backend_env)
+                cleanup.callback(stack.close)
+                _stage(
+                    "stack", f"{provider}, {profile.replicas} replica(s)", time.perf_counter() - started, True
+                )
+                if experiment is not None:
+                    chaos_target = cleanup.enter_context(dedicated_target(stack, experiment))
+                    hosts, dsn = [chaos_target.sut_url], chaos_target.database
+                    admin = chaos_target.users.get("admin")
+                else:
+                    chaos_target = None
+                    hosts, dsn, admin = (
+                        stack.sut.urls if stack.sut else [],
+                        stack.app_dsn,
+                        stack.users["admin"],
+                    )
+                assert dsn is not None
+                accounts = Accounts(
+                    create_accounts(dsn, profile.account_count, f"load-{run.path.name[-4:]}"), admin
+                )
+            if not accounts.users:
+                err.print("[yellow]no user account[/]: only the anonymous journeys can run")
+            accounts_file = accounts.write(run.path / "load-accounts.json")
+            watcher = BreakerWatcher(hosts[0])
+            watcher.start()
+            cleanup.callback(watcher.stop)
+            err.print(
+                f"[bold]load {profile.name}[/]: {profile.users} users, {profile.run_time}, "
+                f"{len(hosts)} backend(s), {workers or 'no'} Locust worker(s)"
+            )
+            locust = cleanup.enter_context(
+                locust_run(profile, hosts, accounts_file, out_dir, run.path / "logs", workers=workers)
+            )
+            chaos = _ChaosBeside(experiment, chaos_target, profile) if experiment and chaos_target else None
+            code = locust.wait(_load_progress)
+            events = chaos.finish() if chaos else []
+            watcher.stop()
+            result = locust.result(code, watcher.changes, events)
+            summary, _ = result.write(out_dir)
+            _report_load(result, summary)
+            exit_code = 0 if result.ok else THRESHOLDS_FAILED
+        except LoadError as error:
+            err.print(f"[bold red]golive load:[/] {escape(str(error))}", soft_wrap=True)
+            exit_code = 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: stopping")
+            exit_code = 130
+    _outcome(exit_code if exit_code != THRESHOLDS_FAILED else 1, run, "every threshold held")
+    run.finish(exit_code, load={"profile": profile.name, "ok": result.ok if result else False})
+    raise typer.Exit(exit_code)
+
+
+def _profile(name: str, path: Path, users: int | None, run_time: str | None, replicas: int | None) -> Profile:
+    try:
+        profile = load_profile(name, path)
+        overrides = {"users": users, "run_time": run_time, "replicas": replicas}
+        chosen = {key: value for key, value in overrides.items() if value is not None}
+        return Profile.model_validate({**profile.model_dump(), **chosen}) if chosen else profile
+    except ProfileError as error:
+        raise _fail("load", str(error), 2) from None
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-")
+        raise _fail("load", f"{option}: {first['msg']}", 2) from None
+
+
+class _ChaosBeside:
+    """A chaos experiment run in a thread while the load runs, started once the users are in."""
+
+    def __init__(self, experiment: Experiment, target: ChaosTarget, profile: Profile) -> None:
+        self.journal: Journal | None = None
+        self.runner = Runner(experiment, target)
+        warm_up = min(5.0, profile.seconds / 4)
+        self.thread = threading.Thread(target=self._run, args=(warm_up,), name="chaos-beside", daemon=True)
+        self.thread.start()
+
+    def _run(self, warm_up: float) -> None:
+        time.sleep(warm_up)  # a fixed offset on the timeline, not a wait for a condition
+        self.journal = self.runner.run()
+
+    def finish(self) -> list[dict[str, object]]:
+        """The experiment's events on the wall clock (it may outlast the load: it is waited for,
+        bounded by its own timeouts)."""
+        self.thread.join(CHAOS_JOIN_SECONDS)
+        if self.journal is None:
+            return [{"at": time.time(), "kind": "experiment", "outcome": "still running when the load ended"}]
+        start = self.journal.started_at
+        events: list[dict[str, object]] = [
+            {"at": start + event.at, "kind": event.kind, **event.detail}
+            for event in self.journal.events
+            if event.kind != "breaker"  # the load's own watcher records those
+        ]
+        events.append(
+            {
+                "at": start + self.journal.duration_seconds,
+                "kind": "experiment",
+                "outcome": self.journal.outcome,
+            }
+        )
+        return events
+
+
+def _load_progress(second: Second) -> None:
+    if second.at % 5:
+        return
+    p95 = f"{second.p95_ms:.0f} ms" if second.p95_ms is not None else "-"
+    err.print(
+        f"  [dim]{time.strftime('%H:%M:%S', time.localtime(second.at))}[/]  {second.users:>4} users  "
+        f"{second.requests_per_second:8.1f} req/s  p95 {p95:>8}  {second.failures_per_second:6.1f} fail/s"
+    )
+
+
+def _report_load(result: LoadResult, summary: Path) -> None:
+    total = result.stats.select().summary()
+    err.print(
+        f"  {total['requests']} requests, {total['requests_per_second']} req/s, "
+        f"p95 {total['p95_ms']} ms, {total['failures']} failed; Locust CPU avg "
+        f"{result.generator.average}% peak {result.generator.peak}% of a core",
+        soft_wrap=True,
+    )
+    if result.stats.workers:
+        err.print(f"  workers reporting: {', '.join(result.stats.workers)}")
+    err.print("[bold]THRESHOLDS[/]")
+    for verdict in result.verdicts:
+        mark = "[green]✓[/]" if verdict.ok else "[red]✗[/]"
+        err.print(f"  {mark} {escape(verdict.threshold.source)}  ({escape(verdict.detail)})", soft_wrap=True)
+    err.print(f"  results: {summary.parent}")
 
 
 @app.command()

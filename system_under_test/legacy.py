@@ -86,7 +86,7 @@ def create_legacy_app(settings: Settings) -> FastAPI:
         access_token, expires_in = issue_token(settings, Principal(row.id, row.username, Role(row.role)))
         return {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in}
 
-    @app.get("/api/v1/content/list")
+    @app.get("/api/v1/content")
     async def content_list(
         principal: Annotated[Principal, Depends(_principal)],
         engine: Annotated[AsyncEngine, Depends(_engine)],
