@@ -161,11 +161,12 @@ class Runner:
         with httpx.Client(base_url=self.target.sut_url, timeout=5) as client:
             while time.monotonic() < deadline:
                 try:
-                    if client.get(f"/circuit-breakers/{breaker}/status").json()["data"]["state"] == state:
+                    breakers = client.get("/circuit-breakers/status").json()["data"]["breakers"]
+                    if breakers[breaker]["state"] == state:
                         self.journal.event("waited", breaker=breaker, state=state)
                         return
-                except (httpx.HTTPError, ValueError, KeyError):
-                    pass
+                except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                    pass  # not an answer (throttled, failing): a missed sample
                 time.sleep(SAMPLE_SECONDS)
         self.journal.event("wait-timed-out", breaker=breaker, state=state)
 

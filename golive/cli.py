@@ -556,7 +556,7 @@ def load(
             )
             chaos = _ChaosBeside(experiment, chaos_target, profile) if experiment and chaos_target else None
             code = locust.wait(_load_progress)
-            events = chaos.finish() if chaos else []
+            events = chaos.finish(out_dir) if chaos else []
             watcher.stop()
             result = locust.result(code, watcher.changes, events)
             summary, _ = result.write(out_dir)
@@ -601,10 +601,12 @@ class _ChaosBeside:
         time.sleep(warm_up)  # a fixed offset on the timeline, not a wait for a condition
         self.journal = self.runner.run()
 
-    def finish(self) -> list[dict[str, object]]:
-        """The experiment's events on the wall clock (it may outlast the load: it is waited for,
-        bounded by its own timeouts)."""
+    def finish(self, out_dir: Path) -> list[dict[str, object]]:
+        """The experiment's journal (written next to the load's results) and its events on the
+        wall clock. It may outlast the load: it is waited for, bounded by its own timeouts."""
         self.thread.join(CHAOS_JOIN_SECONDS)
+        if self.journal is not None:
+            self.journal.write(out_dir / f"chaos-{self.journal.experiment}.json")
         if self.journal is None:
             return [{"at": time.time(), "kind": "experiment", "outcome": "still running when the load ended"}]
         start = self.journal.started_at

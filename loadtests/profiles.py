@@ -25,6 +25,8 @@ def seconds(text: str | int | float) -> float:
     """`90`, `90s`, `2m`, `1h30m` -> seconds."""
     if isinstance(text, int | float):
         return float(text)
+    if text.strip().isdigit():
+        return float(text.strip())
     matched = _DURATION.match(text.strip())
     if not text.strip() or matched is None:
         raise ValueError(f"{text!r} is not a duration like 30s, 2m or 1h30m")

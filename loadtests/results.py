@@ -213,7 +213,7 @@ def _seconds(rows: Iterable[dict[str, str]]) -> Iterable[Second]:
                 requests=int(row["Total Request Count"]),
                 failures=int(row["Total Failure Count"]),
             )
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             continue  # a row being written as we read
 
 

@@ -31,7 +31,7 @@ from loadtests.thresholds import Verdict, evaluate_all
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PREFIX = "locust"  # locust_stats.csv, locust_stats_history.csv, ...
 GRACE_SECONDS = 60.0  # beyond the run time: spawning, the stop timeout, writing the reports
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 
 
 class LoadError(RuntimeError):
@@ -194,6 +194,8 @@ class LocustRun:
 
     def start(self) -> LocustRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (*self.out_dir.glob(f"{PREFIX}_*.csv"), self.out_dir / "stats.json"):
+            stale.unlink(missing_ok=True)  # a reused run directory: only this run's results count
         self.log_dir.mkdir(parents=True, exist_ok=True)
         profile = self.profile
         headless = [

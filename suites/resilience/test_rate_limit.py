@@ -46,6 +46,7 @@ def test_probes_are_never_limited(backend: BackendMaker) -> None:
     with service.client() as client:
         assert all(client.get("/health").status_code == 200 for _ in range(20))
         assert all(client.get("/metrics").status_code == 200 for _ in range(5))
+        assert all(client.get("/circuit-breakers/status").status_code == 200 for _ in range(5))
 
 
 def test_each_user_has_a_bucket_of_their_own(backend: BackendMaker) -> None:

@@ -26,8 +26,9 @@ from system_under_test.settings import Settings
 
 logger = get_logger("system_under_test.rate_limit")
 
-# Probes and scrapes must never be throttled: a limited /health takes a healthy pod out of service.
-EXEMPT_PATHS = frozenset({"/health", "/metrics"})
+# Probes and scrapes must never be throttled: a limited /health takes a healthy pod out of service,
+# and a throttled breaker status blinds the dashboards and monitors watching an incident.
+EXEMPT_PATHS = frozenset({"/health", "/metrics", "/circuit-breakers/status"})
 GENERATE_PATH = "/api/v1/content/generate"
 DEFAULT_AGENT = "content-generator"
 

@@ -1,0 +1,166 @@
+"""`golive load` end to end: Locust in processes of its own against a real stack, its thresholds
+enforced, its results and timeline written; distributed; under a chaos experiment; against a
+deployment. (Locust is never imported here: it would patch this process.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.description import StackDescription
+from tests.harness.leaks import assert_no_survivors, new_marker
+
+pytestmark = pytest.mark.load
+
+
+def golive_load(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "golive", "load", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def results(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    load = json.loads((run_dir / "load" / "load.json").read_text())
+    timeline = json.loads((run_dir / "load" / "timeline.json").read_text())
+    return load, timeline
+
+
+def profiles(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "profiles.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_the_smoke_profile_passes_with_its_thresholds_enforced(tmp_path: Path) -> None:
+    marker = new_marker()
+    run = golive_load("--profile", "smoke", "--run-dir", str(tmp_path), env=marker)
+    assert_no_survivors(marker)
+    assert run.returncode == 0, run.stderr
+    load, timeline = results(tmp_path)
+    assert load["ok"] is True
+    assert [t["ok"] for t in load["thresholds"]] == [True] * 6
+    assert "http_reqs{name:[burst] GET /api/v1/auth/me (throttled)}: count > 0" in run.stderr
+    assert set(load["groups"]) == {"admin", "auth", "burst", "content", "dashboard", "health", "realtime"}
+    assert load["total"]["failures"] == 0
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "report.html"):
+        assert (tmp_path / "load" / name).stat().st_size > 0
+    assert len(timeline["seconds"]) >= 10
+    assert timeline["seconds"][-1]["breakers"]["ai-service"] == "CLOSED"
+    assert "THRESHOLDS" in run.stderr
+    assert "PASS: every threshold held" in run.stderr
+
+
+DISTRIBUTED = """
+merged:
+  users: 6
+  spawn_rate: 6
+  run_time: 8s
+  journeys: {health: 1, creator: 1}
+  thresholds:
+    http_req_failed: ["rate < 0.01"]
+    http_reqs: ["count > 0"]
+"""
+
+
+def test_a_distributed_run_merges_its_workers_statistics(tmp_path: Path) -> None:
+    path = profiles(tmp_path, DISTRIBUTED)
+    run = golive_load(
+        "--profiles", str(path), "--profile", "merged", "--workers", "2", "--run-dir", str(tmp_path)
+    )
+    assert run.returncode == 0, run.stderr
+    load, _ = results(tmp_path)
+    assert load["locust_workers"] == 2
+    assert load["workers_reporting"] == ["worker 0", "worker 1"]
+    assert load["total"]["requests"] == sum(endpoint["requests"] for endpoint in load["endpoints"].values())
+    assert "workers reporting: worker 0, worker 1" in run.stderr
+
+
+FAILING = """
+impossible:
+  users: 2
+  spawn_rate: 2
+  run_time: 4s
+  journeys: {health: 1}
+  thresholds:
+    http_req_duration: ["p(95) < 0.001"]
+    http_req_failed: ["rate < 0.01"]
+"""
+
+
+def test_a_failing_threshold_fails_the_run_and_is_named(tmp_path: Path) -> None:
+    run = golive_load(
+        "--profiles", str(profiles(tmp_path, FAILING)), "--profile", "impossible", "--run-dir", str(tmp_path)
+    )
+    assert run.returncode == 99, run.stderr
+    assert "✗ http_req_duration: p(95) < 0.001" in run.stderr
+    assert "✓ http_req_failed: rate < 0.01" in run.stderr
+    load, _ = results(tmp_path)
+    assert load["ok"] is False
+    assert [(t["threshold"], t["ok"]) for t in load["thresholds"]] == [
+        ("http_req_duration: p(95) < 0.001", False),
+        ("http_req_failed: rate < 0.01", True),
+    ]
+    recorded = json.loads((tmp_path / "run.json").read_text())["commands"]["load"]
+    assert recorded["exit_code"] == 99
+
+
+UNDER_FAULTS = """
+under-faults:
+  users: 6
+  spawn_rate: 6
+  run_time: 20s
+  journeys: {health: 1, creator: 2}
+  thresholds:
+    http_reqs: ["count > 0"]
+"""
+
+
+def test_load_under_a_chaos_experiment_records_both_on_one_timeline(tmp_path: Path) -> None:
+    path = profiles(tmp_path, UNDER_FAULTS)
+    run = golive_load(
+        "--profiles", str(path), "--profile", "under-faults", "--during", "ai-latency-trips-breaker",
+        "--run-dir", str(tmp_path),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    _, timeline = results(tmp_path)
+    kinds = [event["kind"] for event in timeline["events"]]
+    assert kinds.index("fault-added") < kinds.index("faults-removed")
+    opened = [e for e in timeline["events"] if e["kind"] == "breaker" and e["state"] == "OPEN"]
+    assert [e["breaker"] for e in opened] == ["ai-service"]
+    assert any(second["breakers"].get("ai-service") == "OPEN" for second in timeline["seconds"])
+    assert [e["outcome"] for e in timeline["events"] if e["kind"] == "experiment"] == ["held"]
+    journal = json.loads((tmp_path / "load" / "chaos-ai-latency-trips-breaker.json").read_text())
+    assert journal["outcome"] == "held"
+
+
+def test_against_a_deployment_it_uses_the_operators_accounts(
+    stack_description: StackDescription, tmp_path: Path
+) -> None:
+    user, admin = stack_description.users["user"], stack_description.users["admin"]
+    env = {
+        "GOLIVE_USER_USERNAME": user.username,
+        "GOLIVE_USER_PASSWORD": user.password,
+        "GOLIVE_ADMIN_USERNAME": admin.username,
+        "GOLIVE_ADMIN_PASSWORD": admin.password,
+    }
+    path = profiles(tmp_path, DISTRIBUTED.replace("merged", "target").replace("8s", "5s"))
+    run = golive_load(
+        "--profiles", str(path), "--profile", "target", "--target", stack_description.sut,
+        "--run-dir", str(tmp_path), env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert not (tmp_path / "stack.json").exists()  # no stack of its own
+    accounts = json.loads((tmp_path / "load-accounts.json").read_text())
+    assert accounts == {"users": [[user.username, user.password]], "admin": [admin.username, admin.password]}
+    assert oct((tmp_path / "load-accounts.json").stat().st_mode & 0o777) == "0o600"

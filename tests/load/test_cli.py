@@ -1,0 +1,40 @@
+"""`golive load` refuses what it cannot run, before starting anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def golive_load(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "golive", "load", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--profile", "huge"], "no profile 'huge' (there are: smoke, baseline, stress, soak)"),
+        (["--run-time", "soon"], "--run-time: Value error, 'soon' is not a duration"),
+        (["--during", "no-such-experiment"], "--during: "),
+        (
+            ["--during", "redis-down", "--target", "http://127.0.0.1:9"],
+            "--during injects faults through the local stack's proxy: not with --target",
+        ),
+        (["--target", "ftp://example"], "--target: 'ftp://example' is not an http(s) URL"),
+    ],
+)
+def test_what_cannot_run_is_refused_with_a_reason(tmp_path: Path, args: list[str], message: str) -> None:
+    run = golive_load(*args, "--run-dir", str(tmp_path))
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "load").exists()
