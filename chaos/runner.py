@@ -20,7 +20,6 @@ from chaos.checkers import run_checks
 from chaos.experiment import Experiment, Probe, Request, Step
 from chaos.journal import Journal, RequestRecord
 from chaos.toxiproxy.service import ToxiproxyClient
-from fixtures.description import Credentials
 from fixtures.upstream.control import UpstreamControl
 from golive.signals import shielded
 from suites.contract.rules import response_problems
@@ -39,7 +38,6 @@ class Target:
     content_rows: Callable[[], dict[str, str]]
     proxies: set[str] = field(default_factory=set)
     database: str | None = None  # the backend's own database (direct, not through the proxy)
-    users: dict[str, Credentials] = field(default_factory=dict)
 
 
 class BreakerSampler(threading.Thread):

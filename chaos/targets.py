@@ -52,7 +52,6 @@ def dedicated_target(stack: Stack, experiment: Experiment) -> Iterator[Target]:
                 content_rows=content_rows,
                 proxies=set(stack.proxied),
                 database=database,
-                users=users,
             )
         finally:
             cluster.stop()

@@ -38,7 +38,7 @@ from golive import __version__
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
 from golive.suites import API, CONTRACT, GUIDE, REALTIME, SuiteResult, run_suite
-from loadtests.accounts import Accounts, accounts_from_environment, create_accounts
+from loadtests.accounts import accounts_from_environment, create_accounts
 from loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
 from loadtests.profiles import Profile, ProfileError, load_profile
 from loadtests.results import Second
@@ -522,25 +522,18 @@ def load(
                 chaos_target = None
             else:
                 stack = _start_stack("load", stack_provider, profile.replicas, run, env=profile.backend_env)
-                cleanup.callback(stack.close)
+                cleanup.callback(_close_shielded, stack)
                 _stage(
                     "stack", f"{provider}, {profile.replicas} replica(s)", time.perf_counter() - started, True
                 )
                 if experiment is not None:
                     chaos_target = cleanup.enter_context(dedicated_target(stack, experiment))
                     hosts, dsn = [chaos_target.sut_url], chaos_target.database
-                    admin = chaos_target.users.get("admin")
                 else:
                     chaos_target = None
-                    hosts, dsn, admin = (
-                        stack.sut.urls if stack.sut else [],
-                        stack.app_dsn,
-                        stack.users["admin"],
-                    )
+                    hosts, dsn = stack.sut.urls if stack.sut else [], stack.app_dsn
                 assert dsn is not None
-                accounts = Accounts(
-                    create_accounts(dsn, profile.account_count, f"load-{run.path.name[-4:]}"), admin
-                )
+                accounts = create_accounts(dsn, profile.account_count, f"load-{run.path.name[-4:]}")
             if not accounts.users:
                 err.print("[yellow]no user account[/]: only the anonymous journeys can run")
             accounts_file = accounts.write(run.path / "load-accounts.json")
@@ -571,6 +564,11 @@ def load(
     _outcome(exit_code if exit_code != THRESHOLDS_FAILED else 1, run, "every threshold held")
     run.finish(exit_code, load={"profile": profile.name, "ok": result.ok if result else False})
     raise typer.Exit(exit_code)
+
+
+def _close_shielded(stack: Stack) -> None:
+    with shielded():
+        stack.close()
 
 
 def _profile(name: str, path: Path, users: int | None, run_time: str | None, replicas: int | None) -> Profile:

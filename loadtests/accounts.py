@@ -21,13 +21,13 @@ from fixtures.description import Credentials
 @dataclass(frozen=True)
 class Accounts:
     users: list[Credentials]
-    admin: Credentials | None
+    admins: list[Credentials]
 
     def write(self, path: Path) -> Path:
         """The locustfile's GOLIVE_LOAD_ACCOUNTS file (mode 0600: it holds passwords)."""
         document = {
             "users": [[user.username, user.password] for user in self.users],
-            "admin": [self.admin.username, self.admin.password] if self.admin else None,
+            "admins": [[admin.username, admin.password] for admin in self.admins],
         }
         path.touch(mode=0o600)
         os.chmod(path, 0o600)
@@ -35,17 +35,21 @@ class Accounts:
         return path
 
 
-def create_accounts(dsn: str, count: int, prefix: str) -> list[Credentials]:
-    """`count` active users named `<prefix>-<n>` with one shared random password."""
+def create_accounts(dsn: str, count: int, prefix: str) -> Accounts:
+    """`count` users and `count` administrators (`<prefix>-user-<n>`, `<prefix>-admin-<n>`), active,
+    with one shared random password: any simulated user can have an account of its own."""
     password = secrets.token_urlsafe(16)
     hashed = PasswordHasher().hash(password)
+    created: dict[str, list[Credentials]] = {}
     with psycopg.connect(dsn) as connection:
-        rows = connection.execute(
-            "INSERT INTO users (username, hashed_password, role, is_active)"
-            " SELECT %s || '-' || n, %s, 'user', true FROM generate_series(1, %s) AS n RETURNING username",
-            (prefix, hashed, count),
-        ).fetchall()
-    return [Credentials(username=row[0], password=password) for row in rows]
+        for role in ("user", "admin"):
+            rows = connection.execute(
+                "INSERT INTO users (username, hashed_password, role, is_active)"
+                " SELECT %s || '-' || n, %s, %s, true FROM generate_series(1, %s) AS n RETURNING username",
+                (f"{prefix}-{role}", hashed, role, count),
+            ).fetchall()
+            created[role] = [Credentials(username=row[0], password=password) for row in rows]
+    return Accounts(users=created["user"], admins=created["admin"])
 
 
 def accounts_from_environment(environ: Mapping[str, str]) -> Accounts:
@@ -54,5 +58,5 @@ def accounts_from_environment(environ: Mapping[str, str]) -> Accounts:
         password = environ.get(f"GOLIVE_{role}_PASSWORD")
         return Credentials(username=username, password=password) if username and password else None
 
-    user = credentials("USER")
-    return Accounts(users=[user] if user else [], admin=credentials("ADMIN"))
+    user, admin = credentials("USER"), credentials("ADMIN")
+    return Accounts(users=[user] if user else [], admins=[admin] if admin else [])

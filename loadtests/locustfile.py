@@ -7,7 +7,7 @@ Every request is named `[group] METHOD /path`: the group is what the profiles' t
 
 Configuration, from the environment:
   GOLIVE_LOAD_HOSTS     the backend's base URLs, comma-separated (users are spread over them)
-  GOLIVE_LOAD_ACCOUNTS  a JSON file: {"users": [[username, password], ...], "admin": [username, password]}
+  GOLIVE_LOAD_ACCOUNTS  a JSON file: {"users": [[username, password], ...], "admins": [...]}
   GOLIVE_LOAD_WEIGHTS   JSON {journey: weight}; a journey left out, or weighted 0, does not run
   GOLIVE_LOAD_WORKERS   how many Locust workers share the accounts (1 without a master)
 """
@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import secrets
+import time
 import uuid
 from typing import Any, ClassVar
 
@@ -36,7 +37,7 @@ _hosts = itertools.cycle(HOSTS or [""])
 def _accounts() -> dict[str, Any]:
     path = os.environ.get("GOLIVE_LOAD_ACCOUNTS")
     if not path:
-        return {"users": [], "admin": None}
+        return {"users": [], "admins": []}
     with open(path, encoding="utf-8") as stream:
         loaded: dict[str, Any] = json.load(stream)
     return loaded
@@ -45,6 +46,9 @@ def _accounts() -> dict[str, Any]:
 ACCOUNTS = _accounts()
 WORKERS = max(1, int(os.environ.get("GOLIVE_LOAD_WORKERS") or 1))
 _account_numbers = itertools.count()
+_client_numbers = itertools.count()
+LOGIN_ATTEMPTS = 5
+MAX_RETRY_AFTER = 10.0
 
 
 class Journey(FastHttpUser):
@@ -60,33 +64,49 @@ class Journey(FastHttpUser):
 
     def __init__(self, environment: Environment) -> None:
         self.host = next(_hosts)
+        # Each simulated client comes from an address of its own, as through the load balancer
+        # in front of a real deployment; believed only where the backend trusts this proxy
+        # (RATE_LIMIT_TRUSTED_PROXIES), as the local profiles configure it.
+        number = next(_client_numbers) * WORKERS + getattr(environment.runner, "worker_index", 0)
+        self.default_headers = {
+            "X-Forwarded-For": f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
+        }
         super().__init__(environment)
 
     def log_in(self, account: list[str] | None) -> None:
+        """Logs in as a well-behaved client does: a 429 is waited out (Retry-After), a few times."""
         if account is None:
             raise StopUser  # no credentials for this journey: nothing it can do
         username, password = account
-        with self.client.post(
-            "/api/v1/auth/token",
-            json={"username": username, "password": password},
-            name="[auth] POST /api/v1/auth/token",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"log-in answered {response.status_code}")
-                raise StopUser
-            self.token = response.json()["data"]["access_token"]
+        for attempt in range(1, LOGIN_ATTEMPTS + 1):
+            with self.client.post(
+                "/api/v1/auth/token",
+                json={"username": username, "password": password},
+                name="[auth] POST /api/v1/auth/token",
+                catch_response=True,
+            ) as response:
+                if response.status_code == 429 and attempt < LOGIN_ATTEMPTS:
+                    response.request_meta["name"] = "[auth] POST /api/v1/auth/token (throttled)"
+                    response.success()
+                    retry_after = min(float(response.headers.get("Retry-After") or 1), MAX_RETRY_AFTER)
+                elif response.status_code != 200:
+                    response.failure(f"log-in answered {response.status_code}")
+                    raise StopUser
+                else:
+                    self.token = response.json()["data"]["access_token"]
+                    break
+            time.sleep(retry_after)  # gevent's: only this simulated user waits
         me = self.client.get("/api/v1/auth/me", headers=self.auth, name="[auth] GET /api/v1/auth/me")
         self.user_id = me.json()["data"]["id"] if me.status_code == 200 else None
 
-    def user_account(self) -> list[str] | None:
-        users = ACCOUNTS["users"]
-        if not users:
+    def account(self, kind: str = "users") -> list[str] | None:
+        accounts = ACCOUNTS.get(kind) or []
+        if not accounts:
             return None
         # Worker w of W takes accounts w, w+W, w+2W...: no two simulated users share one while
         # there are as many accounts as users (a shared one would share its rate limit).
         worker = getattr(self.environment.runner, "worker_index", 0)
-        account: list[str] = users[(next(_account_numbers) * WORKERS + worker) % len(users)]
+        account: list[str] = accounts[(next(_account_numbers) * WORKERS + worker) % len(accounts)]
         return account
 
     @property
@@ -113,7 +133,7 @@ class ContentCreator(Journey):
     polls = 5
 
     def on_start(self) -> None:
-        self.log_in(self.user_account())
+        self.log_in(self.account())
 
     @task(3)
     def generate_and_poll(self) -> None:
@@ -155,7 +175,7 @@ class BurstyClient(Journey):
     burst = 30
 
     def on_start(self) -> None:
-        self.log_in(self.user_account())
+        self.log_in(self.account())
 
     @task
     def burst_of_requests(self) -> None:
@@ -183,7 +203,7 @@ class DashboardClient(Journey):
     wait_time = between(2, 5)
 
     def on_start(self) -> None:
-        self.log_in(self.user_account())
+        self.log_in(self.account())
 
     @task(2)
     def authorize_channel(self) -> None:
@@ -212,7 +232,7 @@ class AdminReader(Journey):
     wait_time = between(2, 5)
 
     def on_start(self) -> None:
-        self.log_in(ACCOUNTS.get("admin"))
+        self.log_in(self.account("admins"))
 
     @task
     def status(self) -> None:

@@ -166,6 +166,7 @@ class LocustRun:
         log_dir: Path,
         *,
         workers: int = 0,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         if not hosts:
             raise ValueError("no host to load")
@@ -175,6 +176,7 @@ class LocustRun:
         self.out_dir = out_dir
         self.log_dir = log_dir
         self.workers = workers
+        self.extra_args = extra_args  # more of Locust's options (the capacity benchmark's --reset-stats)
         self.processes: list[ChildProcess] = []
         self.generator = GeneratorLoad()
 
@@ -211,6 +213,7 @@ class LocustRun:
             "--only-summary",
             # Failures are for the thresholds to judge, not for Locust's exit code.
             "--exit-code-on-error", "0",
+            *self.extra_args,
         ]  # fmt: skip
         if not self.workers:
             self._spawn("locust", self._argv(*headless))

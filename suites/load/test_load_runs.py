@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -162,5 +163,32 @@ def test_against_a_deployment_it_uses_the_operators_accounts(
     assert run.returncode == 0, run.stderr
     assert not (tmp_path / "stack.json").exists()  # no stack of its own
     accounts = json.loads((tmp_path / "load-accounts.json").read_text())
-    assert accounts == {"users": [[user.username, user.password]], "admin": [admin.username, admin.password]}
+    assert accounts == {
+        "users": [[user.username, user.password]],
+        "admins": [[admin.username, admin.password]],
+    }
     assert oct((tmp_path / "load-accounts.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_ctrl_c_stops_locust_and_the_stack_and_leaves_nothing(tmp_path: Path) -> None:
+    marker = new_marker()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "golive", "load", "--profile", "smoke", "--run-dir", str(tmp_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **marker},
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # bounded: golive prints this line within seconds, or ends
+            if line.startswith("load smoke:"):
+                break
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert_no_survivors(marker)
+    recorded = json.loads((tmp_path / "run.json").read_text())["commands"]["load"]
+    assert recorded["exit_code"] == 130
