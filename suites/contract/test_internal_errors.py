@@ -116,7 +116,20 @@ class SentryReceiver(ThreadingHTTPServer):
         return f"http://publickey@127.0.0.1:{self.server_address[1]}/42"
 
 
-_DECODERS: dict[str, Callable[[bytes], bytes]] = {"gzip": gzip.decompress, "deflate": zlib.decompress}
+def _unbrotli(body: bytes) -> bytes:
+    # The SDK compresses with brotli whenever the module is installed (Locust's HTTP client brings
+    # it), so it is there whenever a body arrives so encoded.
+    import brotli  # type: ignore[import-untyped]
+
+    decompressed: bytes = brotli.decompress(body)
+    return decompressed
+
+
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.decompress,
+    "deflate": zlib.decompress,
+    "br": _unbrotli,
+}
 
 
 class _SentryHandler(BaseHTTPRequestHandler):

@@ -15,20 +15,14 @@ from typing import Any
 import pytest
 
 from fixtures.description import StackDescription
+from tests.harness.golive import run_golive
 from tests.harness.leaks import assert_no_survivors, new_marker
 
 pytestmark = pytest.mark.load
 
 
 def golive_load(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "golive", "load", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
+    return run_golive("load", *args, env=env)
 
 
 def results(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:

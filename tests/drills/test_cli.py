@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -13,20 +11,14 @@ import psycopg
 from drills.runner import stack_database
 from fixtures.stack import Stack
 from tests.drills.test_parts import tables_of
+from tests.harness.golive import run_golive
 from tests.harness.leaks import assert_no_survivors, new_marker
 
 SMALL = ["--users", "50", "--content", "300", "--agent-metrics", "5"]
 
 
 def golive_drill(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "golive", "drill", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
+    return run_golive("drill", *args, env=env)
 
 
 def test_an_unknown_drill_is_named(tmp_path: Path) -> None:

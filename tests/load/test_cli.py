@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.harness.golive import run_golive
 
-def golive_load(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "golive", "load", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+
+def golive_load(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_golive("load", *args, env=env)
 
 
 @pytest.mark.parametrize(
