@@ -14,6 +14,7 @@ from system_under_test import __version__
 from system_under_test.envelope import ErrorEnvelope
 from system_under_test.errors import install_exception_handlers
 from system_under_test.logs import configure_logging, get_logger
+from system_under_test.middleware.allow import AllowHeaderMiddleware
 from system_under_test.middleware.body_limit import BodyLimitMiddleware
 from system_under_test.middleware.cors import StrictCORSMiddleware
 from system_under_test.middleware.metrics import MetricsMiddleware, RequestMetrics
@@ -110,7 +111,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Added innermost first: the last one added wraps all the others. Outside in: request id and
     # the last-resort 500; metrics (they see every answer, 413s and 429s included); the body limit;
-    # CORS (so a browser can read a 429); the rate limit.
+    # CORS (so a browser can read a 429); the rate limit; the whole Allow of a 405.
+    app.add_middleware(AllowHeaderMiddleware)
     app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         StrictCORSMiddleware,

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
-from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from system_under_test.envelope import ApiError, ErrorCode, error_response
 from system_under_test.logs import get_logger
+from system_under_test.middleware.routes import RouteTemplate, route_templates
 from system_under_test.resilience.ratelimit import client_address, parse_networks
 from system_under_test.resilience.token_bucket import ENDPOINT_SEPARATOR, Decision, Limit
 from system_under_test.security import decode_token, remember_principal
@@ -53,22 +52,13 @@ def quota_headers(limit: Limit, decision: Decision) -> dict[str, str]:
     }
 
 
-def route_templates(openapi: dict[str, Any]) -> list[tuple[frozenset[str], re.Pattern[str], str]]:
-    """(methods, matcher, template) for every path of the app's OpenAPI document."""
-    table = []
-    for template, operations in openapi.get("paths", {}).items():
-        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
-        table.append((frozenset(operations), pattern, template))
-    return table
-
-
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
         self.trusted = parse_networks(settings.rate_limit_trusted_proxies)
         self._pending: set[asyncio.Task[None]] = set()
-        self._templates: list[tuple[frozenset[str], re.Pattern[str], str]] | None = None
+        self._templates: list[RouteTemplate] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in EXEMPT_PATHS:
@@ -120,10 +110,9 @@ class RateLimitMiddleware:
         # case or trailing tricks on the path cannot mint new ones.
         if self._templates is None:
             self._templates = route_templates(scope["app"].openapi())
-        method = scope["method"].lower()
-        for methods, pattern, template in self._templates:
-            if method in methods and pattern.fullmatch(scope["path"]):
-                return f"{scope['method']} {template}"
+        for route in self._templates:
+            if scope["method"] in route.methods and route.pattern.fullmatch(scope["path"]):
+                return f"{scope['method']} {route.template}"
         return f"{scope['method']} unmatched"
 
     async def _refuse(

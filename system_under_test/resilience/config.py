@@ -27,9 +27,10 @@ class ResilienceConfig(BaseModel):
 
 
 class ResilienceConfigUpdate(BaseModel):
-    """A partial change: only the fields given change. Validated as strictly as start-up settings."""
+    """A partial change: only the fields given change. Validated as strictly as start-up settings,
+    and strict about types: `"true"` or `1` is not a boolean here."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     circuit_breaker_enabled: bool | None = None
     circuit_breaker_failure_threshold: int | None = Field(default=None, gt=0, le=10_000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from system_under_test.db.models import AgentMetric
 from system_under_test.db.session import DbSession
 from system_under_test.envelope import Envelope, ok
+from system_under_test.fields import StoredText, UtcDatetime
 from system_under_test.security import CurrentUser
 
 router = APIRouter(prefix="/agents", tags=["agents"], responses={401: {"description": "Not authenticated"}})
@@ -24,7 +24,7 @@ class AgentMetricOut(BaseModel):
     requests_total: int
     errors_total: int
     error_rate: float
-    last_seen_at: datetime | None
+    last_seen_at: UtcDatetime | None
     circuit_breaker_trips: int | None
     rate_limit_hits: int | None
     avg_response_time: float | None
@@ -34,7 +34,7 @@ class AgentMetricOut(BaseModel):
 async def agent_metrics(
     session: DbSession,
     principal: CurrentUser,
-    agent: Annotated[str | None, Query(max_length=100)] = None,
+    agent: Annotated[StoredText | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     query = select(AgentMetric).order_by(AgentMetric.agent_name).limit(limit)

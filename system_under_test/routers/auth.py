@@ -9,6 +9,7 @@ from sqlalchemy import select
 from system_under_test.db.models import User
 from system_under_test.db.session import DbSession
 from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
+from system_under_test.fields import StoredText
 from system_under_test.security import CurrentUser, Principal, Role, issue_token, verify_password
 from system_under_test.settings import Settings
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: StoredText = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
+from system_under_test.fields import UtcDatetime
 from system_under_test.resilience.circuit import CircuitBreaker
 from system_under_test.resilience.registry import Resilience
 from system_under_test.security import ADMIN_ONLY, CurrentAdmin
@@ -24,8 +25,8 @@ class BreakerStatus(BaseModel):
     state: Literal["CLOSED", "OPEN", "HALF_OPEN"]
     enabled: bool
     failure_count: int
-    last_failure_time: datetime | None
-    next_attempt_time: datetime | None
+    last_failure_time: UtcDatetime | None
+    next_attempt_time: UtcDatetime | None
     trips: int
     half_open_trials_in_flight: int
     failure_threshold: int

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from system_under_test import content, idempotency
 from system_under_test.db.session import DbSession
 from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
+from system_under_test.fields import StoredText, UtcDatetime
 from system_under_test.resources import Resources
 from system_under_test.security import CurrentUser
 
@@ -23,7 +23,7 @@ router = APIRouter(
 
 
 class GenerateRequest(BaseModel):
-    prompt: str = Field(min_length=1, max_length=4000)
+    prompt: StoredText = Field(min_length=1, max_length=4000)
     content_type: Literal["text", "lesson", "quiz", "summary"] = "text"
     agent: str = Field(
         default="content-generator", min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$"
@@ -40,8 +40,8 @@ class ContentOut(BaseModel):
     result: str | None
     model: str | None
     error: str | None
-    created_at: datetime | None
-    completed_at: datetime | None
+    created_at: UtcDatetime | None
+    completed_at: UtcDatetime | None
 
 
 @router.post(

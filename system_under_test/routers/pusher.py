@@ -25,12 +25,15 @@ router = APIRouter(prefix="/pusher", tags=["pusher"])
 
 SOCKET_ID = r"^\d+\.\d+$"
 CHANNEL = r"^#?[-a-zA-Z0-9_=@,.;]+$"
+# What the SDK's trigger accepts (no `#`: server-to-user channels are sent to, not triggered on).
+TRIGGER_CHANNEL = r"^[-a-zA-Z0-9_=@,.;]+$"
 ENCRYPTED_USER_PREFIX = "private-encrypted-user-"
 WEBHOOK_KEY = "golive:pusher:webhooks"  # hash: event name -> count, and last_received
 OCCUPIED_KEY = "golive:pusher:occupied"  # set of channels Pusher reports occupied
 
 SocketId = Annotated[str, StringConstraints(pattern=SOCKET_ID)]
 ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=CHANNEL)]
+TriggerChannel = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TRIGGER_CHANNEL)]
 
 
 class ChannelAuthRequest(BaseModel):
@@ -43,7 +46,7 @@ class UserAuthRequest(BaseModel):
 
 
 class TriggerRequest(BaseModel):
-    channels: list[ChannelName] = Field(min_length=1, max_length=100)
+    channels: list[TriggerChannel] = Field(min_length=1, max_length=100)
     event: str = Field(min_length=1, max_length=200)
     data: Any = Field(description="an object or a string; sent as JSON")
     socket_id: SocketId | None = Field(default=None, description="this connection does not receive it")
@@ -104,7 +107,15 @@ _FORM_OR_JSON: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["socket_id"],
-                    "properties": {"socket_id": {"type": "string"}, "channel_name": {"type": "string"}},
+                    "properties": {
+                        "socket_id": {"type": "string", "pattern": SOCKET_ID},
+                        "channel_name": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 200,
+                            "pattern": CHANNEL,
+                        },
+                    },
                 }
             }
             for media in ("application/x-www-form-urlencoded", "application/json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from system_under_test import accounts
 from system_under_test.db.session import DbSession
 from system_under_test.envelope import Envelope, ok
+from system_under_test.fields import UtcDatetime
 from system_under_test.security import ADMIN_ONLY, CurrentAdmin, Role
 
 router = APIRouter(
@@ -35,7 +35,7 @@ class UserOut(BaseModel):
     email: str | None
     role: Role
     is_active: bool
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 @router.post(
