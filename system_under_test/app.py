@@ -48,6 +48,7 @@ _COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (413, "Request body too large"),
         (422, "Validation error"),
+        (429, "Rate limit exceeded (Retry-After says when to come back)"),
         (500, "Internal error"),
         (502, "Upstream error"),
         (503, "Dependency unavailable"),

@@ -157,4 +157,5 @@ def test_invalid_generation_requests_are_422(
 @pytest.mark.external_ok
 def test_unknown_and_malformed_content_ids(http: httpx.Client, user_token: str) -> None:
     assert http.get(f"/api/v1/content/{uuid.uuid4()}", headers=bearer(user_token)).status_code == 404
-    assert http.get("/api/v1/content/not-a-uuid", headers=bearer(user_token)).status_code == 422
+    # Not an id at all: no such resource can exist there.
+    assert http.get("/api/v1/content/not-a-uuid", headers=bearer(user_token)).status_code == 404

@@ -107,7 +107,10 @@ async def generate(
 
 
 @router.get(
-    "/{content_id}", response_model=Envelope[ContentOut], responses={404: {"description": "No such content"}}
+    # `:uuid`: /content/generate is not a content id, so GET on it is a 405 (POST only), not a 422.
+    "/{content_id:uuid}",
+    response_model=Envelope[ContentOut],
+    responses={404: {"description": "No such content"}},
 )
 async def get_content(content_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> object:
     job = await content.get(session, content_id)

@@ -99,29 +99,23 @@ class PusherStatus(BaseModel):
     legacy_websocket: LegacyWebsocketStatus | None
 
 
-_FORM_OR_JSON: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            media: {
-                "schema": {
-                    "type": "object",
-                    "required": ["socket_id"],
-                    "properties": {
-                        "socket_id": {"type": "string", "pattern": SOCKET_ID},
-                        "channel_name": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 200,
-                            "pattern": CHANNEL,
-                        },
-                    },
-                }
-            }
-            for media in ("application/x-www-form-urlencoded", "application/json")
-        },
+def _form_or_json(properties: dict[str, Any]) -> dict[str, Any]:
+    """pusher-js posts a form; the SDKs' examples post JSON: both are documented, and required."""
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    media_types = ("application/x-www-form-urlencoded", "application/json")
+    return {
+        "requestBody": {"required": True, "content": {media: {"schema": schema} for media in media_types}}
     }
-}
+
+
+_SOCKET_ID_SCHEMA = {"type": "string", "pattern": SOCKET_ID}
+_CHANNEL_AUTH_BODY = _form_or_json(
+    {
+        "socket_id": _SOCKET_ID_SCHEMA,
+        "channel_name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": CHANNEL},
+    }
+)
+_USER_AUTH_BODY = _form_or_json({"socket_id": _SOCKET_ID_SCHEMA})
 _PUSHER_FORMAT: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Pusher's own format, not the envelope: pusher-js reads `auth` at the top level",
@@ -186,7 +180,7 @@ def _member(principal: Principal) -> dict[str, Any]:
     }
 
 
-@router.post("/auth", openapi_extra={**_FORM_OR_JSON}, responses=_PUSHER_FORMAT)
+@router.post("/auth", openapi_extra=_CHANNEL_AUTH_BODY, responses=_PUSHER_FORMAT)
 async def authorize_channel(request: Request, principal: CurrentUser) -> object:
     """Signs a subscription: `private-user-{id}` (and `private-encrypted-user-{id}`) for that
     user, `presence-*` for any signed-in user (as their id, name and role)."""
@@ -210,7 +204,7 @@ async def authorize_channel(request: Request, principal: CurrentUser) -> object:
     return gateway.authorize_channel(channel, form.socket_id, member)
 
 
-@router.post("/user-auth", openapi_extra={**_FORM_OR_JSON}, responses=_PUSHER_FORMAT)
+@router.post("/user-auth", openapi_extra=_USER_AUTH_BODY, responses=_PUSHER_FORMAT)
 async def authorize_user(request: Request, principal: CurrentUser) -> object:
     """Signs pusher-js's sign-in (`userAuthentication`): the connection becomes this user, and
     receives what is sent to them (`#server-to-user-{id}`)."""
