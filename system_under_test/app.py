@@ -123,7 +123,11 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", settings.correlation_id_header],
         expose_headers=[settings.correlation_id_header, "Retry-After", *EXPOSED_QUOTA_HEADERS],
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        timeout_seconds=settings.request_body_timeout_seconds,
+    )
     if settings.metrics_enabled:
         registry = CollectorRegistry()
         app.state.metrics_registry = registry

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
 
     # Hardening
     max_request_body_bytes: PositiveInt = 1_048_576
+    # Not in the guide: how long a client may take to send its body (a slowloris holds a worker's
+    # connection open by dripping it).
+    request_body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
     @field_validator("log_level", mode="before")
     @classmethod
