@@ -342,6 +342,17 @@ def test_webhook_with_a_bad_signature_is_rejected(
     assert body_json["metadata"]["error_code"] == "UNAUTHORIZED"
 
 
+def test_a_replayed_webhook_is_rejected(http: httpx.Client, pusher_credentials: PusherCredentials) -> None:
+    channel = f"golive-replay-{time.monotonic_ns()}"
+    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_vacated", "channel": channel}])
+    assert http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
+    replayed = envelope_error(http.post("/pusher/webhook", content=body, headers=headers), 401)
+    assert replayed["message"] == "Webhook rejected: already received (a replay)"
+    # A new delivery (its own time_ms and signature) is still welcome.
+    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_occupied", "channel": channel}])
+    assert http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
+
+
 async def test_the_emulator_webhooks_reach_the_backend(
     client: httpx.AsyncClient, pusher_credentials: PusherCredentials
 ) -> None:

@@ -30,6 +30,8 @@ TRIGGER_CHANNEL = r"^[-a-zA-Z0-9_=@,.;]+$"
 ENCRYPTED_USER_PREFIX = "private-encrypted-user-"
 WEBHOOK_KEY = "golive:pusher:webhooks"  # hash: event name -> count, and last_received
 OCCUPIED_KEY = "golive:pusher:occupied"  # set of channels Pusher reports occupied
+WEBHOOK_SEEN_PREFIX = "golive:pusher:webhook-seen:"  # + signature, for the replay window
+WEBHOOK_REPLAY_SECONDS = 330  # the SDK accepts time_ms up to 5 minutes old; a margin for clock skew
 
 SocketId = Annotated[str, StringConstraints(pattern=SOCKET_ID)]
 ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=CHANNEL)]
@@ -262,21 +264,32 @@ async def webhook(request: Request) -> object:
     if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
         raise ApiError(422, "Webhook has no list of events", ErrorCode.VALIDATION_ERROR)
     resources: Resources = request.app.state.resources
+    # A signed webhook replayed within its freshness window would pass the signature check: each
+    # signature is accepted once (a replayed "vacated" must not empty a channel that refilled).
+    seen = WEBHOOK_SEEN_PREFIX + str(request.headers.get("x-pusher-signature"))
 
-    async def record() -> None:
-        async with resources.redis.pipeline(transaction=True) as pipe:
-            for event in events:
-                name, channel = str(event.get("name")), event.get("channel")
-                pipe.hincrby(WEBHOOK_KEY, name, 1)
-                if name == "channel_occupied" and isinstance(channel, str):
-                    pipe.sadd(OCCUPIED_KEY, channel)
-                elif name == "channel_vacated" and isinstance(channel, str):
-                    pipe.srem(OCCUPIED_KEY, channel)
-            pipe.hset(WEBHOOK_KEY, "last_received", str(time.time()))
-            await pipe.execute()
+    async def record() -> bool:
+        if not await resources.redis.set(seen, "1", nx=True, ex=WEBHOOK_REPLAY_SECONDS):
+            return False
+        try:
+            async with resources.redis.pipeline(transaction=True) as pipe:
+                for event in events:
+                    name, channel = str(event.get("name")), event.get("channel")
+                    pipe.hincrby(WEBHOOK_KEY, name, 1)
+                    if name == "channel_occupied" and isinstance(channel, str):
+                        pipe.sadd(OCCUPIED_KEY, channel)
+                    elif name == "channel_vacated" and isinstance(channel, str):
+                        pipe.srem(OCCUPIED_KEY, channel)
+                pipe.hset(WEBHOOK_KEY, "last_received", str(time.time()))
+                await pipe.execute()
+        except BaseException:
+            await resources.redis.delete(seen)  # not recorded: Pusher's retry must be accepted
+            raise
+        return True
 
     # A failed write is Pusher's cue to retry (a 5xx), so nothing is lost.
-    await resources.resilience.dependencies[REDIS].call(record)
+    if not await resources.resilience.dependencies[REDIS].call(record):
+        raise ApiError(401, "Webhook rejected: already received (a replay)", ErrorCode.UNAUTHORIZED)
     return ok({"events": len(events)}, "Webhook received")
 
 

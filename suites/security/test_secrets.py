@@ -1,0 +1,95 @@
+"""No secret of the backend's (the JWT secret, the Pusher secret, the database password) appears
+in what it answers or what it logs, whatever is asked and however a request fails."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from fixtures.description import PusherCredentials, StackDescription
+from fixtures.stack import Stack
+
+PUBLIC = [
+    "/health",
+    "/resilience/status",
+    "/resilience/config",
+    "/rate-limit/config",
+    "/circuit-breakers/status",
+    "/pusher/status",
+    "/metrics",
+    "/openapi.json",
+]
+ADMIN = ["/resilience/metrics", "/rate-limit/usage/user-1", "/api/v1/users"]
+FAILING: list[tuple[str, str, dict[str, str], dict[str, object] | None]] = [
+    ("GET", "/api/v1/auth/me", {"Authorization": "Bearer not.a.token"}, None),
+    ("POST", "/api/v1/auth/token", {}, {"username": "nobody", "password": "wrong"}),
+    ("POST", "/api/v1/content/generate", {}, {"prompt": ""}),
+    ("POST", "/pusher/webhook", {"X-Pusher-Key": "k", "X-Pusher-Signature": "0" * 64}, {"events": []}),
+    ("GET", "/nowhere", {}, None),
+]
+
+
+@pytest.fixture(scope="module")
+def secrets_of_the_backend(
+    stack_description: StackDescription, pusher_credentials: PusherCredentials
+) -> dict[str, str]:
+    assert stack_description.jwt_secret is not None
+    assert stack_description.postgres is not None
+    password = urlsplit(stack_description.postgres).password
+    assert password
+    return {
+        "JWT secret": stack_description.jwt_secret.get_secret_value(),
+        "Pusher secret": pusher_credentials.secret,
+        "database password": password,
+    }
+
+
+def leaks(text: str, secrets: dict[str, str]) -> list[str]:
+    return [name for name, value in secrets.items() if value in text]
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+def test_public_endpoints_hold_no_secret(
+    http: httpx.Client, path: str, secrets_of_the_backend: dict[str, str]
+) -> None:
+    response = http.get(path)
+    assert response.status_code == 200
+    assert leaks(response.text, secrets_of_the_backend) == []
+
+
+@pytest.mark.parametrize("path", ADMIN)
+def test_admin_endpoints_hold_no_secret(
+    http: httpx.Client, admin_token: str, path: str, secrets_of_the_backend: dict[str, str]
+) -> None:
+    response = http.get(path, headers={"Authorization": f"Bearer {admin_token}"})
+    assert response.status_code == 200, response.text
+    assert leaks(response.text, secrets_of_the_backend) == []
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "body"), FAILING)
+def test_error_bodies_hold_no_secret(
+    http: httpx.Client,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: dict[str, object] | None,
+    secrets_of_the_backend: dict[str, str],
+) -> None:
+    response = http.request(method, path, headers=headers, json=body)
+    assert response.status_code >= 400
+    assert leaks(response.text, secrets_of_the_backend) == []
+
+
+def test_the_backends_logs_hold_no_secret(
+    golive_stack: Stack, http: httpx.Client, secrets_of_the_backend: dict[str, str]
+) -> None:
+    for method, path, headers, body in FAILING:
+        http.request(method, path, headers=headers, json=body)
+    logs = sorted(golive_stack.log_dir.glob("sut-*.log"))
+    assert logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert "/nowhere" in text  # the requests above were logged: the log is the right one
+        assert leaks(text, secrets_of_the_backend) == []
