@@ -1,0 +1,60 @@
+"""The rate limit cannot be walked around by spelling the path differently: once a user's bucket
+is empty, no variant of the path (case, trailing slash, doubled or dot segments, percent-encoding,
+a query) reaches the resource. (Spoofed X-Forwarded-For and rotating tokens of one user are
+covered in suites/resilience/test_rate_limit.py.)"""
+
+from __future__ import annotations
+
+import http.client
+from urllib.parse import urlsplit
+
+import pytest
+
+from fixtures.plugin import BackendFactory
+from fixtures.stack import Stack, create_users, mint_token, new_credentials
+
+VARIANTS = [
+    "/api/v1/auth/me",
+    "/API/V1/AUTH/ME",
+    "/api/v1/Auth/me",
+    "/api/v1/auth/me/",
+    "/api/v1//auth/me",
+    "/api/v1/./auth/me",
+    "/api/v1/x/../auth/me",
+    "/api/v1/auth/%6de",
+    "/api/v1/auth/me?cache=1",
+    "/api/v1/auth/me#fragment",
+]
+
+
+def get(base_url: str, path: str, token: str) -> int:
+    """A request with the path exactly as written (http.client does not normalise it)."""
+    location = urlsplit(base_url)
+    connection = http.client.HTTPConnection(location.hostname or "127.0.0.1", location.port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("per_endpoint", ["false", "true"])
+def test_no_spelling_of_the_path_gets_past_an_empty_bucket(
+    golive_stack: Stack, database: str, start_backend: BackendFactory, per_endpoint: str
+) -> None:
+    backend = start_backend(
+        {
+            "DATABASE_URL": database,
+            "RATE_LIMIT_BURST_SIZE": "3",
+            "RATE_LIMIT_REQUESTS_PER_MINUTE": "1",
+            "RATE_LIMIT_PER_ENDPOINT": per_endpoint,
+        }
+    )
+    user = new_credentials("bypass")
+    user_id = create_users(database, {"user": user})["user"]
+    token = mint_token(golive_stack.sut_env["JWT_SECRET"], user_id, user.username, "user")
+    base = backend.urls[0]
+    assert [get(base, "/api/v1/auth/me", token) for _ in range(3)] == [200, 200, 200]
+    answers = {path: get(base, path, token) for path in VARIANTS}
+    assert {path: status for path, status in answers.items() if status == 200} == {}
+    assert answers["/api/v1/auth/me"] == 429
