@@ -91,7 +91,9 @@ def load_profiles(path: Path = DEFAULT_FILE) -> dict[str, Profile]:
     except OSError as error:
         raise ProfileError(f"{path}: cannot read: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise ProfileError(f"{path}: not YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "document"
+        raise ProfileError(f"{path}: {where}: not valid YAML") from None
     if not isinstance(document, dict) or not document:
         raise ProfileError(f"{path}: expected a mapping of profile names to profiles")
     profiles = {}

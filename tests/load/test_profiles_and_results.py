@@ -60,7 +60,12 @@ VALID = "users: 1\n  spawn_rate: 1\n  run_time: 5s\n"
         ),
         ("p: 3\n", "profile 'p': expected a mapping"),
         ("[1, 2]\n", "expected a mapping of profile names to profiles"),
-        ("p: {users: [\n", "not YAML"),
+        ("p: {users: [\n", "line 2: not valid YAML"),
+        (
+            "p:\n  users: many\n  spawn_rate: 1\n  run_time: 5s\n",
+            "profile 'p': users: Input should be a valid integer",
+        ),
+        ("p:\n  spawn_rate: 1\n  run_time: 5s\n", "profile 'p': users: Field required"),
     ],
 )
 def test_a_bad_profiles_file_is_refused_precisely(tmp_path: Path, text: str, message: str) -> None:
@@ -69,6 +74,7 @@ def test_a_bad_profiles_file_is_refused_precisely(tmp_path: Path, text: str, mes
         load_profiles(path)
     assert str(error.value).startswith(str(path))
     assert message in str(error.value)
+    assert "\n" not in str(error.value)  # one line
 
 
 def test_an_unknown_profile_lists_the_known_ones() -> None:
