@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -12,6 +14,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fixtures.description import Credentials
 from suites.api.conftest import bearer
@@ -110,6 +114,27 @@ def test_alg_none_is_refused(http: httpx.Client) -> None:
     response = http.get("/api/v1/auth/me", headers=bearer(token))
     assert response.status_code == 401
     assert error_code(response) == "INVALID_TOKEN"
+
+
+def test_rs256_and_hs_rs_confusion_are_refused(http: httpx.Client) -> None:
+    """An RS256 token (the attacker's own key pair), and an HS256 token keyed with that public key
+    (the classic confusion): the backend pins HS256 and its own secret."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    rs256 = jwt.encode(_claims(), private_key, algorithm="RS256")
+    header, payload, _ = jwt.encode(_claims(), "x" * 32, algorithm="HS256").split(".")
+    confused = f"{header}.{payload}." + _hmac_segment(public_pem, f"{header}.{payload}")
+    for token in (rs256, confused):
+        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        assert response.status_code == 401
+        assert error_code(response) == "INVALID_TOKEN"
+
+
+def _hmac_segment(key: bytes, signing_input: str) -> str:
+    digest = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def test_token_signed_with_another_key_is_refused(http: httpx.Client) -> None:

@@ -186,6 +186,27 @@ async def test_presence_members_are_the_backend_users(
         assert added["data"]["user_info"]["role"] == "admin"
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+async def test_a_presence_member_cannot_claim_another_identity(
+    client: httpx.AsyncClient, user_token: str, user_account: Account, admin_account: Account, as_json: bool
+) -> None:
+    """Whatever channel_data a client sends along, the signature covers its own id and role."""
+    forged = json.dumps({"user_id": str(admin_account.id), "user_info": {"role": "admin"}})
+    fields = {"socket_id": "1234.5678", "channel_name": "presence-golive-forgery", "channel_data": forged}
+    headers = bearer(user_token)
+    response = await (
+        client.post("/pusher/auth", json=fields, headers=headers)
+        if as_json
+        else client.post("/pusher/auth", data=fields, headers=headers)
+    )
+    if response.status_code == 422:
+        return  # refused outright: as good
+    assert response.status_code == 200, response.text
+    claimed = json.loads(response.json()["channel_data"])
+    assert claimed["user_id"] == str(user_account.id)
+    assert claimed["user_info"]["role"] == "user"
+
+
 async def test_user_auth_signs_the_sign_in(
     client: httpx.AsyncClient,
     user_token: str,
