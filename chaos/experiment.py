@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chaos.toxiproxy.toxics import TOXIC_TYPES
+from golive.documents import DocumentError, first_problem, read_yaml
 
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
 State = Literal["CLOSED", "OPEN", "HALF_OPEN"]
@@ -152,21 +152,15 @@ class ExperimentError(ValueError):
 
 def load(path: Path) -> Experiment:
     try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ExperimentError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "document"
-        raise ExperimentError(f"{path}: {where}: not valid YAML") from None
+        document = read_yaml(path)
+    except DocumentError as error:
+        raise ExperimentError(str(error)) from None
     if not isinstance(document, dict):
         raise ExperimentError(f"{path}: document: must be a mapping")
     try:
         experiment = Experiment.model_validate(document)
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or "document"
-        raise ExperimentError(f"{path}: {field}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise ExperimentError(f"{path}: {first_problem(error)}") from None
     experiment.name = path.stem
     return experiment
 

@@ -35,6 +35,7 @@ from fixtures.pusher.run import DEFAULT_PORT as PUSHER_PORT
 from fixtures.pusher.run import main as run_pusher
 from fixtures.stack import Stack, functional_headroom
 from golive import __version__
+from golive.documents import first_problem
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
 from golive.suites import API, CONTRACT, GUIDE, REALTIME, SuiteResult, run_suite
@@ -580,9 +581,8 @@ def _profile(name: str, path: Path, users: int | None, run_time: str | None, rep
     except ProfileError as error:
         raise _fail("load", str(error), 2) from None
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        option = "--" + str(first["loc"][0]).replace("_", "-")
-        raise _fail("load", f"{option}: {first['msg']}", 2) from None
+        field, problem = first_problem(error).split(": ", 1)
+        raise _fail("load", f"--{field.replace('_', '-')}: {problem}", 2) from None  # the option's name
 
 
 class _ChaosBeside:

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from golive.documents import DocumentError, first_problem, read_yaml
 from loadtests.thresholds import Threshold, ThresholdError, parse_all
 
 DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")
@@ -87,13 +87,9 @@ class Profile(BaseModel):
 
 def load_profiles(path: Path = DEFAULT_FILE) -> dict[str, Profile]:
     try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ProfileError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "document"
-        raise ProfileError(f"{path}: {where}: not valid YAML") from None
+        document = read_yaml(path)
+    except DocumentError as error:
+        raise ProfileError(str(error)) from None
     if not isinstance(document, dict) or not document:
         raise ProfileError(f"{path}: expected a mapping of profile names to profiles")
     profiles = {}
@@ -104,9 +100,7 @@ def load_profiles(path: Path = DEFAULT_FILE) -> dict[str, Profile]:
             profile = Profile.model_validate({**body, "name": str(name)})
             profile.parsed_thresholds()
         except ValidationError as error:
-            first = error.errors(include_url=False, include_input=False)[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ProfileError(f"{path}: profile {name!r}: {where}: {first['msg']}") from None
+            raise ProfileError(f"{path}: profile {name!r}: {first_problem(error)}") from None
         except ThresholdError as error:
             raise ProfileError(f"{path}: profile {name!r}: thresholds: {error}") from None
         profiles[str(name)] = profile

@@ -114,7 +114,7 @@ UNDER_FAULTS = """
 under-faults:
   users: 6
   spawn_rate: 6
-  run_time: 20s
+  run_time: 15s
   journeys: {health: 1, creator: 2}
   thresholds:
     http_reqs: ["count > 0"]

@@ -23,7 +23,7 @@ from system_under_test.idempotency import KEY_PATTERN
 from system_under_test.settings import Settings
 
 PUSHER_FORMAT = frozenset({"/pusher/auth", "/pusher/user-auth"})
-CI_EXAMPLES = 15
+CI_EXAMPLES = 10
 NIGHTLY_EXAMPLES = 300
 
 

@@ -72,7 +72,7 @@ def test_the_journal_is_json_with_the_whole_story(golive_stack: Stack, tmp_path:
         journal = Runner(experiment, target, seed=1).run()
     journal.write(tmp_path / "journal.json")
     document = json.loads((tmp_path / "journal.json").read_text())
-    assert document["outcome"] == "held"
+    assert document["outcome"] == "held", [check for check in document["checks"] if not check["ok"]]
     assert {"requests", "events", "checks", "figures", "duration_seconds", "seed"} <= set(document)
     kinds = {event["kind"] for event in document["events"]}
     assert {"step", "fault-added", "faults-removed", "breaker", "probe", "rolled-back"} <= kinds

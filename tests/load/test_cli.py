@@ -18,7 +18,7 @@ def golive_load(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     ("args", "message"),
     [
         (["--profile", "huge"], "no profile 'huge' (there are: smoke, baseline, stress, soak)"),
-        (["--run-time", "soon"], "--run-time: Value error, 'soon' is not a duration"),
+        (["--run-time", "soon"], "--run-time: 'soon' is not a duration"),
         (["--during", "no-such-experiment"], "--during: "),
         (
             ["--during", "redis-down", "--target", "http://127.0.0.1:9"],

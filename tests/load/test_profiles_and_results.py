@@ -42,7 +42,7 @@ VALID = "users: 1\n  spawn_rate: 1\n  run_time: 5s\n"
     [
         (
             "p:\n  " + VALID + "  journeys: {health: 1, browse: 2}\n",
-            "profile 'p': journeys: Value error, unknown journey browse",
+            "profile 'p': journeys: unknown journey browse",
         ),
         ("p:\n  " + VALID + "  journeys: {health: 0}\n", "every journey has weight 0"),
         (
@@ -51,7 +51,7 @@ VALID = "users: 1\n  spawn_rate: 1\n  run_time: 5s\n"
         ),
         (
             "p:\n  users: 1\n  spawn_rate: 1\n  run_time: soon\n",
-            "profile 'p': run_time: Value error, 'soon' is not a duration",
+            "profile 'p': run_time: 'soon' is not a duration",
         ),
         ("p:\n  " + VALID + "  colour: red\n", "profile 'p': colour: Extra inputs are not permitted"),
         (
