@@ -16,35 +16,17 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import ignored_auth, negative_data_rejection
 
+from fixtures.openapi import openapi_document
 from suites.contract.rules import response_problems
 from suites.security.conftest import FuzzedBackend
-from system_under_test.app import create_app
 from system_under_test.idempotency import KEY_PATTERN
-from system_under_test.settings import Settings
 
 PUSHER_FORMAT = frozenset({"/pusher/auth", "/pusher/user-auth"})
 CI_EXAMPLES = 10
 NIGHTLY_EXAMPLES = 300
 
 
-def openapi_document() -> dict[str, Any]:
-    """The document the backend serves, built in-process so the cases exist at collection time
-    (the test below checks the served one is the same)."""
-    settings = Settings(
-        _env_file=None,
-        database_url="postgresql://fuzz:fuzz@127.0.0.1:9/fuzz",
-        redis_url="redis://127.0.0.1:9/0",
-        jwt_secret="x" * 40,
-        ai_service_url="http://127.0.0.1:9",
-        pusher_app_id="1",
-        pusher_key="key",
-        pusher_secret="secret",
-        sentry_dsn=None,
-    )
-    document: dict[str, Any] = create_app(settings).openapi()
-    return document
-
-
+# Built in-process so the cases exist at collection time (the test below checks it is the served one).
 DOCUMENT = openapi_document()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 

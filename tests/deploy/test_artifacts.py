@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from system_under_test.app import create_app
+from fixtures.openapi import openapi_document
 from system_under_test.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,18 +42,7 @@ def containers() -> list[dict[str, Any]]:
 
 
 def app_paths() -> set[str]:
-    settings = Settings(
-        _env_file=None,
-        database_url="postgresql://a:b@127.0.0.1:9/x",
-        redis_url="redis://127.0.0.1:9/0",
-        jwt_secret="x" * 40,
-        ai_service_url="http://127.0.0.1:9",
-        pusher_app_id="1",
-        pusher_key="k",
-        pusher_secret="s",
-        sentry_dsn=None,
-    )
-    return set(create_app(settings).openapi()["paths"])
+    return set(openapi_document()["paths"])
 
 
 def test_every_manifest_parses_as_kubernetes_objects() -> None:
