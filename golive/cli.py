@@ -13,7 +13,6 @@ from typing import Annotated
 import psycopg
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -30,12 +29,17 @@ from drills.migration import DEFAULT_MAX_LOCK_MS
 from drills.result import DrillResult
 from drills.runner import DRILLS, DrillRun, UnknownDrill, select, stack_database
 from fixtures.description import StackDescription, StackFileError, check_url
-from fixtures.providers import PROVIDERS, Provider, UnknownProvider, create_provider
+from fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
+from fixtures.providers.docker.engine import OWNER_LABEL, golive_containers, owner_alive, remove
+from fixtures.providers.docker.engine import connect as connect_docker
 from fixtures.pusher.run import DEFAULT_PORT as PUSHER_PORT
 from fixtures.pusher.run import main as run_pusher
 from fixtures.stack import Stack, functional_headroom
 from golive import __version__
+from golive.console import err
+from golive.console import fail as _fail
 from golive.documents import first_problem
+from golive.images.cli import images_app
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
 from golive.suites import API, CONTRACT, GUIDE, REALTIME, SuiteResult, run_suite
@@ -53,7 +57,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-err = Console(stderr=True, highlight=False)
 THRESHOLDS_FAILED = 99  # as k6 exits when a threshold fails
 CHAOS_JOIN_SECONDS = 300.0
 
@@ -69,16 +72,11 @@ RunDirOption = Annotated[
 ]
 
 
-def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]golive {command}:[/] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
-
-
 def _provider(command: str, name: str) -> Provider:
     try:
         return create_provider(name)
-    except UnknownProvider as error:
-        raise _fail(command, str(error), 2) from None
+    except ProviderError as error:
+        raise _fail(command, str(error), 2 if isinstance(error, UnknownProvider) else 1) from None
 
 
 def _start_stack(
@@ -231,6 +229,32 @@ def _outcome(exit_code: int, run: RunDir, passed: str) -> None:
         err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
     else:
         err.print(f"[bold red]FAIL[/]: see the failures above. Artifacts: {run.path}")
+
+
+app.add_typer(images_app, name="images")
+
+
+@app.command()
+def clean(
+    every: Annotated[
+        bool, typer.Option("--all", help="also containers of golive runs still going (stops them)")
+    ] = False,
+) -> None:
+    """Remove containers earlier golive runs left behind (the docker provider's, found by label)."""
+    try:
+        client = connect_docker()
+    except ProviderError as error:
+        raise _fail("clean", str(error)) from None
+    removed = 0
+    for container in golive_containers(client):
+        labels = container.labels
+        if owner_alive(labels) and not every:
+            continue
+        remove(container)
+        removed += 1
+        owner = labels.get(OWNER_LABEL, "?")
+        err.print(f"  removed {container.name} ({container.status}; run of pid {owner})")
+    err.print(f"golive clean: {removed} container(s) removed")
 
 
 chaos_app = typer.Typer(help="Chaos experiments against the stack.", no_args_is_help=True)
