@@ -12,6 +12,7 @@ from typing import Annotated
 
 import psycopg
 import typer
+from docker.models.networks import Network
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
@@ -30,7 +31,7 @@ from drills.result import DrillResult
 from drills.runner import DRILLS, DrillRun, UnknownDrill, select, stack_database
 from fixtures.description import StackDescription, StackFileError, check_url
 from fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
-from fixtures.providers.docker.engine import OWNER_LABEL, golive_containers, owner_alive, remove
+from fixtures.providers.docker.engine import OWNER_LABEL, labels_of, leftovers, remove
 from fixtures.providers.docker.engine import connect as connect_docker
 from fixtures.pusher.run import DEFAULT_PORT as PUSHER_PORT
 from fixtures.pusher.run import main as run_pusher
@@ -61,7 +62,12 @@ THRESHOLDS_FAILED = 99  # as k6 exits when a threshold fails
 CHAOS_JOIN_SECONDS = 300.0
 
 ProviderOption = Annotated[
-    str, typer.Option("--provider", help=f"who starts Postgres and Redis: {', '.join(PROVIDERS)}")
+    str,
+    typer.Option(
+        "--provider",
+        envvar="GOLIVE_PROVIDER",
+        help=f"who starts Postgres, Redis and the fault proxy: {', '.join(PROVIDERS)}",
+    ),
 ]
 ReplicasOption = Annotated[int, typer.Option("--replicas", min=1, max=16, help="backend replicas")]
 RunDirOption = Annotated[
@@ -155,6 +161,9 @@ def _print_stack(description: StackDescription, seconds: float) -> None:
     table.add_row("postgres", description.postgres or "")
     table.add_row("redis", description.redis or "")
     table.add_row("AI stand-in", description.upstream or "")
+    table.add_row("fault proxy", description.toxiproxy or "")
+    services = ", ".join(f"{name}: {what}" for name, what in description.services.items())
+    table.add_row("provider", f"{description.provider} ({services})")
     for role, credentials in description.users.items():
         table.add_row(f"{role} login", f"{credentials.username} / {credentials.password}")
     table.add_row("run dir", description.run_dir or "")
@@ -239,22 +248,23 @@ def clean(
     every: Annotated[
         bool, typer.Option("--all", help="also containers of golive runs still going (stops them)")
     ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be removed")] = False,
 ) -> None:
-    """Remove containers earlier golive runs left behind (the docker provider's, found by label)."""
+    """Remove containers and networks earlier golive runs left behind (found by label)."""
     try:
         client = connect_docker()
     except ProviderError as error:
         raise _fail("clean", str(error)) from None
-    removed = 0
-    for container in golive_containers(client):
-        labels = container.labels
-        if owner_alive(labels) and not every:
-            continue
-        remove(container)
-        removed += 1
-        owner = labels.get(OWNER_LABEL, "?")
-        err.print(f"  removed {container.name} ({container.status}; run of pid {owner})")
-    err.print(f"golive clean: {removed} container(s) removed")
+    found = leftovers(client, every=every)
+    for resource in found:
+        if not dry_run:
+            remove(resource)
+        kind = "network" if isinstance(resource, Network) else "container"
+        owner = labels_of(resource).get(OWNER_LABEL, "?")
+        verb = "would remove" if dry_run else "removed"
+        err.print(f"  {verb} {kind} {resource.name} (run of pid {owner})")
+    done = "to remove" if dry_run else "removed"
+    err.print(f"golive clean: {len(found)} container(s) and network(s) {done}")
 
 
 chaos_app = typer.Typer(help="Chaos experiments against the stack.", no_args_is_help=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 GOLIVE = [sys.executable, "-m", "golive"]
 
@@ -22,3 +26,40 @@ def run_golive(
         check=False,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
+
+
+def spawn_up(
+    run_dir: Path, marker: dict[str, str], *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*GOLIVE, "up", "--json", "--run-dir", str(run_dir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **marker, **(env or {})},
+    )
+
+
+def first_line(process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, "golive up printed nothing"
+    line = process.stdout.readline()
+    assert line, f"golive up ended without a line: {process.stderr.read() if process.stderr else ''}"
+    document: dict[str, Any] = json.loads(line)
+    return document
+
+
+def stop(process: subprocess.Popen[str], signum: int) -> None:
+    """Signals golive and waits; a golive that does not stop is ended with SIGTERM, then SIGKILL,
+    so a failing test does not leave its stack running."""
+    process.send_signal(signum)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -14,46 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.harness.golive import GOLIVE, first_line, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker, port_open
-
-GOLIVE = [sys.executable, "-m", "golive"]
-
-
-def spawn_up(
-    run_dir: Path, marker: dict[str, str], *args: str, env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*GOLIVE, "up", "--json", "--run-dir", str(run_dir), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **marker, **(env or {})},
-    )
-
-
-def first_line(process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    assert ready, "golive up printed nothing"
-    line = process.stdout.readline()
-    assert line, f"golive up ended without a line: {process.stderr.read() if process.stderr else ''}"
-    document: dict[str, Any] = json.loads(line)
-    return document
-
-
-def stop(process: subprocess.Popen[str], signum: int) -> None:
-    """Signals golive and waits; a golive that does not stop is ended with SIGTERM, then SIGKILL,
-    so a failing test does not leave its stack running."""
-    process.send_signal(signum)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        raise
 
 
 def urls_of(stack: dict[str, Any]) -> list[str]:
