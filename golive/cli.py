@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import psycopg
 import typer
 from docker.models.networks import Network
@@ -196,9 +197,13 @@ def validate(
         try:
             started = time.perf_counter()
             if described is not None:
+                problem = _unreachable(described.sut)
+                _stage("target", problem or described.sut, time.perf_counter() - started, problem is None)
+                if problem is not None:
+                    run.finish(1, outcome=f"target {described.sut}: {problem}")
+                    raise _fail("validate", f"--target {described.sut}: {problem}")
                 described.run_dir = str(run.path)
                 described.write(run.path / "stack.json")
-                _stage("target", described.sut, time.perf_counter() - started, True)
             else:
                 stack = _start_stack("validate", chosen, replicas, run, env=functional_headroom(os.environ))
                 _stage("stack", f"{provider}, {replicas} replica(s)", time.perf_counter() - started, True)
@@ -217,6 +222,16 @@ def validate(
     _verdict(results, exit_code, run)
     run.finish(exit_code, suites={result.suite.name: result.summary() for result in results})
     raise typer.Exit(exit_code)
+
+
+def _unreachable(url: str) -> str | None:
+    """Why a deployment does not answer `GET /health`, or None when it answers at all (its
+    health is the suites' business): suites against a dead URL would only fail one by one."""
+    try:
+        httpx.get(f"{url}/health", timeout=10)
+    except httpx.HTTPError as error:
+        return f"does not answer GET /health ({type(error).__name__}: {error})"
+    return None
 
 
 def _stage(name: str, detail: str, seconds: float, ok: bool) -> None:

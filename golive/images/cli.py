@@ -57,6 +57,9 @@ def build(
         specs = closure(names or [])
     except UnknownImage as error:
         raise fail("images build", str(error), 2) from None
+    bundle = ca_bundle or host_ca_bundle(os.environ)
+    if bundle is not None and not bundle.is_file():
+        raise fail("images build", f"{bundle}: no such CA bundle (from the environment)", 2)
     try:
         client = connect()
     except DockerUnavailable as error:
@@ -65,9 +68,6 @@ def build(
         run = RunDir.create("images", run_dir)
     except RunDirError as error:
         raise fail("images build", str(error), 2) from None
-    bundle = ca_bundle or host_ca_bundle(os.environ)
-    if bundle is not None and not bundle.is_file():
-        raise fail("images build", f"{bundle}: no such CA bundle (from the environment)", 2)
     builder = Builder(client, run.path, mirror, bundle)
     for spec in specs:
         err.print(f"  {spec.tag:<32} {escape(spec.purpose)} ...", soft_wrap=True)

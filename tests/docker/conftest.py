@@ -10,7 +10,15 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from fixtures.providers.docker.engine import DockerUnavailable, connect, leftovers, remove
+from fixtures.providers.docker.engine import (
+    OWNER_LABEL,
+    DockerUnavailable,
+    connect,
+    labels_of,
+    leftovers,
+    owner_alive,
+    remove,
+)
 from fixtures.providers.docker.settings import DockerSettings
 
 
@@ -44,10 +52,17 @@ def docker_settings(docker_client: docker.DockerClient) -> DockerSettings:
 
 @pytest.fixture
 def no_leftovers(docker_client: docker.DockerClient) -> Iterator[None]:
-    """Fails a test that leaves a golive container or network behind, after removing it."""
+    """Fails a test that leaves a golive container or network behind, after removing it. Left
+    behind: new, and owned by this process or by one that ended (the commands a test ran); the
+    live runs of other sessions on the same engine are not this test's."""
     before = {resource.id for resource in leftovers(docker_client, every=True)}
     yield
-    left = [resource for resource in leftovers(docker_client, every=True) if resource.id not in before]
+    left = [
+        resource
+        for resource in leftovers(docker_client, every=True)
+        if resource.id not in before
+        and (labels_of(resource).get(OWNER_LABEL) == str(os.getpid()) or not owner_alive(labels_of(resource)))
+    ]
     for resource in left:
         remove(resource)
     assert not left, f"left behind: {[resource.name for resource in left]}"

@@ -187,7 +187,12 @@ def test_validate_against_a_deployment_that_is_down_fails(tmp_path: Path, unused
         check=False,
     )
     assert result.returncode == 1
-    assert "FAIL contract" in result.stderr
+    assert f"golive validate: --target http://127.0.0.1:{unused_port}: does not answer GET /health" in (
+        result.stderr.replace("\n", " ")
+    )
+    assert "ConnectError" in result.stderr
+    assert "contract" not in result.stderr  # no suite ran against nothing
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["validate"]["exit_code"] == 1
 
 
 def test_up_started_in_the_background_by_a_shell_still_stops_on_sigint(tmp_path: Path) -> None:

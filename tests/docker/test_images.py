@@ -1,0 +1,104 @@
+"""`golive images`: what gets built and in which order, and every way a build can fail, said in
+one message with the end of its log."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import docker
+import pytest
+
+from golive.images.build import Builder, ImageBuildError
+from golive.images.catalog import BY_NAME, CATALOG, ImageSpec, UnknownImage, closure, host_ca_bundle
+from golive.images.debian import BaseImageError, create_base_image
+from tests.harness.golive import run_golive
+
+
+def test_a_named_image_brings_what_it_is_built_from_in_build_order() -> None:
+    assert [spec.name for spec in closure(["backend"])] == ["base", "python", "backend"]
+    assert [spec.name for spec in closure(["redis", "toxiproxy"])] == ["base", "redis", "python", "toxiproxy"]
+    assert closure([]) == list(CATALOG)
+
+
+def test_every_image_is_built_from_one_the_catalog_builds_first() -> None:
+    for index, spec in enumerate(CATALOG):
+        if spec.base is not None:
+            assert spec.base in [earlier.name for earlier in CATALOG[:index]], spec.name
+        assert (spec.context / spec.dockerfile).is_file() or spec is BY_NAME["base"]
+
+
+def test_an_unknown_image_is_refused_with_the_choice() -> None:
+    with pytest.raises(UnknownImage, match="unknown image 'mysql': choose from base, postgres"):
+        closure(["mysql"])
+    done = run_golive("images", "build", "mysql", timeout=60)
+    assert done.returncode == 2
+    assert "unknown image 'mysql'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_ca_bundle_is_the_one_pip_was_told_about() -> None:
+    assert host_ca_bundle({"PIP_CERT": "/a.pem", "SSL_CERT_FILE": "/b.pem"}) == Path("/a.pem")
+    assert host_ca_bundle({"SSL_CERT_FILE": "/b.pem"}) == Path("/b.pem")
+    assert host_ca_bundle({}) is None
+
+
+def test_a_ca_bundle_that_does_not_exist_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    done = run_golive("images", "build", "--ca-bundle", str(tmp_path / "none.pem"), timeout=60)
+    assert done.returncode == 2
+    assert "none.pem" in done.stderr
+    from_environment = run_golive(
+        "images", "build", "python", env={"PIP_CERT": str(tmp_path / "gone.pem")}, timeout=60
+    )
+    assert from_environment.returncode == 2
+    assert f"{tmp_path / 'gone.pem'}: no such CA bundle (from the environment)" in from_environment.stderr
+
+
+@pytest.mark.docker
+def test_a_failing_dockerfile_step_is_reported_with_the_end_of_its_log(
+    docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {BY_NAME['base'].tag}\nRUN echo preparing && echo 'it broke here' >&2 && exit 3\n"
+    )
+    spec = ImageSpec("broken", "golive-test/broken:0", "a build that fails", context)
+    with pytest.raises(ImageBuildError) as failed:
+        Builder(docker_client, tmp_path, "http://unused").build(spec)
+    message = str(failed.value)
+    assert message.startswith("golive-test/broken:0 did not build:")
+    assert "it broke here" in message
+    assert "returned a non-zero code: 3" in message
+    assert f"(whole log: {tmp_path / 'image-broken.log'})" in message
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get("golive-test/broken:0")
+
+
+@pytest.mark.docker
+def test_a_base_image_from_an_unreachable_mirror_fails_and_leaves_no_root_file_system(
+    docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    mirror = "http://127.0.0.1:9/debian"  # nothing listens on the discard port
+    if os.geteuid() != 0:
+        with pytest.raises(BaseImageError, match="needs root"):
+            create_base_image(docker_client, "golive-test/debian:0", mirror, tmp_path / "log")
+        return
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.glob("golive-rootfs-*"))
+    with pytest.raises(BaseImageError) as failed:
+        create_base_image(docker_client, "golive-test/debian:0", mirror, tmp_path / "log")
+    assert f"debootstrap bookworm from {mirror} failed" in str(failed.value)
+    assert set(temp.glob("golive-rootfs-*")) == before
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get("golive-test/debian:0")
+
+
+@pytest.mark.docker
+def test_images_list_names_each_image_and_what_the_provider_runs(docker_client: docker.DockerClient) -> None:
+    done = run_golive("images", "list", env={"GOLIVE_REDIS_IMAGE": BY_NAME["redis"].tag}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for spec in CATALOG:
+        assert spec.tag in done.stderr
+    assert f"redis      {BY_NAME['redis'].tag} (set; on this engine)" in done.stderr
