@@ -12,46 +12,31 @@ import psycopg
 from chaos.experiment import Experiment
 from chaos.runner import Target
 from fixtures.stack import Stack, create_users, mint_token, new_credentials
-from fixtures.sut import SutCluster
 
 
 @contextmanager
 def dedicated_target(stack: Stack, experiment: Experiment) -> Iterator[Target]:
     assert stack.toxiproxy is not None
     assert stack.upstream is not None
-    with stack.scratch_database(migrated=True) as database:
-        env = {
-            **stack.sut_env,
-            "DATABASE_URL": stack.via_proxy(database, "postgres"),
-            "REDIS_URL": stack.via_proxy(stack.scratch_redis_url(), "redis"),
-            **experiment.env,
-        }
-        log_dir = stack.log_dir / "chaos" / f"{experiment.name}-{uuid.uuid4().hex[:6]}"
-        cluster = SutCluster(env, log_dir, stack.run_dir / "sut").start(1)
-        try:
-            users = {
-                role: new_credentials(f"chaos-{role}-{uuid.uuid4().hex[:6]}") for role in ("user", "admin")
-            }
-            ids = create_users(database, users)
-            tokens = {
-                role: mint_token(env["JWT_SECRET"], ids[role], users[role].username, role) for role in users
-            }
+    with stack.dedicated_backend(f"chaos/{experiment.name}", experiment.env) as (cluster, database):
+        users = {role: new_credentials(f"chaos-{role}-{uuid.uuid4().hex[:6]}") for role in ("user", "admin")}
+        ids = create_users(database, users)
+        secret = cluster.env["JWT_SECRET"]
+        tokens = {role: mint_token(secret, ids[role], users[role].username, role) for role in users}
 
-            def content_rows() -> dict[str, str]:
-                with psycopg.connect(database) as connection:
-                    rows = connection.execute(
-                        "SELECT id::text, status FROM content WHERE user_id = %s", (ids["user"],)
-                    )
-                    return dict(rows.fetchall())
+        def content_rows() -> dict[str, str]:
+            with psycopg.connect(database) as connection:
+                rows = connection.execute(
+                    "SELECT id::text, status FROM content WHERE user_id = %s", (ids["user"],)
+                )
+                return dict(rows.fetchall())
 
-            yield Target(
-                sut_url=cluster.urls[0],
-                toxiproxy=stack.toxiproxy.client(),
-                upstream=stack.upstream.control(),
-                tokens=tokens,
-                content_rows=content_rows,
-                proxies=set(stack.proxied),
-                database=database,
-            )
-        finally:
-            cluster.stop()
+        yield Target(
+            sut_url=cluster.urls[0],
+            toxiproxy=stack.toxiproxy.client(),
+            upstream=stack.upstream.control(),
+            tokens=tokens,
+            content_rows=content_rows,
+            proxies=set(stack.proxied),
+            database=database,
+        )

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -44,12 +45,22 @@ from golive.documents import first_problem
 from golive.images.cli import images_app
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
-from golive.suites import API, CONTRACT, GUIDE, REALTIME, SuiteResult, run_suite
+from golive.validation import (
+    Outcome,
+    Plan,
+    check_health,
+    record_environment,
+    run_chaos,
+    run_drills,
+    run_load,
+    run_suites,
+)
 from loadtests.accounts import accounts_from_environment, create_accounts
 from loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
 from loadtests.profiles import Profile, ProfileError, load_profile
 from loadtests.results import Second
 from loadtests.run import BreakerWatcher, LoadError, LoadResult, locust_run
+from reports.build import NotARunDirectory, Report, build_report
 
 app = typer.Typer(
     name="golive",
@@ -184,44 +195,127 @@ def validate(
             "(credentials: $GOLIVE_{ADMIN,USER}_{USERNAME,PASSWORD})",
         ),
     ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="a few minutes: the smoke load profile, the fast chaos subset")
+    ] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed of the fault proxy's dice")] = None,
     run_dir: RunDirOption = None,
 ) -> None:
-    """Bring up the stack (or use --target), run the go-live suites against it, print the verdict."""
-    chosen = _provider("validate", provider)
+    """The go-live validation: the stack (or --target), the guide's health checks, the suites, the
+    migration and rollback drills, a chaos subset and a load profile; then the report
+    (report.html, summary.json, summary.md, junit.xml) and the verdict. Exit 0 only on GO."""
+    plan = Plan.for_mode(quick)
     described = _target("validate", target) if target is not None else None
+    chosen = _provider("validate", provider) if described is None else None
     run = _run_dir("validate", run_dir)
+    run.record("validate", {"mode": plan.mode})
     stack: Stack | None = None
-    results: list[SuiteResult] = []
-    exit_code = 1
+    outcomes: list[Outcome] = []
+    interrupted = False
+
+    def report(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        _stage(outcome.name, outcome.detail, outcome.seconds, outcome.ok)
+
     with interruptible():
         try:
             started = time.perf_counter()
             if described is not None:
                 problem = _unreachable(described.sut)
-                _stage("target", problem or described.sut, time.perf_counter() - started, problem is None)
+                report(Outcome("target", problem or described.sut, _since(started), problem is None))
                 if problem is not None:
                     run.finish(1, outcome=f"target {described.sut}: {problem}")
                     raise _fail("validate", f"--target {described.sut}: {problem}")
                 described.run_dir = str(run.path)
                 described.write(run.path / "stack.json")
             else:
+                assert chosen is not None
                 stack = _start_stack("validate", chosen, replicas, run, env=functional_headroom(os.environ))
-                _stage("stack", f"{provider}, {replicas} replica(s)", time.perf_counter() - started, True)
-            for suite in (CONTRACT, API, REALTIME, GUIDE):
-                result = run_suite(suite, run.path / "stack.json", run.path)
-                results.append(result)
-                _stage(suite.name, result.summary(), result.seconds, result.ok)
-            exit_code = 0 if results and all(result.ok for result in results) else 1
+                report(Outcome("stack", f"{provider}, {replicas} replica(s)", _since(started), True))
+            _validation_stages(plan, run, stack, described, report, seed)
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]: stopping the stack")
-            exit_code = 130
+            err.print("[yellow]interrupted[/]: stopping; the report will say what ran")
+            interrupted = True
         finally:
             if stack is not None:
                 with shielded():
                     stack.close()
-    _verdict(results, exit_code, run)
-    run.finish(exit_code, suites={result.suite.name: result.summary() for result in results})
+    run.record("validate", {"interrupted": interrupted, "stages": [asdict(outcome) for outcome in outcomes]})
+    with shielded():
+        built = build_report(run.path)
+    exit_code = 130 if interrupted else 0 if built.summary.verdict == "GO" else 1
+    run.finish(exit_code, verdict=built.summary.verdict)
+    _print_report(built)
     raise typer.Exit(exit_code)
+
+
+def _validation_stages(
+    plan: Plan,
+    run: RunDir,
+    stack: Stack | None,
+    described: StackDescription | None,
+    report: Callable[[Outcome], None],
+    seed: int | None,
+) -> None:
+    """Every stage runs even when one before it failed or broke: the report shows them all."""
+    url = described.sut if described is not None else stack.sut.urls[0] if stack and stack.sut else ""
+    stages: list[tuple[str, Callable[[], object]]] = [
+        ("environment", lambda: record_environment(run.path, stack, described)),
+        ("health", lambda: check_health(url, run.path, report)),
+        ("suites", lambda: run_suites(plan, run.path / "stack.json", run.path, report)),
+    ]
+    if stack is not None:
+        stages += [
+            ("drills", lambda: run_drills(plan, stack, run.path, report, _progress_printer())),
+            ("chaos", lambda: run_chaos(plan, stack, run.path, report, seed)),
+        ]
+    stages.append(
+        ("load", lambda: run_load(plan, run.path, report, _load_progress, stack=stack, deployment=described))
+    )
+    for name, stage in stages:
+        try:
+            stage()
+        except Exception as error:
+            if os.environ.get("GOLIVE_DEBUG"):
+                raise
+            err.print(
+                f"  [red]x[/] {name} broke off: {escape(f'{type(error).__name__}: {error}')}", soft_wrap=True
+            )
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 1)
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[
+        Path, typer.Argument(help="a run directory (reports/out/<run-id>)", show_default=False)
+    ],
+) -> None:
+    """(Re)build the go-live report of a run directory from what it holds: report.html,
+    summary.json, summary.md, junit.xml. Exit 0 only on GO."""
+    try:
+        built = build_report(run_dir)
+    except NotARunDirectory as error:
+        raise _fail("report", str(error), 2) from None
+    _print_report(built)
+    raise typer.Exit(0 if built.summary.verdict == "GO" else 1)
+
+
+def _print_report(built: Report) -> None:
+    summary = built.summary
+    colours = {"pass": "green", "fail": "red", "missing": "yellow", "n/a": "dim"}
+    table = Table("gate", "status", box=None, title="Gates", title_justify="left")
+    table.add_column("detail", overflow="fold")
+    for gate in summary.gates:
+        colour = colours[gate.status]
+        table.add_row(gate.title, f"[{colour}]{gate.status.upper()}[/]", escape(gate.detail[:160]))
+    err.print(table)
+    for reason in summary.reasons[:12]:
+        err.print(f"  [red]x[/] {escape(reason[:300])}", soft_wrap=True)
+    colour = {"GO": "green", "NO-GO": "red", "INCOMPLETE": "yellow"}[summary.verdict]
+    err.print(f"[bold {colour}]{summary.verdict}[/]  report: {built.paths['report.html']}", soft_wrap=True)
 
 
 def _unreachable(url: str) -> str | None:
@@ -236,14 +330,7 @@ def _unreachable(url: str) -> str | None:
 
 def _stage(name: str, detail: str, seconds: float, ok: bool) -> None:
     mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
-    err.print(f"{mark} {name:<24} {seconds:6.1f} s  {detail}")
-
-
-def _verdict(results: list[SuiteResult], exit_code: int, run: RunDir) -> None:
-    for result in results:
-        for failure in result.failures[:20]:
-            err.print(f"  [red]x[/] {result.suite.name}: {escape(failure)}", soft_wrap=True)
-    _outcome(exit_code, run, "every suite passed")
+    err.print(f"{mark} {escape(name):<32} {seconds:6.1f} s  {escape(detail)}", soft_wrap=True)
 
 
 def _outcome(exit_code: int, run: RunDir, passed: str) -> None:

@@ -28,6 +28,9 @@ CONTRACT = Suite("contract", "Error envelope and X-Request-ID contract", ("contr
 GUIDE = Suite("guide", "The migration guide's automated test suite", ("spec",))
 API = Suite("api", "Auth, health, content and agent metrics", ("api",))
 REALTIME = Suite("realtime", "Pusher channels, pusher-js, the legacy WebSocket", ("realtime",))
+RESILIENCE = Suite("resilience", "Circuit breakers, rate limiting, retries, bulkhead", ("resilience",))
+SECURITY = Suite("security", "Hostile input, fuzzing, secrets, rate-limit bypass", ("security",))
+SUITES = {suite.name: suite for suite in (CONTRACT, GUIDE, API, REALTIME, RESILIENCE, SECURITY)}
 
 
 @dataclass

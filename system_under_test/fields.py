@@ -2,14 +2,15 @@
 
 `UtcDatetime`: the database keeps timestamps without a zone, in UTC; the API says so, as RFC 3339
 (OpenAPI's date-time) requires an offset. `StoredText`: text Postgres can store; it refuses NUL,
-which would otherwise fail inside the database as a 500 instead of a 422."""
+which would otherwise fail inside the database as a 500 instead of a 422, and says so in the
+OpenAPI document (a pattern), so that no schema-valid request is refused."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 
 def _utc(moment: datetime) -> datetime:
@@ -23,4 +24,5 @@ def _storable(text: str) -> str:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-StoredText = Annotated[str, AfterValidator(_storable)]
+# The pattern tells clients (and schema-driven fuzzers) what the validator enforces.
+StoredText = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]

@@ -1,0 +1,64 @@
+"""Building the report of a run directory: report.html, summary.json, summary.md, junit.xml,
+from the run directory alone (`golive report RUN_DIR` rebuilds them at any time)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from reports.charts import steps_svg, timeline_svg
+from reports.evidence import Evidence
+from reports.gates import evaluate
+from reports.summary import Summary, junit, markdown, summarize
+
+FILES = ("report.html", "summary.json", "summary.md", "junit.xml")
+
+
+@dataclass(frozen=True)
+class Report:
+    summary: Summary
+    paths: dict[str, Path]
+
+
+class NotARunDirectory(ValueError):
+    pass
+
+
+def build_report(run_dir: Path) -> Report:
+    if not run_dir.is_dir():
+        raise NotARunDirectory(f"{run_dir}: no such directory")
+    if not (run_dir / "run.json").is_file():
+        raise NotARunDirectory(f"{run_dir}: not a golive run directory (no run.json)")
+    evidence = Evidence.read(run_dir)
+    deployment = (evidence.stack or {}).get("provider") == "external"
+    gates = evaluate(evidence, deployment)
+    summary = summarize(evidence, gates, deployment)
+    paths = {name: run_dir / name for name in FILES}
+    paths["summary.json"].write_text(summary.model_dump_json(indent=2))
+    paths["summary.md"].write_text(markdown(summary))
+    paths["junit.xml"].write_bytes(junit(summary))
+    paths["report.html"].write_text(render_html(summary, evidence))
+    return Report(summary, paths)
+
+
+def render_html(summary: Summary, evidence: Evidence) -> str:
+    environment = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = environment.get_template("report.html.j2")
+    migration = evidence.drills.get("migration")
+    return template.render(
+        summary=summary,
+        evidence=evidence,
+        timeline_chart=Markup(timeline_svg(evidence.timeline)) if evidence.timeline else None,  # noqa: S704 - our own SVG, every text in it escaped
+        steps_chart=Markup(steps_svg(migration)) if migration else None,  # noqa: S704 - as above
+        environment_json=json.dumps(summary.environment, indent=2) if summary.environment else None,
+    )

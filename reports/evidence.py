@@ -1,0 +1,81 @@
+"""Everything a run directory holds that a report can use, read once and checked: suites' JUnit
+files, drills, chaos journals, the load run, the health checks, the environment, run.json.
+
+A run directory may hold the parts of several commands (`--run-dir`): validate, a nightly chaos
+run, a CI test run and a load run can each add theirs. What is unreadable is recorded as a
+problem of the report, not raised: a broken part must not hide the others.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golive.suites import SUITES, Suite, SuiteResult, read_junit
+
+
+@dataclass
+class Evidence:
+    run_dir: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+    suites: dict[str, SuiteResult] = field(default_factory=dict)
+    drills: dict[str, dict[str, Any]] = field(default_factory=dict)
+    chaos: list[dict[str, Any]] = field(default_factory=list)
+    load: dict[str, Any] | None = None
+    timeline: dict[str, Any] | None = None
+    health: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+    stack: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, run_dir: Path) -> Evidence:
+        evidence = cls(run_dir)
+        evidence.meta = evidence._json(run_dir / "run.json") or {}
+        for path in sorted(run_dir.glob("junit-*.xml")):
+            name = path.stem.removeprefix("junit-")
+            suite = SUITES.get(name, Suite(name, name, ()))
+            try:
+                evidence.suites[name] = read_junit(suite, path)
+            except Exception as error:  # ParseError, and whatever a truncated file raises
+                evidence.problems.append(f"{path.name}: unreadable JUnit XML ({error})")
+        for path in sorted(run_dir.glob("drill-*.json")):
+            document = evidence._json(path)
+            if document is not None:
+                evidence.drills[str(document.get("drill", path.stem.removeprefix("drill-")))] = document
+        for path in sorted([*run_dir.glob("chaos/*.json"), *run_dir.glob("load/chaos-*.json")]):
+            document = evidence._json(path)
+            if document is not None:
+                evidence.chaos.append({**document, "_file": str(path.relative_to(run_dir))})
+        evidence.load = evidence._json(run_dir / "load" / "load.json")
+        evidence.timeline = evidence._json(run_dir / "load" / "timeline.json")
+        evidence.health = evidence._json(run_dir / "health.json")
+        evidence.environment = evidence._json(run_dir / "environment.json")
+        stack = evidence._json(run_dir / "stack.json")
+        # The stack file holds the JWT key and the users' passwords: keep what a report shows.
+        if stack is not None:
+            evidence.stack = {key: stack.get(key) for key in ("provider", "services", "sut", "sut_replicas")}
+        return evidence
+
+    def _json(self, path: Path) -> Any:
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            self.problems.append(f"{path.relative_to(self.run_dir)}: unreadable ({error})")
+            return None
+
+    @property
+    def commands(self) -> dict[str, dict[str, Any]]:
+        commands: dict[str, dict[str, Any]] = self.meta.get("commands", {})
+        return commands
+
+    @property
+    def interrupted(self) -> bool:
+        """A command of this run was stopped before it was done (Ctrl-C, SIGTERM)."""
+        return any(
+            entry.get("exit_code") == 130 or entry.get("interrupted") for entry in self.commands.values()
+        )

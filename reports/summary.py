@@ -1,0 +1,199 @@
+"""The report's verdict and its machine-readable form: summary.json (a stable, versioned schema,
+`summary.schema.json` next to this file), summary.md (for a pull-request comment) and junit.xml
+(one test case per gate, for CI systems)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from xml.etree import ElementTree
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reports.evidence import Evidence
+from reports.gates import GateResult, Status
+
+Verdict = Literal["GO", "NO-GO", "INCOMPLETE"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GateSummary(_Model):
+    id: str
+    title: str
+    spec: str = Field(description="the migration guide's check this gate stands for")
+    status: Literal["pass", "fail", "missing", "n/a"]
+    detail: str
+    evidence: list[str] = Field(description="files of the run directory that prove it")
+
+
+class SuiteSummary(_Model):
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+
+
+class DrillSummary(_Model):
+    ok: bool
+    seconds: float
+
+
+class ChaosSummary(_Model):
+    experiment: str
+    outcome: str
+    duration_seconds: float
+    recovery_seconds: float | None
+
+
+class LoadSummary(_Model):
+    profile: str
+    ok: bool
+    requests_per_second: float | None
+    p95_ms: float | None
+    failure_rate: float | None
+
+
+class Summary(_Model):
+    schema_version: Literal[1] = 1
+    verdict: Verdict
+    reasons: list[str] = Field(description="why the verdict is not GO (empty on GO)")
+    run_id: str
+    generated_at: str
+    target: str | None = Field(description="the backend's URL")
+    deployment: bool = Field(description="an existing deployment (--target) rather than a stack golive ran")
+    mode: str | None = Field(description="quick or full (golive validate), else null")
+    gates: list[GateSummary]
+    suites: dict[str, SuiteSummary]
+    drills: dict[str, DrillSummary]
+    chaos: list[ChaosSummary]
+    load: LoadSummary | None
+    problems: list[str] = Field(description="parts of the run directory that could not be read")
+    environment: dict[str, Any] | None
+
+
+def decide(gates: list[GateResult], evidence: Evidence) -> tuple[Verdict, list[str]]:
+    """NO-GO when any gate failed; INCOMPLETE when nothing failed but something is missing (or
+    the run was interrupted, or a file unreadable); GO otherwise."""
+    failed = [f"{gate.title}: {gate.detail}" for gate in gates if gate.status == Status.FAIL]
+    missing = [f"{gate.title}: {gate.detail}" for gate in gates if gate.status == Status.MISSING]
+    stopped = ["the run was interrupted before it was done"] if evidence.interrupted else []
+    if failed:
+        return "NO-GO", failed + stopped + missing + evidence.problems
+    if stopped or missing or evidence.problems:
+        return "INCOMPLETE", stopped + missing + evidence.problems
+    return "GO", []
+
+
+def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> Summary:
+    verdict, reasons = decide(gates, evidence)
+    validate = evidence.commands.get("validate", {})
+    load = evidence.load
+    total = (load or {}).get("total", {})
+    return Summary(
+        verdict=verdict,
+        reasons=reasons,
+        run_id=evidence.run_dir.name,
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        target=(evidence.stack or {}).get("sut"),
+        deployment=deployment,
+        mode=validate.get("mode"),
+        gates=[
+            GateSummary(
+                id=gate.id,
+                title=gate.title,
+                spec=gate.spec,
+                status=gate.status.value,
+                detail=gate.detail,
+                evidence=gate.evidence,
+            )
+            for gate in gates
+        ],
+        suites={
+            name: SuiteSummary(passed=r.passed, failed=r.failed, errors=r.errors, skipped=r.skipped)
+            for name, r in evidence.suites.items()
+        },
+        drills={
+            name: DrillSummary(ok=bool(d.get("ok")), seconds=float(d.get("seconds", 0)))
+            for name, d in evidence.drills.items()
+        },
+        chaos=[
+            ChaosSummary(
+                experiment=str(j.get("experiment")),
+                outcome=str(j.get("outcome")),
+                duration_seconds=float(j.get("duration_seconds", 0)),
+                recovery_seconds=(j.get("figures") or {}).get("recovery_seconds"),
+            )
+            for j in evidence.chaos
+        ],
+        load=None
+        if load is None
+        else LoadSummary(
+            profile=str(load.get("profile", {}).get("name")),
+            ok=bool(load.get("ok")),
+            requests_per_second=total.get("requests_per_second"),
+            p95_ms=total.get("p95_ms"),
+            failure_rate=total.get("failure_rate"),
+        ),
+        problems=evidence.problems,
+        environment=evidence.environment,
+    )
+
+
+_ICONS = {"pass": "✅", "fail": "❌", "missing": "⚠️", "n/a": "⚪"}
+
+
+def markdown(summary: Summary) -> str:
+    lines = [
+        f"## golive: **{summary.verdict}**",
+        "",
+        f"Run `{summary.run_id}`" + (f" against {summary.target}" if summary.target else ""),
+        "",
+        "| gate | status | detail |",
+        "|---|---|---|",
+    ]
+    for gate in summary.gates:
+        detail = gate.detail.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {gate.title} | {_ICONS[gate.status]} {gate.status} | {detail} |")
+    if summary.reasons:
+        lines += ["", "**Why not GO:**", ""] + [f"- {reason}" for reason in summary.reasons]
+    return "\n".join(lines) + "\n"
+
+
+def junit(summary: Summary) -> bytes:
+    suite = ElementTree.Element(
+        "testsuite",
+        name="golive go-live gates",
+        tests=str(len(summary.gates)),
+        failures=str(sum(gate.status == "fail" for gate in summary.gates)),
+        errors=str(sum(gate.status == "missing" for gate in summary.gates)),
+        skipped=str(sum(gate.status == "n/a" for gate in summary.gates)),
+        hostname=platform.node(),
+    )
+    for gate in summary.gates:
+        case = ElementTree.SubElement(suite, "testcase", classname="golive.gates", name=gate.id)
+        if gate.status == "fail":
+            ElementTree.SubElement(case, "failure", message=gate.detail).text = gate.detail
+        elif gate.status == "missing":
+            ElementTree.SubElement(case, "error", message=gate.detail).text = gate.detail
+        elif gate.status == "n/a":
+            ElementTree.SubElement(case, "skipped", message=gate.detail)
+        ElementTree.SubElement(case, "system-out").text = " ".join(gate.evidence)
+    root = ElementTree.Element("testsuites")
+    root.append(suite)
+    body: bytes = ElementTree.tostring(root, encoding="unicode").encode()
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
+
+
+SCHEMA_FILE = Path(__file__).resolve().parent / "summary.schema.json"
+
+
+def schema_text() -> str:
+    """summary.json's JSON Schema, as committed in reports/summary.schema.json."""
+    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", **Summary.model_json_schema()}
+    return json.dumps(document, indent=2) + "\n"
