@@ -3,6 +3,7 @@ the console said, and a screenshot. No network: every host name resolves to noth
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -17,7 +18,10 @@ _CONSOLE = re.compile(r":CONSOLE[:(]\d+\)?\] (.*)$")
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.skip("no chromium (apt-get install -y chromium; CI installs it)")
+        reason = "no chromium (apt-get install -y chromium; CI installs it)"
+        if os.environ.get("GOLIVE_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"GOLIVE_REQUIRE_CHROMIUM=1, but {reason}")
+        pytest.skip(reason)
     return found
 
 
