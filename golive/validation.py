@@ -40,7 +40,7 @@ from golive.rundir import redact_credentials
 from golive.suites import API, CONTRACT, GUIDE, REALTIME, RESILIENCE, SECURITY, Suite, run_suite
 from loadtests.accounts import accounts_from_environment, create_accounts
 from loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
-from loadtests.profiles import load_profile
+from loadtests.profiles import Profile, load_profile
 from loadtests.results import Second
 from loadtests.run import BreakerWatcher, locust_run
 from system_under_test.settings import Settings
@@ -239,7 +239,7 @@ def run_load(
 
 @contextmanager
 def _load_hosts(
-    profile: Any, stack: Stack | None, deployment: StackDescription | None
+    profile: Profile, stack: Stack | None, deployment: StackDescription | None
 ) -> Iterator[tuple[list[str], str | None]]:
     if stack is None:
         assert deployment is not None
