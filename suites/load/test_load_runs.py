@@ -68,6 +68,7 @@ merged:
 """
 
 
+@pytest.mark.heavy
 def test_a_distributed_run_merges_its_workers_statistics(tmp_path: Path) -> None:
     path = profiles(tmp_path, DISTRIBUTED)
     run = golive_load(
@@ -121,6 +122,7 @@ under-faults:
 """
 
 
+@pytest.mark.heavy
 def test_load_under_a_chaos_experiment_records_both_on_one_timeline(tmp_path: Path) -> None:
     path = profiles(tmp_path, UNDER_FAULTS)
     run = golive_load(
