@@ -211,6 +211,7 @@ def test_half_open_admits_exactly_the_configured_trials_across_replicas(
     assert len(rejected) == 18
     assert all(response.json()["metadata"]["error_code"] == "CIRCUIT_OPEN" for response in rejected)
     assert upstream.stats().calls - before == 2
+
     # The trial that closed it may have run on the other replica: this one sees it within its
     # 0.25 s re-read of the shared state (the README's "within a second").
     def closed() -> bool | None:
