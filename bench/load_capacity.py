@@ -20,11 +20,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fixtures.providers import create_provider
-from fixtures.stack import Stack
-from loadtests.accounts import create_accounts
-from loadtests.profiles import Profile, load_profile
-from loadtests.run import LoadError, LocustRun
+from golive.fixtures.providers import create_provider
+from golive.fixtures.stack import Stack
+from golive.loadtests.accounts import create_accounts
+from golive.loadtests.profiles import Profile, load_profile
+from golive.loadtests.run import LoadError, LocustRun
 
 P95_LIMIT_MS = 100.0
 SETTLE = 15.0  # seconds after the ramp before the hold is measured

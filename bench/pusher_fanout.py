@@ -31,10 +31,10 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from fixtures.description import PusherCredentials
-from fixtures.network import LOOPBACK, listening_socket
-from fixtures.pusher.api import sign_request
-from fixtures.pusher.service import PusherService
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.network import LOOPBACK, listening_socket
+from golive.fixtures.pusher.api import sign_request
+from golive.fixtures.pusher.service import PusherService
 
 CHANNEL = "bench-fanout"
 BASELINE_SERVER = """

@@ -23,16 +23,16 @@ from pathlib import Path
 
 import redis.asyncio as redis
 
-from fixtures.providers import create_provider
-from fixtures.stack import FUNCTIONAL_HEADROOM, Stack, mint_token
-from fixtures.sut import SutCluster
-from system_under_test.resilience.breaker import BreakerConfig
-from system_under_test.resilience.breaker_store import RedisBreakerStore
-from system_under_test.resilience.circuit import CircuitBreaker
-from system_under_test.resilience.dependency import Dependency
-from system_under_test.resilience.ratelimit import RateLimiter
-from system_under_test.resilience.retry import RetryPolicy
-from system_under_test.resilience.token_bucket import Limit
+from golive.fixtures.providers import create_provider
+from golive.fixtures.stack import FUNCTIONAL_HEADROOM, Stack, mint_token
+from golive.fixtures.sut import SutCluster
+from golive.system_under_test.resilience.breaker import BreakerConfig
+from golive.system_under_test.resilience.breaker_store import RedisBreakerStore
+from golive.system_under_test.resilience.circuit import CircuitBreaker
+from golive.system_under_test.resilience.dependency import Dependency
+from golive.system_under_test.resilience.ratelimit import RateLimiter
+from golive.system_under_test.resilience.retry import RetryPolicy
+from golive.system_under_test.resilience.token_bucket import Limit
 
 
 def wrk(url: str, token: str, seconds: int) -> tuple[float, float]:

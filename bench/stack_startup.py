@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fixtures.upstream.control import UpstreamServer
+from golive.fixtures.upstream.control import UpstreamServer
 
 
 def golive_up(replicas: int, provider: str) -> tuple[float, float, dict[str, float]]:

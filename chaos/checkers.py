@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chaos.experiment import Expectations
-from chaos.journal import Check, Journal, RequestRecord
+from golive.chaos.experiment import Expectations
+from golive.chaos.journal import Check, Journal, RequestRecord
 
 ContentRows = Callable[[], dict[str, str]]  # content id -> status, for the experiment's user
 

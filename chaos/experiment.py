@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chaos.toxiproxy.toxics import TOXIC_TYPES
+from golive.chaos.toxiproxy.toxics import TOXIC_TYPES
 from golive.documents import DocumentError, first_problem, read_yaml
 
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"

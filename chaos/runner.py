@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from chaos.checkers import run_checks
-from chaos.experiment import Experiment, Probe, Request, Step
-from chaos.journal import Journal, RequestRecord
-from chaos.toxiproxy.service import ToxiproxyClient
-from fixtures.upstream.control import UpstreamControl
+from golive.chaos.checkers import run_checks
+from golive.chaos.experiment import Experiment, Probe, Request, Step
+from golive.chaos.journal import Journal, RequestRecord
+from golive.chaos.toxiproxy.service import ToxiproxyClient
+from golive.fixtures.upstream.control import UpstreamControl
 from golive.signals import shielded
-from suites.contract.rules import response_problems
+from golive.suites.contract.rules import response_problems
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 SAMPLE_SECONDS = 0.1

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 
 import psycopg
 
-from chaos.experiment import Experiment
-from chaos.runner import Target
-from fixtures.stack import Stack, create_users, mint_token, new_credentials
+from golive.chaos.experiment import Experiment
+from golive.chaos.runner import Target
+from golive.fixtures.stack import Stack, create_users, mint_token, new_credentials
 
 
 @contextmanager

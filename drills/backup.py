@@ -18,11 +18,11 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 
-from drills.backups import BackupError, BackupRejected, Manifest, restore, take_backup, vet
-from drills.data import Sizes, database_state, seed_legacy
-from drills.database import DrillDatabase, UnsafeDatabase
-from drills.migrator import Migrator
-from drills.result import DrillResult, Step
+from golive.drills.backups import BackupError, BackupRejected, Manifest, restore, take_backup, vet
+from golive.drills.data import Sizes, database_state, seed_legacy
+from golive.drills.database import DrillDatabase, UnsafeDatabase
+from golive.drills.migrator import Migrator
+from golive.drills.result import DrillResult, Step
 
 Progress = Callable[[str], None]
 

@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 import psycopg
 import redis
 
-from drills.catalog import read_catalog
-from drills.database import DrillDatabase
-from drills.migrator import Migrator
-from fixtures.providers.local.postgres import PostgresNotFound, find_bindir
+from golive.drills.catalog import read_catalog
+from golive.drills.database import DrillDatabase
+from golive.drills.migrator import Migrator
+from golive.fixtures.providers.local.postgres import PostgresNotFound, find_bindir
 
 # pg_dump's last line in plain format: a file without it was cut short.
 COMPLETE = b"-- PostgreSQL database dump complete"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from drills.catalog import Catalog, read_catalog
+from golive.drills.catalog import Catalog, read_catalog
 
 # One argon2id hash (of LEGACY_PASSWORD) for every seeded user: hashing thousands would take
 # minutes, and the drills only ever log in as one of them.

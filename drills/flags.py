@@ -21,14 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from drills.database import DrillDatabase
-from drills.migrator import Migrator
-from drills.result import DrillResult, Step
-from fixtures.description import Credentials
-from fixtures.processes import ProcessError
-from fixtures.stack import Stack, create_users, new_credentials
-from fixtures.sut import SutCluster
-from fixtures.upstream.control import UpstreamControl, UpstreamServer
+from golive.drills.database import DrillDatabase
+from golive.drills.migrator import Migrator
+from golive.drills.result import DrillResult, Step
+from golive.fixtures.description import Credentials
+from golive.fixtures.processes import ProcessError
+from golive.fixtures.stack import Stack, create_users, new_credentials
+from golive.fixtures.sut import SutCluster
+from golive.fixtures.upstream.control import UpstreamControl, UpstreamServer
 
 Progress = Callable[[str], None]
 WAIT_SECONDS = 10.0

@@ -13,9 +13,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
-from drills.locks import LOCKS, HeldLock, LockWatcher
-from system_under_test.db.migrate import alembic_config
-from system_under_test.db.urls import sync_database_url
+from golive.drills.locks import LOCKS, HeldLock, LockWatcher
+from golive.system_under_test.db.migrate import alembic_config
+from golive.system_under_test.db.urls import sync_database_url
 
 
 @dataclass

@@ -21,7 +21,7 @@ import psycopg
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from drills.backups import (
+from golive.drills.backups import (
     BackupError,
     RedisValue,
     redis_contents,
@@ -31,17 +31,17 @@ from drills.backups import (
     take_backup,
     vet,
 )
-from drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
-from drills.database import DrillDatabase, UnsafeDatabase
-from drills.migrator import Migrator
-from drills.result import DrillResult, Step
-from fixtures.processes import ProcessError
-from fixtures.providers.local.redis import LocalRedis
-from fixtures.stack import Stack
-from fixtures.sut import SutCluster
+from golive.drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
+from golive.drills.database import DrillDatabase, UnsafeDatabase
+from golive.drills.migrator import Migrator
+from golive.drills.result import DrillResult, Step
+from golive.fixtures.processes import ProcessError
+from golive.fixtures.providers.local.redis import LocalRedis
+from golive.fixtures.stack import Stack
+from golive.fixtures.sut import SutCluster
 
 Progress = Callable[[str], None]
-LEGACY_APP = "system_under_test.legacy:app"
+LEGACY_APP = "golive.system_under_test.legacy:app"
 ADMIN = "legacy-user-1"  # seeded as an admin (see drills.data)
 USER = "legacy-user-2"
 # Keys of every Redis type, with and without expiry, beside whatever the backend keeps there.

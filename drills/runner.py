@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drills.backup import BackupDrill
-from drills.data import Sizes
-from drills.database import DrillDatabase
-from drills.flags import FlagsDrill
-from drills.migration import DEFAULT_MAX_LOCK_MS, MigrationDrill
-from drills.result import DrillResult
-from drills.rollback import RollbackDrill
-from fixtures.stack import Stack
+from golive.drills.backup import BackupDrill
+from golive.drills.data import Sizes
+from golive.drills.database import DrillDatabase
+from golive.drills.flags import FlagsDrill
+from golive.drills.migration import DEFAULT_MAX_LOCK_MS, MigrationDrill
+from golive.drills.result import DrillResult
+from golive.drills.rollback import RollbackDrill
+from golive.fixtures.stack import Stack
 
 Progress = Callable[[str], None]
 

@@ -19,30 +19,36 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from chaos.experiment import Experiment, ExperimentError, library, resolve
-from chaos.experiment import load as load_experiment
-from chaos.journal import Journal
-from chaos.runner import Runner
-from chaos.runner import Target as ChaosTarget
-from chaos.targets import dedicated_target
-from chaos.toxiproxy.run import main as run_toxiproxy
-from drills.data import Sizes
-from drills.database import DrillDatabase, UnsafeDatabase, redact
-from drills.migration import DEFAULT_MAX_LOCK_MS
-from drills.result import DrillResult
-from drills.runner import DRILLS, DrillRun, UnknownDrill, select, stack_database
-from fixtures.description import StackDescription, StackFileError, check_url
-from fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
-from fixtures.providers.docker.engine import OWNER_LABEL, labels_of, leftovers, remove
-from fixtures.providers.docker.engine import connect as connect_docker
-from fixtures.pusher.run import DEFAULT_PORT as PUSHER_PORT
-from fixtures.pusher.run import main as run_pusher
-from fixtures.stack import Stack, functional_headroom
 from golive import __version__
+from golive.chaos.experiment import Experiment, ExperimentError, library, resolve
+from golive.chaos.experiment import load as load_experiment
+from golive.chaos.journal import Journal
+from golive.chaos.runner import Runner
+from golive.chaos.runner import Target as ChaosTarget
+from golive.chaos.targets import dedicated_target
+from golive.chaos.toxiproxy.run import main as run_toxiproxy
 from golive.console import err
 from golive.console import fail as _fail
 from golive.documents import first_problem
+from golive.drills.data import Sizes
+from golive.drills.database import DrillDatabase, UnsafeDatabase, redact
+from golive.drills.migration import DEFAULT_MAX_LOCK_MS
+from golive.drills.result import DrillResult
+from golive.drills.runner import DRILLS, DrillRun, UnknownDrill, select, stack_database
+from golive.fixtures.description import StackDescription, StackFileError, check_url
+from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
+from golive.fixtures.providers.docker.engine import OWNER_LABEL, labels_of, leftovers, remove
+from golive.fixtures.providers.docker.engine import connect as connect_docker
+from golive.fixtures.pusher.run import DEFAULT_PORT as PUSHER_PORT
+from golive.fixtures.pusher.run import main as run_pusher
+from golive.fixtures.stack import Stack, functional_headroom
 from golive.images.cli import images_app
+from golive.loadtests.accounts import accounts_from_environment, create_accounts
+from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
+from golive.loadtests.profiles import Profile, ProfileError, load_profile
+from golive.loadtests.results import Second
+from golive.loadtests.run import BreakerWatcher, LoadError, LoadResult, locust_run
+from golive.reports.build import NotARunDirectory, Report, build_report
 from golive.rundir import RunDir, RunDirError
 from golive.signals import interruptible, shielded
 from golive.validation import (
@@ -55,12 +61,6 @@ from golive.validation import (
     run_load,
     run_suites,
 )
-from loadtests.accounts import accounts_from_environment, create_accounts
-from loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
-from loadtests.profiles import Profile, ProfileError, load_profile
-from loadtests.results import Second
-from loadtests.run import BreakerWatcher, LoadError, LoadResult, locust_run
-from reports.build import NotARunDirectory, Report, build_report
 
 app = typer.Typer(
     name="golive",

@@ -26,24 +26,24 @@ import psutil
 import psycopg
 import redis
 
-from chaos.experiment import library
-from chaos.experiment import load as load_experiment
-from chaos.runner import Runner
-from chaos.targets import dedicated_target
-from drills.data import Sizes
-from drills.migration import DEFAULT_MAX_LOCK_MS
-from drills.runner import DrillRun, select, stack_database
-from fixtures.description import StackDescription
-from fixtures.stack import FUNCTIONAL_HEADROOM, Stack
 from golive import __version__
+from golive.chaos.experiment import library
+from golive.chaos.experiment import load as load_experiment
+from golive.chaos.runner import Runner
+from golive.chaos.targets import dedicated_target
+from golive.drills.data import Sizes
+from golive.drills.migration import DEFAULT_MAX_LOCK_MS
+from golive.drills.runner import DrillRun, select, stack_database
+from golive.fixtures.description import StackDescription
+from golive.fixtures.stack import FUNCTIONAL_HEADROOM, Stack
+from golive.loadtests.accounts import accounts_from_environment, create_accounts
+from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
+from golive.loadtests.profiles import Profile, load_profile
+from golive.loadtests.results import Second
+from golive.loadtests.run import BreakerWatcher, locust_run
 from golive.rundir import redact_credentials
-from golive.suites import API, CONTRACT, GUIDE, REALTIME, RESILIENCE, SECURITY, Suite, run_suite
-from loadtests.accounts import accounts_from_environment, create_accounts
-from loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
-from loadtests.profiles import Profile, load_profile
-from loadtests.results import Second
-from loadtests.run import BreakerWatcher, locust_run
-from system_under_test.settings import Settings
+from golive.suite_runs import API, CONTRACT, GUIDE, REALTIME, RESILIENCE, SECURITY, Suite, run_suite
+from golive.system_under_test.settings import Settings
 
 HEALTH_PATHS = ("/health", "/resilience/status", "/circuit-breakers/status", "/pusher/status")
 LIBRARIES = (

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from argon2 import PasswordHasher
 
-from fixtures.description import Credentials
+from golive.fixtures.description import Credentials
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import psutil
 
-from fixtures.network import LOOPBACK, free_port
-from fixtures.processes import ChildProcess
-from loadtests.profiles import Profile
-from loadtests.results import ResultsError, RunStats, Second, read_history, read_stats
-from loadtests.thresholds import Verdict, evaluate_all
+from golive.fixtures.network import LOOPBACK, free_port
+from golive.fixtures.processes import ChildProcess
+from golive.loadtests.profiles import Profile
+from golive.loadtests.results import ResultsError, RunStats, Second, read_history, read_stats
+from golive.loadtests.thresholds import Verdict, evaluate_all
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PREFIX = "locust"  # locust_stats.csv, locust_stats_history.csv, ...

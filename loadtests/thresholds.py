@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loadtests.results import RunStats, Sample
+from golive.loadtests.results import RunStats, Sample
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,

@@ -10,10 +10,10 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from reports.charts import steps_svg, timeline_svg
-from reports.evidence import Evidence
-from reports.gates import evaluate
-from reports.summary import Summary, junit, markdown, summarize
+from golive.reports.charts import steps_svg, timeline_svg
+from golive.reports.evidence import Evidence
+from golive.reports.gates import evaluate
+from golive.reports.summary import Summary, junit, markdown, summarize
 
 FILES = ("report.html", "summary.json", "summary.md", "junit.xml")
 

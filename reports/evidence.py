@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golive.suites import SUITES, Suite, SuiteResult, read_junit
+from golive.suite_runs import SUITES, Suite, SuiteResult, read_junit
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from reports.evidence import Evidence
+from golive.reports.evidence import Evidence
 
 
 class Status(StrEnum):

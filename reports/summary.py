@@ -13,8 +13,8 @@ from xml.etree import ElementTree
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reports.evidence import Evidence
-from reports.gates import GateResult, Status
+from golive.reports.evidence import Evidence
+from golive.reports.gates import GateResult, Status
 
 Verdict = Literal["GO", "NO-GO", "INCOMPLETE"]
 

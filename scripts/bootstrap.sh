@@ -37,8 +37,9 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
   echo "bootstrap: installing Python packages into .venv (log: .venv/bootstrap.log)" >&2
   {
     .venv/bin/python -m pip install --upgrade pip &&
-    # compat: the repository root goes on sys.path, so new top-level packages need no reinstall.
-    .venv/bin/python -m pip install -e '.[dev]' --config-settings editable_mode=compat
+    # Editable: golive/ (and the folders linked into it) is imported from the checkout; only the
+    # golive namespace is importable, as from the wheel.
+    .venv/bin/python -m pip install -e '.[dev]'
   } >.venv/bootstrap.log 2>&1 || { tail -n 30 .venv/bootstrap.log >&2; fail "pip install failed"; }
   echo "$wanted" >"$stamp"
 fi

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from system_under_test.db.models import User
-from system_under_test.envelope import ApiError, ErrorCode
-from system_under_test.security import Role, hash_password
+from .db.models import User
+from .envelope import ApiError, ErrorCode
+from .security import Role, hash_password
 
 
 async def create_user(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from system_under_test.envelope import ApiError, ErrorCode
+from .envelope import ApiError, ErrorCode
 
 
 class AiServiceError(ApiError):

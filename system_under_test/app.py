@@ -10,18 +10,18 @@ import sentry_sdk
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
-from system_under_test import __version__
-from system_under_test.envelope import ErrorEnvelope
-from system_under_test.errors import install_exception_handlers
-from system_under_test.logs import configure_logging, get_logger
-from system_under_test.middleware.allow import AllowHeaderMiddleware
-from system_under_test.middleware.body_limit import BodyLimitMiddleware
-from system_under_test.middleware.cors import StrictCORSMiddleware
-from system_under_test.middleware.metrics import MetricsMiddleware, RequestMetrics
-from system_under_test.middleware.rate_limit import EXPOSED_QUOTA_HEADERS, RateLimitMiddleware
-from system_under_test.middleware.request_context import RequestContextMiddleware
-from system_under_test.resources import Resources
-from system_under_test.routers import (
+from . import __version__
+from .envelope import ErrorEnvelope
+from .errors import install_exception_handlers
+from .logs import configure_logging, get_logger
+from .middleware.allow import AllowHeaderMiddleware
+from .middleware.body_limit import BodyLimitMiddleware
+from .middleware.cors import StrictCORSMiddleware
+from .middleware.metrics import MetricsMiddleware, RequestMetrics
+from .middleware.rate_limit import EXPOSED_QUOTA_HEADERS, RateLimitMiddleware
+from .middleware.request_context import RequestContextMiddleware
+from .resources import Resources
+from .routers import (
     agents,
     auth,
     circuit_breakers,
@@ -34,7 +34,7 @@ from system_under_test.routers import (
     resilience,
     users,
 )
-from system_under_test.settings import Settings
+from .settings import Settings
 
 logger = get_logger("system_under_test")
 

@@ -8,14 +8,14 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from system_under_test.ai_service import AiServiceError
-from system_under_test.db.metrics import count_call, utcnow
-from system_under_test.db.models import Content, IdempotencyKey
-from system_under_test.envelope import ApiError
-from system_under_test.idempotency import Claim, where
-from system_under_test.realtime.events import CONTENT_COMPLETED, CONTENT_PROGRESS, content_event
-from system_under_test.realtime.service import Realtime
-from system_under_test.resources import AI_SERVICE, Resources
+from .ai_service import AiServiceError
+from .db.metrics import count_call, utcnow
+from .db.models import Content, IdempotencyKey
+from .envelope import ApiError
+from .idempotency import Claim, where
+from .realtime.events import CONTENT_COMPLETED, CONTENT_PROGRESS, content_event
+from .realtime.service import Realtime
+from .resources import AI_SERVICE, Resources
 
 
 async def generate(

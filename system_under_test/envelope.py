@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
-from system_under_test.context import current_request
+from .context import current_request
 
 T = TypeVar("T")
 

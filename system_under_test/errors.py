@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from system_under_test.envelope import ApiError, ErrorCode, code_for_status, error_response, reason_for_status
-from system_under_test.logs import get_logger
+from .envelope import ApiError, ErrorCode, code_for_status, error_response, reason_for_status
+from .logs import get_logger
 
 logger = get_logger("system_under_test.errors")
 

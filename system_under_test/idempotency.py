@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from system_under_test.db.metrics import utcnow
-from system_under_test.db.models import IdempotencyKey
-from system_under_test.envelope import ApiError, ErrorCode
-from system_under_test.resources import Resources
+from .db.metrics import utcnow
+from .db.models import IdempotencyKey
+from .envelope import ApiError, ErrorCode
+from .resources import Resources
 
 KEY_PATTERN = r'^("[A-Za-z0-9._:\-]{1,255}"|[A-Za-z0-9._:\-]{1,255})$'
 

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from system_under_test.db.session import create_engine
-from system_under_test.envelope import ApiError
-from system_under_test.security import Principal, Role, decode_token, issue_token, verify_password
-from system_under_test.settings import Settings, load_settings
+from .db.session import create_engine
+from .envelope import ApiError
+from .security import Principal, Role, decode_token, issue_token, verify_password
+from .settings import Settings, load_settings
 
 _bearer = HTTPBearer(auto_error=False)
 

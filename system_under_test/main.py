@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from system_under_test.app import create_app
-from system_under_test.settings import load_settings
+from .app import create_app
+from .settings import load_settings
 
 app = create_app(load_settings())

@@ -13,12 +13,12 @@ import sys
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from system_under_test import accounts
-from system_under_test.db import migrate
-from system_under_test.db.session import create_sessionmaker
-from system_under_test.db.urls import async_database_url
-from system_under_test.envelope import ApiError
-from system_under_test.security import Role
+from . import accounts
+from .db import migrate
+from .db.session import create_sessionmaker
+from .db.urls import async_database_url
+from .envelope import ApiError
+from .security import Role
 
 
 async def create_user_at(database_url: str, username: str, password: str, role: Role) -> int:

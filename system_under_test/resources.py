@@ -13,18 +13,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from system_under_test.ai_service import AiServiceClient, is_ai_failure, is_ai_transient
-from system_under_test.db.metrics import count_rate_limit_hit
-from system_under_test.db.session import create_engine, create_sessionmaker
-from system_under_test.errors import DEPENDENCY_FAILURES
-from system_under_test.logs import get_logger
-from system_under_test.realtime.pusher_gateway import is_pusher_failure
-from system_under_test.realtime.service import Realtime
-from system_under_test.resilience.config import ResilienceConfig
-from system_under_test.resilience.ratelimit import RateLimiter
-from system_under_test.resilience.registry import DependencySpec, Resilience
-from system_under_test.resilience.token_bucket import Limit
-from system_under_test.settings import Settings
+from .ai_service import AiServiceClient, is_ai_failure, is_ai_transient
+from .db.metrics import count_rate_limit_hit
+from .db.session import create_engine, create_sessionmaker
+from .errors import DEPENDENCY_FAILURES
+from .logs import get_logger
+from .realtime.pusher_gateway import is_pusher_failure
+from .realtime.service import Realtime
+from .resilience.config import ResilienceConfig
+from .resilience.ratelimit import RateLimiter
+from .resilience.registry import DependencySpec, Resilience
+from .resilience.token_bucket import Limit
+from .settings import Settings
 
 # Shared resilience state is read four times a second and on every transition: a slow Redis must
 # not stall calls for long before the breakers fall back to local state.

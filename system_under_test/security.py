@@ -17,8 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from system_under_test.envelope import ApiError, ErrorCode
-from system_under_test.settings import Settings
+from .envelope import ApiError, ErrorCode
+from .settings import Settings
 
 _hasher = PasswordHasher()
 _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "role", "name"]

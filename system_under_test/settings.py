@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import MultiHostUrl, Url
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from system_under_test.db.urls import async_database_url
+from .db.urls import async_database_url
 
 PostgresUrl = Annotated[
     MultiHostUrl,

@@ -1,5 +1,5 @@
 """`python -m chaos.toxiproxy`: the proxy server (the same as `golive toxiproxy`)."""
 
-from chaos.toxiproxy.run import main
+from golive.chaos.toxiproxy.run import main
 
 main()

@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chaos.toxiproxy.server import VERSION, ApiError, ToxiproxyServer
+from golive.chaos.toxiproxy.server import VERSION, ApiError, ToxiproxyServer
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from chaos.toxiproxy.toxics import LinkControl, LinkState, Toxic
+from golive.chaos.toxiproxy.toxics import LinkControl, LinkState, Toxic
 
 CHUNK = 32 * 1024  # what toxics see at most at once, as in Toxiproxy
 QUEUE_CHUNKS = 1024

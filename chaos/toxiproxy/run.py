@@ -14,8 +14,8 @@ from types import FrameType
 
 import uvicorn
 
-from chaos.toxiproxy.api import create_api
-from chaos.toxiproxy.server import ApiError, ToxiproxyServer
+from golive.chaos.toxiproxy.api import create_api
+from golive.chaos.toxiproxy.server import ApiError, ToxiproxyServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

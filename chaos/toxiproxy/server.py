@@ -9,8 +9,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.toxiproxy.proxy import DIRECTIONS, Proxy, ProxyError, normalize_listen, split_host_port
-from chaos.toxiproxy.toxics import TOXIC_TYPES, InvalidAttributes, Toxic, build_toxic
+from golive.chaos.toxiproxy.proxy import DIRECTIONS, Proxy, ProxyError, normalize_listen, split_host_port
+from golive.chaos.toxiproxy.toxics import TOXIC_TYPES, InvalidAttributes, Toxic, build_toxic
 
 VERSION = "2.12.0"
 

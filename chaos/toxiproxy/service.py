@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from fixtures.http_service import HttpService
-from fixtures.network import LOOPBACK
+from golive.fixtures.http_service import HttpService
+from golive.fixtures.network import LOOPBACK
 
 
 class ToxiproxyClient:
@@ -101,7 +101,7 @@ class ToxiproxyError(RuntimeError):
 
 class ToxiproxyService(HttpService):
     def __init__(self, log_dir: Path, seed: int | None = None) -> None:
-        argv = [sys.executable, "-m", "chaos.toxiproxy", "--fd", "{fd}"]
+        argv = [sys.executable, "-m", "golive.chaos.toxiproxy", "--fd", "{fd}"]
         argv += ["--seed", str(seed)] if seed is not None else []
         super().__init__("toxiproxy", argv, log_path=log_dir / "toxiproxy.log", ready_path="/version")
 

@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fixtures.providers.docker.engine import DockerUnavailable, connect
-from fixtures.providers.docker.settings import DockerSettings
 from golive.console import err, fail
+from golive.fixtures.providers.docker.engine import DockerUnavailable, connect
+from golive.fixtures.providers.docker.settings import DockerSettings
 from golive.images.build import Builder, ImageBuildError
 from golive.images.catalog import BY_NAME, CATALOG, UnknownImage, closure, host_ca_bundle
 from golive.images.debian import DEFAULT_MIRROR

@@ -6,8 +6,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from fixtures.description import Credentials
-from fixtures.plugin import login
+from golive.fixtures.description import Credentials
+from golive.fixtures.plugin import login
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -8,10 +8,11 @@ import httpx
 import psycopg
 import pytest
 
-from fixtures.plugin import BackendFactory, login
-from fixtures.stack import create_users, new_credentials
-from fixtures.upstream.control import UpstreamControl
-from suites.api.conftest import bearer
+from golive.fixtures.plugin import BackendFactory, login
+from golive.fixtures.stack import create_users, new_credentials
+from golive.fixtures.upstream.control import UpstreamControl
+
+from .conftest import bearer
 
 
 def metrics_of(http: httpx.Client, token: str, agent: str) -> dict[str, object]:

@@ -17,8 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fixtures.description import Credentials
-from suites.api.conftest import bearer
+from golive.fixtures.description import Credentials
+
+from .conftest import bearer
 
 pytestmark = pytest.mark.external_ok
 

@@ -9,10 +9,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from fixtures.description import Credentials
-from fixtures.plugin import BackendFactory, login
-from fixtures.upstream.control import UpstreamControl
-from suites.api.conftest import bearer
+from golive.fixtures.description import Credentials
+from golive.fixtures.plugin import BackendFactory, login
+from golive.fixtures.upstream.control import UpstreamControl
+
+from .conftest import bearer
 
 
 def generate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fixtures.plugin import BackendFactory
+from golive.fixtures.plugin import BackendFactory
 
 ALLOWED = "http://localhost:3000"  # the guide's default CORS_ALLOWED_ORIGINS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fixtures.plugin import BackendFactory
+from golive.fixtures.plugin import BackendFactory
 
 
 @pytest.mark.external_ok
@@ -21,7 +21,7 @@ def test_health_reports_every_dependency_up(http: httpx.Client) -> None:
 
 
 def test_every_replica_is_healthy(stack_description: object) -> None:
-    from fixtures.description import StackDescription
+    from golive.fixtures.description import StackDescription
 
     assert isinstance(stack_description, StackDescription)
     assert stack_description.sut_replicas

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from _pytest.mark import ParameterSet
 
-from chaos.experiment import library, load
-from chaos.runner import Runner
-from chaos.targets import dedicated_target
-from fixtures.stack import Stack
+from golive.chaos.experiment import library, load
+from golive.chaos.runner import Runner
+from golive.chaos.targets import dedicated_target
+from golive.fixtures.stack import Stack
 
 SEED = 20261128
 

@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 
-from chaos.toxiproxy.service import ToxiproxyClient
-from fixtures.description import PusherCredentials
-from fixtures.plugin import BackendFactory
-from fixtures.pusher.client import PusherSocket
+from golive.chaos.toxiproxy.service import ToxiproxyClient
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.pusher.client import PusherSocket
 
 pytestmark = pytest.mark.chaos
 

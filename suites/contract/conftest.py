@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from suites.contract.openapi import Operation, load_operations
+from .openapi import Operation, load_operations
 
 
 @pytest.fixture(scope="session")

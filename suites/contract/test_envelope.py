@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from suites.contract.openapi import Operation, wrong_methods
-from suites.contract.rules import envelope_problems, response_problems
+from .openapi import Operation, wrong_methods
+from .rules import envelope_problems, response_problems
 
 pytestmark = pytest.mark.external_ok
 

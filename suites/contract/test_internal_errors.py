@@ -22,11 +22,12 @@ import httpx
 import psycopg
 import pytest
 
-from fixtures.network import wait_until
-from fixtures.plugin import BackendFactory, login
-from fixtures.stack import create_users, new_credentials
-from fixtures.sut import SutCluster
-from suites.contract.rules import response_problems
+from golive.fixtures.network import wait_until
+from golive.fixtures.plugin import BackendFactory, login
+from golive.fixtures.stack import create_users, new_credentials
+from golive.fixtures.sut import SutCluster
+
+from .rules import response_problems
 
 LEAKS = ["Traceback", "agent_metrics", "sqlalchemy", "asyncpg", "UndefinedTable", 'File "', "postgresql://"]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from drills.data import Sizes
-from drills.result import DrillResult
-from drills.runner import DRILLS, DrillRun, stack_database
-from fixtures.stack import Stack
+from golive.drills.data import Sizes
+from golive.drills.result import DrillResult
+from golive.drills.runner import DRILLS, DrillRun, stack_database
+from golive.fixtures.stack import Stack
 
 # A third of the command's default: the same checks, in the default suite's time.
 SIZES = Sizes(users=700, content=10_000, agent_metrics=50)

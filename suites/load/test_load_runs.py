@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.description import StackDescription
+from golive.fixtures.description import StackDescription
 from tests.harness.golive import run_golive
 from tests.harness.leaks import assert_no_survivors, new_marker
 

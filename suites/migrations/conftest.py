@@ -6,8 +6,8 @@ import pytest
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, pool
 
-from system_under_test.db.migrate import alembic_config as backend_alembic_config
-from system_under_test.db.urls import sync_database_url
+from golive.system_under_test.db.migrate import alembic_config as backend_alembic_config
+from golive.system_under_test.db.urls import sync_database_url
 
 
 @pytest.fixture

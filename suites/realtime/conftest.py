@@ -7,9 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.description import PusherCredentials
-from fixtures.node import node_for
-from suites.realtime.driver import NODE_DIR, ClientFactory
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.node import node_for
+
+from .driver import NODE_DIR, ClientFactory
 
 
 def bearer(token: str) -> dict[str, str]:

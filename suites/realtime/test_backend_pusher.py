@@ -19,11 +19,12 @@ import nacl.secret
 import pusher
 import pytest
 
-from fixtures.description import Credentials, PusherCredentials
-from fixtures.plugin import BackendFactory
-from fixtures.pusher.client import PusherSocket, SubscriptionFailed
-from fixtures.upstream.control import UpstreamControl
-from suites.realtime.conftest import Account
+from golive.fixtures.description import Credentials, PusherCredentials
+from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.pusher.client import PusherSocket, SubscriptionFailed
+from golive.fixtures.upstream.control import UpstreamControl
+
+from .conftest import Account
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from fixtures.plugin import BackendFactory
-from fixtures.sut import SutCluster
+from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.sut import SutCluster
 
 T = TypeVar("T")
 

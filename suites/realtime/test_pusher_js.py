@@ -18,8 +18,8 @@ import httpx
 import pusher
 import pytest
 
-from suites.realtime.conftest import Account, bearer
-from suites.realtime.driver import ClientFactory, Observation, Predicate, channel_spec
+from .conftest import Account, bearer
+from .driver import ClientFactory, Observation, Predicate, channel_spec
 
 CONTENT_CHANNEL = "content-generation"
 ROOM = "presence-golive-room"

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from fixtures.network import wait_until
-from fixtures.plugin import BackendFactory
-from fixtures.stack import create_users, mint_token, new_credentials
-from fixtures.sut import SutCluster
+from golive.fixtures.network import wait_until
+from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.stack import create_users, mint_token, new_credentials
+from golive.fixtures.sut import SutCluster
 
 # Small numbers, so a test trips and recovers a breaker in about a second.
 TIGHT = {

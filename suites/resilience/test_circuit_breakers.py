@@ -10,10 +10,11 @@ import psycopg
 import pytest
 import redis
 
-from fixtures.network import wait_until
-from fixtures.plugin import BackendFactory
-from fixtures.upstream.control import UpstreamControl
-from suites.resilience.conftest import TIGHT, Backend, BackendMaker
+from golive.fixtures.network import wait_until
+from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.upstream.control import UpstreamControl
+
+from .conftest import TIGHT, Backend, BackendMaker
 
 
 def trip(backend: Backend, upstream: UpstreamControl, replica: int = 0) -> None:

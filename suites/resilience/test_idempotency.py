@@ -10,8 +10,8 @@ import httpx
 import psycopg
 import pytest
 
-from fixtures.description import Credentials, StackDescription
-from fixtures.upstream.control import UpstreamControl
+from golive.fixtures.description import Credentials, StackDescription
+from golive.fixtures.upstream.control import UpstreamControl
 
 BODY = {"prompt": "the water cycle", "content_type": "lesson"}
 

@@ -10,10 +10,11 @@ import httpx
 import psycopg
 import pytest
 
-from fixtures.network import wait_until
-from fixtures.plugin import login
-from fixtures.stack import Stack, create_users, new_credentials
-from suites.resilience.conftest import Backend, BackendMaker
+from golive.fixtures.network import wait_until
+from golive.fixtures.plugin import login
+from golive.fixtures.stack import Stack, create_users, new_credentials
+
+from .conftest import Backend, BackendMaker
 
 LIMITED = {"RATE_LIMIT_BURST_SIZE": "5", "RATE_LIMIT_REQUESTS_PER_MINUTE": "6"}  # one token per 10 s
 

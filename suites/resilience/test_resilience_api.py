@@ -10,9 +10,10 @@ import httpx
 import psycopg
 import pytest
 
-from fixtures.network import wait_until
-from fixtures.upstream.control import UpstreamControl
-from suites.resilience.conftest import BackendMaker
+from golive.fixtures.network import wait_until
+from golive.fixtures.upstream.control import UpstreamControl
+
+from .conftest import BackendMaker
 
 
 def test_status_reports_breakers_limiter_and_bulkheads(http: httpx.Client) -> None:

@@ -12,12 +12,12 @@ import redis.asyncio as redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixtures.stack import Stack
-from system_under_test.resilience.breaker import BreakerConfig, BreakerState, Permit, State
-from system_under_test.resilience.breaker_store import RedisBreakerStore
-from system_under_test.resilience.circuit import CircuitBreaker, CircuitOpenError
-from system_under_test.resilience.ratelimit import _SCRIPT
-from system_under_test.resilience.token_bucket import Limit, take
+from golive.fixtures.stack import Stack
+from golive.system_under_test.resilience.breaker import BreakerConfig, BreakerState, Permit, State
+from golive.system_under_test.resilience.breaker_store import RedisBreakerStore
+from golive.system_under_test.resilience.circuit import CircuitBreaker, CircuitOpenError
+from golive.system_under_test.resilience.ratelimit import _SCRIPT
+from golive.system_under_test.resilience.token_bucket import Limit, take
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from fixtures.stack import Stack, create_users, mint_token, new_credentials
-from fixtures.sut import SutCluster
+from golive.fixtures.stack import Stack, create_users, mint_token, new_credentials
+from golive.fixtures.sut import SutCluster
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from fixtures.plugin import BackendFactory
-from suites.contract.rules import envelope_problems
+from golive.fixtures.plugin import BackendFactory
+
+from ..contract.rules import envelope_problems
 
 
 def assert_envelope(response: httpx.Response, status: int) -> dict[str, object]:

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fixtures.plugin import BackendFactory
-from fixtures.stack import Stack, create_users, mint_token, new_credentials
+from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.stack import Stack, create_users, mint_token, new_credentials
 
 VARIANTS = [
     "/api/v1/auth/me",

@@ -16,10 +16,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import ignored_auth, negative_data_rejection
 
-from fixtures.openapi import openapi_document
-from suites.contract.rules import response_problems
-from suites.security.conftest import FuzzedBackend
-from system_under_test.idempotency import KEY_PATTERN
+from golive.fixtures.openapi import openapi_document
+from golive.system_under_test.idempotency import KEY_PATTERN
+
+from ..contract.rules import response_problems
+from .conftest import FuzzedBackend
 
 PUSHER_FORMAT = frozenset({"/pusher/auth", "/pusher/user-auth"})
 CI_EXAMPLES = 10

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from fixtures.description import PusherCredentials, StackDescription
-from fixtures.stack import Stack
+from golive.fixtures.description import PusherCredentials, StackDescription
+from golive.fixtures.stack import Stack
 
 PUBLIC = [
     "/health",

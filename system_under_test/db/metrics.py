@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import Insert, insert
 
-from system_under_test.db.models import AgentMetric
+from .models import AgentMetric
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, pool
 
-from system_under_test.db.urls import sync_database_url
+from .urls import sync_database_url
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -17,6 +17,7 @@ def alembic_config() -> Config:
     config = Config(str(ALEMBIC_INI))
     # The caller owns logging; alembic's fileConfig would replace every handler of the process.
     config.attributes["configure_logger"] = False
+    config.attributes["package"] = __package__.rpartition(".")[0]
     return config
 
 

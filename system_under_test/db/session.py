@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from system_under_test.settings import Settings
+from ..settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

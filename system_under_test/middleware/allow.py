@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from system_under_test.middleware.routes import RouteTemplate, route_templates
+from .routes import RouteTemplate, route_templates
 
 
 class AllowHeaderMiddleware:

@@ -10,7 +10,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from system_under_test.envelope import ApiError, ErrorCode, error_response
+from ..envelope import ApiError, ErrorCode, error_response
 
 
 class PayloadTooLarge(HTTPException):

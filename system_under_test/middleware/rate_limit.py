@@ -15,13 +15,13 @@ import math
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from system_under_test.envelope import ApiError, ErrorCode, error_response
-from system_under_test.logs import get_logger
-from system_under_test.middleware.routes import RouteTemplate, route_templates
-from system_under_test.resilience.ratelimit import client_address, parse_networks
-from system_under_test.resilience.token_bucket import ENDPOINT_SEPARATOR, Decision, Limit
-from system_under_test.security import decode_token, remember_principal
-from system_under_test.settings import Settings
+from ..envelope import ApiError, ErrorCode, error_response
+from ..logs import get_logger
+from ..resilience.ratelimit import client_address, parse_networks
+from ..resilience.token_bucket import ENDPOINT_SEPARATOR, Decision, Limit
+from ..security import decode_token, remember_principal
+from ..settings import Settings
+from .routes import RouteTemplate, route_templates
 
 logger = get_logger("system_under_test.rate_limit")
 

@@ -13,9 +13,9 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from system_under_test.context import RequestContext, current_request
-from system_under_test.envelope import ErrorCode, code_for_status, error_body, reason_for_status
-from system_under_test.logs import get_logger
+from ..context import RequestContext, current_request
+from ..envelope import ErrorCode, code_for_status, error_body, reason_for_status
+from ..logs import get_logger
 
 # Printable, header-safe, bounded: enough for UUIDs, ULIDs and W3C trace ids; nothing that could
 # split a header line or a log line.

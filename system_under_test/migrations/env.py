@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection, Engine, create_engine, pool
 
-from system_under_test.db.models import Base
-from system_under_test.db.urls import sync_database_url
-
 config = context.config
-target_metadata = Base.metadata
+# The backend's import name: handed in by db/migrate.py (the package may be installed under another
+# name, e.g. golive.system_under_test); the alembic command line puts its parent on sys.path.
+_package = config.attributes.get("package", "system_under_test")
+target_metadata = importlib.import_module(f"{_package}.db.models").Base.metadata
+sync_database_url = importlib.import_module(f"{_package}.db.urls").sync_database_url
 
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -22,7 +24,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
     if not url:
         raise SystemExit("alembic: set DATABASE_URL (or sqlalchemy.url) to the database to migrate")
-    return sync_database_url(url)
+    return str(sync_database_url(url))
 
 
 def _run(connection: Connection) -> None:

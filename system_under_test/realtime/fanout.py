@@ -13,9 +13,9 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
-from system_under_test.logs import get_logger
-from system_under_test.realtime.events import CONTENT_CHANNEL, Event
-from system_under_test.resilience.background import Background
+from ..logs import get_logger
+from ..resilience.background import Background
+from .events import CONTENT_CHANNEL, Event
 
 logger = get_logger("system_under_test.realtime")
 

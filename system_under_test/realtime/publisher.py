@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from system_under_test.logs import get_logger
-from system_under_test.realtime.events import Event
-from system_under_test.resilience.background import Background
-from system_under_test.resilience.circuit import CircuitOpenError
-from system_under_test.resilience.dependency import Dependency
+from ..logs import get_logger
+from ..resilience.background import Background
+from ..resilience.circuit import CircuitOpenError
+from ..resilience.dependency import Dependency
+from .events import Event
 
 logger = get_logger("system_under_test.realtime")
 

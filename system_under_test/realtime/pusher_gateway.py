@@ -12,8 +12,8 @@ import pusher
 from pusher.http import Request as PusherRequest
 from pusher.http import process_response
 
-from system_under_test.realtime.events import Event
-from system_under_test.settings import Settings
+from ..settings import Settings
+from .events import Event
 
 
 class PusherUnavailable(Exception):

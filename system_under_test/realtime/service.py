@@ -7,12 +7,12 @@ from collections.abc import Iterable
 
 import redis.asyncio as redis
 
-from system_under_test.realtime.events import Event
-from system_under_test.realtime.fanout import LegacySockets, RedisFanout
-from system_under_test.realtime.publisher import Publisher
-from system_under_test.realtime.pusher_gateway import PusherGateway
-from system_under_test.resilience.dependency import Dependency
-from system_under_test.settings import Settings
+from ..resilience.dependency import Dependency
+from ..settings import Settings
+from .events import Event
+from .fanout import LegacySockets, RedisFanout
+from .publisher import Publisher
+from .pusher_gateway import PusherGateway
 
 
 class Realtime:

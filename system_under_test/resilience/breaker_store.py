@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 import redis.asyncio as redis
 from redis.exceptions import RedisError, WatchError
 
-from system_under_test.resilience.breaker import BreakerState
+from .breaker import BreakerState
 
 T = TypeVar("T")
 Change = Callable[[BreakerState, float], tuple[BreakerState, T]]

@@ -6,7 +6,7 @@ moves the pile-up somewhere less visible.
 
 from __future__ import annotations
 
-from system_under_test.envelope import ApiError, ErrorCode
+from ..envelope import ApiError, ErrorCode
 
 
 class BulkheadFullError(ApiError):

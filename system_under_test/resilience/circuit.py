@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from system_under_test.envelope import ApiError, ErrorCode
-from system_under_test.logs import get_logger
-from system_under_test.resilience import breaker
-from system_under_test.resilience.breaker import BreakerConfig, BreakerState, Permit, Rejection, State
-from system_under_test.resilience.breaker_store import (
+from ..envelope import ApiError, ErrorCode
+from ..logs import get_logger
+from . import breaker
+from .breaker import BreakerConfig, BreakerState, Permit, Rejection, State
+from .breaker_store import (
     BreakerStore,
     Change,
     MemoryBreakerStore,

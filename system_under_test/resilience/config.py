@@ -6,7 +6,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from system_under_test.settings import Settings
+from ..settings import Settings
 
 
 class ResilienceConfig(BaseModel):

@@ -13,10 +13,10 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from system_under_test.resilience.breaker import Permit
-from system_under_test.resilience.bulkhead import Bulkhead, BulkheadFullError
-from system_under_test.resilience.circuit import CircuitBreaker, CircuitOpenError
-from system_under_test.resilience.retry import RetryPolicy, with_retries
+from .breaker import Permit
+from .bulkhead import Bulkhead, BulkheadFullError
+from .circuit import CircuitBreaker, CircuitOpenError
+from .retry import RetryPolicy, with_retries
 
 T = TypeVar("T")
 _LATENCY_SAMPLES = 1000

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from system_under_test.db.models import CircuitBreakerState
-from system_under_test.logs import get_logger
-from system_under_test.resilience.background import Background
-from system_under_test.resilience.breaker import BreakerState, State
+from ..db.models import CircuitBreakerState
+from ..logs import get_logger
+from .background import Background
+from .breaker import BreakerState, State
 
 logger = get_logger("system_under_test.circuit_breaker")
 _QUEUE_LIMIT = 256

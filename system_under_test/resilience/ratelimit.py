@@ -22,12 +22,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from system_under_test.db.models import RateLimitState
-from system_under_test.envelope import ApiError
-from system_under_test.logs import get_logger
-from system_under_test.resilience.background import Background
-from system_under_test.resilience.dependency import Dependency
-from system_under_test.resilience.token_bucket import (
+from ..db.models import RateLimitState
+from ..envelope import ApiError
+from ..logs import get_logger
+from .background import Background
+from .dependency import Dependency
+from .token_bucket import (
     ENDPOINT_SEPARATOR,
     Bucket,
     Decision,

@@ -16,16 +16,16 @@ from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from system_under_test.logs import get_logger
-from system_under_test.resilience.background import Background
-from system_under_test.resilience.breaker import BreakerConfig, BreakerState
-from system_under_test.resilience.breaker_store import KEY_PREFIX, RedisBreakerStore, decode_state
-from system_under_test.resilience.bulkhead import Bulkhead
-from system_under_test.resilience.circuit import CircuitBreaker
-from system_under_test.resilience.config import ResilienceConfig
-from system_under_test.resilience.dependency import Dependency, DependencyMetrics
-from system_under_test.resilience.persistence import BreakerPersister
-from system_under_test.resilience.retry import RetryPolicy
+from ..logs import get_logger
+from .background import Background
+from .breaker import BreakerConfig, BreakerState
+from .breaker_store import KEY_PREFIX, RedisBreakerStore, decode_state
+from .bulkhead import Bulkhead
+from .circuit import CircuitBreaker
+from .config import ResilienceConfig
+from .dependency import Dependency, DependencyMetrics
+from .persistence import BreakerPersister
+from .retry import RetryPolicy
 
 logger = get_logger("system_under_test.resilience")
 

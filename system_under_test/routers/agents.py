@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from system_under_test.db.models import AgentMetric
-from system_under_test.db.session import DbSession
-from system_under_test.envelope import Envelope, ok
-from system_under_test.fields import StoredText, UtcDatetime
-from system_under_test.security import CurrentUser
+from ..db.models import AgentMetric
+from ..db.session import DbSession
+from ..envelope import Envelope, ok
+from ..fields import StoredText, UtcDatetime
+from ..security import CurrentUser
 
 router = APIRouter(prefix="/agents", tags=["agents"], responses={401: {"description": "Not authenticated"}})
 

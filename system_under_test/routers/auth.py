@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from system_under_test.db.models import User
-from system_under_test.db.session import DbSession
-from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
-from system_under_test.fields import StoredText
-from system_under_test.security import CurrentUser, Principal, Role, issue_token, verify_password
-from system_under_test.settings import Settings
+from ..db.models import User
+from ..db.session import DbSession
+from ..envelope import ApiError, Envelope, ErrorCode, ok
+from ..fields import StoredText
+from ..security import CurrentUser, Principal, Role, issue_token, verify_password
+from ..settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

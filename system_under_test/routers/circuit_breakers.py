@@ -11,11 +11,11 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
-from system_under_test.fields import UtcDatetime
-from system_under_test.resilience.circuit import CircuitBreaker
-from system_under_test.resilience.registry import Resilience
-from system_under_test.security import ADMIN_ONLY, CurrentAdmin
+from ..envelope import ApiError, Envelope, ErrorCode, ok
+from ..fields import UtcDatetime
+from ..resilience.circuit import CircuitBreaker
+from ..resilience.registry import Resilience
+from ..security import ADMIN_ONLY, CurrentAdmin
 
 router = APIRouter(prefix="/circuit-breakers", tags=["circuit breakers"])
 

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from system_under_test import content, idempotency
-from system_under_test.db.session import DbSession
-from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
-from system_under_test.fields import StoredText, UtcDatetime
-from system_under_test.resources import Resources
-from system_under_test.security import CurrentUser
+from .. import content, idempotency
+from ..db.session import DbSession
+from ..envelope import ApiError, Envelope, ErrorCode, ok
+from ..fields import StoredText, UtcDatetime
+from ..resources import Resources
+from ..security import CurrentUser
 
 router = APIRouter(
     prefix="/content",

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from system_under_test import __version__
-from system_under_test.envelope import Envelope, ok
-from system_under_test.resources import Resources
+from .. import __version__
+from ..envelope import Envelope, ok
+from ..resources import Resources
 
 router = APIRouter(tags=["health"])
 

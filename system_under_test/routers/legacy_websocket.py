@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
-from system_under_test.resources import Resources
+from ..resources import Resources
 
 router = APIRouter()
 

@@ -13,13 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 from redis.exceptions import RedisError
 
-from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
-from system_under_test.realtime.events import USER_CHANNEL_PREFIX
-from system_under_test.realtime.pusher_gateway import PusherGateway
-from system_under_test.resources import PUSHER, REDIS, Resources
-from system_under_test.routers.circuit_breakers import BreakerStatus, describe
-from system_under_test.security import ADMIN_ONLY, CurrentAdmin, CurrentUser, Principal
-from system_under_test.settings import Settings
+from ..envelope import ApiError, Envelope, ErrorCode, ok
+from ..realtime.events import USER_CHANNEL_PREFIX
+from ..realtime.pusher_gateway import PusherGateway
+from ..resources import PUSHER, REDIS, Resources
+from ..security import ADMIN_ONLY, CurrentAdmin, CurrentUser, Principal
+from ..settings import Settings
+from .circuit_breakers import BreakerStatus, describe
 
 router = APIRouter(prefix="/pusher", tags=["pusher"])
 

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 
-from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
-from system_under_test.middleware.rate_limit import EXEMPT_PATHS
-from system_under_test.resilience.ratelimit import RateLimiter
-from system_under_test.resources import Resources
-from system_under_test.security import ADMIN_ONLY, CurrentAdmin, CurrentUser
+from ..envelope import ApiError, Envelope, ErrorCode, ok
+from ..middleware.rate_limit import EXEMPT_PATHS
+from ..resilience.ratelimit import RateLimiter
+from ..resources import Resources
+from ..security import ADMIN_ONLY, CurrentAdmin, CurrentUser
 
 router = APIRouter(prefix="/rate-limit", tags=["rate limiting"])
 

@@ -7,12 +7,12 @@ import time
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from system_under_test.envelope import ApiError, Envelope, ErrorCode, ok
-from system_under_test.resilience.config import ResilienceConfig, ResilienceConfigUpdate
-from system_under_test.resilience.registry import ConfigUnavailable
-from system_under_test.resources import Resources
-from system_under_test.routers.circuit_breakers import BreakerStatus, describe
-from system_under_test.security import ADMIN_ONLY, CurrentAdmin
+from ..envelope import ApiError, Envelope, ErrorCode, ok
+from ..resilience.config import ResilienceConfig, ResilienceConfigUpdate
+from ..resilience.registry import ConfigUnavailable
+from ..resources import Resources
+from ..security import ADMIN_ONLY, CurrentAdmin
+from .circuit_breakers import BreakerStatus, describe
 
 router = APIRouter(prefix="/resilience", tags=["resilience"])
 

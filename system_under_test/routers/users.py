@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from system_under_test import accounts
-from system_under_test.db.session import DbSession
-from system_under_test.envelope import Envelope, ok
-from system_under_test.fields import UtcDatetime
-from system_under_test.security import ADMIN_ONLY, CurrentAdmin, Role
+from .. import accounts
+from ..db.session import DbSession
+from ..envelope import Envelope, ok
+from ..fields import UtcDatetime
+from ..security import ADMIN_ONLY, CurrentAdmin, Role
 
 router = APIRouter(
     prefix="/users",

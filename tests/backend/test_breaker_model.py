@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 
-from system_under_test.resilience import breaker
-from system_under_test.resilience.breaker import BreakerConfig, BreakerState, Permit, Rejection, State
+from golive.system_under_test.resilience import breaker
+from golive.system_under_test.resilience.breaker import BreakerConfig, BreakerState, Permit, Rejection, State
 
 
 @dataclass

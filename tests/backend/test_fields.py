@@ -9,8 +9,8 @@ import re
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from fixtures.openapi import openapi_document
-from system_under_test.fields import StoredText
+from golive.fixtures.openapi import openapi_document
+from golive.system_under_test.fields import StoredText
 
 
 class Sample(BaseModel):

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from system_under_test.resilience.ratelimit import client_address, parse_networks
-from system_under_test.resilience.retry import RetryPolicy, with_retries
-from system_under_test.resilience.token_bucket import Limit, LocalBuckets, take
+from golive.system_under_test.resilience.ratelimit import client_address, parse_networks
+from golive.system_under_test.resilience.retry import RetryPolicy, with_retries
+from golive.system_under_test.resilience.token_bucket import Limit, LocalBuckets, take
 
 LIMIT = Limit(capacity=5, per_minute=60)  # one token a second
 

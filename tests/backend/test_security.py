@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from system_under_test.envelope import ApiError
-from system_under_test.security import (
+from golive.system_under_test.envelope import ApiError
+from golive.system_under_test.security import (
     Principal,
     Role,
     decode_token,
@@ -16,7 +16,7 @@ from system_under_test.security import (
     issue_token,
     verify_password,
 )
-from system_under_test.settings import Settings
+from golive.system_under_test.settings import Settings
 
 
 @pytest.fixture

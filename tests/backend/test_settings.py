@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from system_under_test.settings import Settings, describe_settings_error
+from golive.system_under_test.settings import Settings, describe_settings_error
 from tests.backend.conftest import REQUIRED_ENV
 
 
@@ -141,7 +141,7 @@ def test_the_server_refuses_to_start_with_one_clear_line(
     environment.setenv("CIRCUIT_BREAKER_TIMEOUT_SECONDS", "soon")
     environment.delenv("REDIS_URL")
     result = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "system_under_test.main:app", "--port", "0"],
+        [sys.executable, "-m", "uvicorn", "golive.system_under_test.main:app", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chaos.checkers import run_checks
-from chaos.experiment import Expectations
-from chaos.journal import Journal, RequestRecord
+from golive.chaos.checkers import run_checks
+from golive.chaos.experiment import Expectations
+from golive.chaos.journal import Journal, RequestRecord
 
 
 def record(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.experiment import ExperimentError, library, load, resolve
+from golive.chaos.experiment import ExperimentError, library, load, resolve
 
 MINIMAL = """
 title: t

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import httpx
 
-from chaos.experiment import load
-from chaos.runner import Runner
-from chaos.targets import dedicated_target
-from fixtures.stack import Stack
+from golive.chaos.experiment import load
+from golive.chaos.runner import Runner
+from golive.chaos.targets import dedicated_target
+from golive.fixtures.stack import Stack
 
 BROKEN = """
 title: a fault, then a step that cannot run

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.openapi import openapi_document
-from system_under_test.settings import Settings
+from golive.fixtures.openapi import openapi_document
+from golive.system_under_test.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))

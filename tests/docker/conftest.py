@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from fixtures.providers.docker.engine import (
+from golive.fixtures.providers.docker.engine import (
     OWNER_LABEL,
     DockerUnavailable,
     connect,
@@ -19,7 +19,7 @@ from fixtures.providers.docker.engine import (
     owner_alive,
     remove,
 )
-from fixtures.providers.docker.settings import DockerSettings
+from golive.fixtures.providers.docker.settings import DockerSettings
 
 
 def _unavailable(reason: str) -> None:

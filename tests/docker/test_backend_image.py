@@ -14,18 +14,18 @@ import pytest
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from fixtures.description import StackDescription
-from fixtures.network import wait_until
-from fixtures.providers.docker.container import ContainerService, publish_on_loopback
-from fixtures.providers.docker.engine import configure_testcontainers, new_run_labels
-from fixtures.providers.docker.postgres import DockerPostgres
-from fixtures.providers.docker.redis import DockerRedis
-from fixtures.providers.docker.settings import DockerSettings
-from fixtures.stack import FUNCTIONAL_HEADROOM
+from golive.fixtures.description import StackDescription
+from golive.fixtures.network import wait_until
+from golive.fixtures.providers.docker.container import ContainerService, publish_on_loopback
+from golive.fixtures.providers.docker.engine import configure_testcontainers, new_run_labels
+from golive.fixtures.providers.docker.postgres import DockerPostgres
+from golive.fixtures.providers.docker.redis import DockerRedis
+from golive.fixtures.providers.docker.settings import DockerSettings
+from golive.fixtures.stack import FUNCTIONAL_HEADROOM
 from golive.images.build import Builder
 from golive.images.catalog import BY_NAME
 from golive.images.debian import DEFAULT_MIRROR
-from golive.suites import CONTRACT, run_suite
+from golive.suite_runs import CONTRACT, run_suite
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("no_leftovers")]
 

@@ -16,11 +16,11 @@ import pytest
 import redis
 from docker.models.containers import Container
 
-from chaos.toxiproxy.service import ToxiproxyClient
-from fixtures.network import wait_until
-from fixtures.processes import ProcessError
-from fixtures.providers.docker import DockerProvider
-from fixtures.providers.docker.engine import (
+from golive.chaos.toxiproxy.service import ToxiproxyClient
+from golive.fixtures.network import wait_until
+from golive.fixtures.processes import ProcessError
+from golive.fixtures.providers.docker import DockerProvider
+from golive.fixtures.providers.docker.engine import (
     OWNER_LABEL,
     RUN_LABEL,
     SERVICE_LABEL,
@@ -29,7 +29,7 @@ from fixtures.providers.docker.engine import (
     golive_networks,
     remove,
 )
-from fixtures.providers.docker.settings import DockerSettings
+from golive.fixtures.providers.docker.settings import DockerSettings
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from drills.data import Sizes
-from drills.migration import MigrationDrill
-from drills.rollback import RollbackDrill
-from drills.runner import stack_database
-from fixtures.stack import Stack
-from fixtures.sut import APP
+from golive.drills.data import Sizes
+from golive.drills.migration import MigrationDrill
+from golive.drills.rollback import RollbackDrill
+from golive.drills.runner import stack_database
+from golive.fixtures.stack import Stack
+from golive.fixtures.sut import APP
 
 BROKEN = Path(__file__).parent / "broken"
 SMALL = Sizes(users=100, content=1_000, agent_metrics=10)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psycopg
 
-from drills.runner import stack_database
-from fixtures.stack import Stack
+from golive.drills.runner import stack_database
+from golive.fixtures.stack import Stack
 from tests.drills.test_parts import tables_of
 from tests.harness.golive import run_golive
 from tests.harness.leaks import assert_no_survivors, new_marker

@@ -12,7 +12,7 @@ import pytest
 import redis
 from argon2 import PasswordHasher
 
-from drills.backups import (
+from golive.drills.backups import (
     BackupRejected,
     Manifest,
     RedisValue,
@@ -22,14 +22,14 @@ from drills.backups import (
     take_backup,
     vet,
 )
-from drills.catalog import _same_definition
-from drills.data import LEGACY_HASH, LEGACY_PASSWORD
-from drills.database import DrillDatabase, UnsafeDatabase, redact
-from drills.migrator import Migrator
-from drills.rollback import PLANTED
-from drills.runner import UnknownDrill, select, stack_database
-from fixtures.providers.local.redis import LocalRedis
-from fixtures.stack import Stack
+from golive.drills.catalog import _same_definition
+from golive.drills.data import LEGACY_HASH, LEGACY_PASSWORD
+from golive.drills.database import DrillDatabase, UnsafeDatabase, redact
+from golive.drills.migrator import Migrator
+from golive.drills.rollback import PLANTED
+from golive.drills.runner import UnknownDrill, select, stack_database
+from golive.fixtures.providers.local.redis import LocalRedis
+from golive.fixtures.stack import Stack
 
 
 def test_the_seeded_users_hash_is_of_the_legacy_password() -> None:

@@ -7,7 +7,7 @@ import socket
 import uuid
 from urllib.parse import urlsplit
 
-from fixtures.network import wait_until
+from golive.fixtures.network import wait_until
 
 
 def new_marker() -> dict[str, str]:

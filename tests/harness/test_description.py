@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.description import Credentials, StackDescription, StackFileError, check_url
+from golive.fixtures.description import Credentials, StackDescription, StackFileError, check_url
 
 
 def test_round_trip_keeps_secrets_in_the_file_only(tmp_path: Path) -> None:

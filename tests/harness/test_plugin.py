@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.network import wait_until
+from golive.fixtures.network import wait_until
 from tests.harness.leaks import assert_no_survivors, marked_processes, new_marker
 
 MODULE = """

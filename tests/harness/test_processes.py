@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.network import NotReady, wait_until
-from fixtures.processes import ChildProcess, running_children
+from golive.fixtures.network import NotReady, wait_until
+from golive.fixtures.processes import ChildProcess, running_children
 
 
 def alive(pid: int) -> bool:
@@ -65,7 +65,7 @@ def test_children_die_with_a_harness_killed_outright(tmp_path: Path) -> None:
         f"""
         import sys, time
         from pathlib import Path
-        from fixtures.processes import ChildProcess
+        from golive.fixtures.processes import ChildProcess
         child = ChildProcess("orphan", ["sleep", "300"], log_path=Path({str(tmp_path / "log")!r})).start()
         print(child.pid, flush=True)
         time.sleep(300)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from golive.suites import CONTRACT, read_junit
+from golive.suite_runs import CONTRACT, read_junit
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="contract" tests="6">

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from fixtures.upstream.control import UpstreamControl, UpstreamServer
+from golive.fixtures.upstream.control import UpstreamControl, UpstreamServer
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.profiles import DEFAULT_FILE, ProfileError, load_profile, load_profiles, seconds
-from loadtests.results import ResultsError, read_history, read_stats
+from golive.loadtests.profiles import DEFAULT_FILE, ProfileError, load_profile, load_profiles, seconds
+from golive.loadtests.results import ResultsError, read_history, read_stats
 
 
 def test_the_shipped_profiles_load_with_their_thresholds() -> None:

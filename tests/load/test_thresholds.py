@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from loadtests.results import Endpoint, RunStats
-from loadtests.thresholds import ThresholdError, evaluate, parse
+from golive.loadtests.results import Endpoint, RunStats
+from golive.loadtests.thresholds import ThresholdError, evaluate, parse
 
 
 def endpoint(

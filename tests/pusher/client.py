@@ -16,7 +16,7 @@ import pusher
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from fixtures.description import PusherCredentials
+from golive.fixtures.description import PusherCredentials
 
 DEADLINE = 5.0  # seconds any single expected message may take
 # What pusher-js 8.6.0 puts in its URL (VERIFIED in the research notes), and what Pysher 1.0.8 does.

@@ -12,9 +12,9 @@ from typing import Protocol
 import pusher
 import pytest
 
-from fixtures.description import PusherCredentials
-from fixtures.plugin import sdk_for
-from fixtures.pusher.service import PusherControl, PusherService
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.plugin import sdk_for
+from golive.fixtures.pusher.service import PusherControl, PusherService
 from tests.pusher.client import PUSHER_JS_QUERY, PusherSocket, open_socket
 from tests.pusher.receiver import WebhookReceiver
 from tests.pusher.rest import SignedApi

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from fixtures.description import PusherCredentials
-from fixtures.pusher.api import sign_request
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.pusher.api import sign_request
 
 
 class SignedApi:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pusher
 import pytest
 
-from fixtures.pusher.protocol import Close
-from fixtures.pusher.service import PusherControl
+from golive.fixtures.pusher.protocol import Close
+from golive.fixtures.pusher.service import PusherControl
 from tests.pusher.client import expect_marker
 from tests.pusher.conftest import SocketFactory
 

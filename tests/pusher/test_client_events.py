@@ -10,8 +10,8 @@ import json
 import pusher
 import pytest
 
-from fixtures.plugin import PusherFactory, sdk_for
-from fixtures.pusher.protocol import Close
+from golive.fixtures.plugin import PusherFactory, sdk_for
+from golive.fixtures.pusher.protocol import Close
 from tests.pusher.client import PusherSocket, expect_marker
 from tests.pusher.conftest import SocketFactory
 

@@ -15,7 +15,7 @@ import httpx
 import pusher
 import pytest
 
-from fixtures.network import LOOPBACK
+from golive.fixtures.network import LOOPBACK
 
 GOLIVE = [sys.executable, "-m", "golive", "pusher"]
 

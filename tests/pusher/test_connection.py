@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from fixtures.description import PusherCredentials
-from fixtures.plugin import PusherFactory
-from fixtures.pusher.protocol import Close
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.plugin import PusherFactory
+from golive.fixtures.pusher.protocol import Close
 from tests.pusher.client import (
     PUSHER_JS_QUERY,
     PYSHER_QUERY,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from fixtures.description import PusherCredentials
+from golive.fixtures.description import PusherCredentials
 from tests.fuzzing import BODIES, JSON, METHODS, paths
 from tests.pusher.client import open_socket
 

@@ -10,9 +10,9 @@ import pusher
 import pusher.errors
 import pytest
 
-from fixtures.description import PusherCredentials
-from fixtures.plugin import PusherFactory
-from fixtures.pusher.api import sign_request
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.plugin import PusherFactory
+from golive.fixtures.pusher.api import sign_request
 from tests.pusher.client import expect_marker
 from tests.pusher.conftest import SocketFactory
 from tests.pusher.rest import SignedApi, json_error

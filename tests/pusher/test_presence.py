@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack
 
 import pusher
 
-from fixtures.description import PusherCredentials
+from golive.fixtures.description import PusherCredentials
 from tests.pusher.client import expect_marker, open_socket, string_data
 from tests.pusher.conftest import SocketFactory
 

@@ -8,8 +8,8 @@ import json
 import pusher
 import pytest
 
-from fixtures.description import PusherCredentials
-from fixtures.pusher.protocol import Close, hmac_hex, signin_string_to_sign
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.pusher.protocol import Close, hmac_hex, signin_string_to_sign
 from tests.pusher.client import expect_marker, string_data
 from tests.pusher.conftest import SocketFactory
 from tests.pusher.rest import SignedApi

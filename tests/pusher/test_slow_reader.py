@@ -13,9 +13,9 @@ import os
 import socket
 import struct
 
-from fixtures.description import PusherCredentials
-from fixtures.plugin import PusherFactory, sdk_for
-from fixtures.pusher.protocol import Close
+from golive.fixtures.description import PusherCredentials
+from golive.fixtures.plugin import PusherFactory, sdk_for
+from golive.fixtures.pusher.protocol import Close
 from tests.pusher.client import app_path
 from tests.pusher.conftest import SocketFactory
 

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fixtures.network import wait_until
-from fixtures.plugin import PusherFactory, sdk_for
-from fixtures.pusher.service import PusherControl, PusherService
+from golive.fixtures.network import wait_until
+from golive.fixtures.plugin import PusherFactory, sdk_for
+from golive.fixtures.pusher.service import PusherControl, PusherService
 from tests.pusher.conftest import SocketFactory
 from tests.pusher.receiver import Delivery, WebhookReceiver
 

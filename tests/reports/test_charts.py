@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
-from reports.charts import breaker_spans, fault_windows, steps_svg, timeline_svg
+from golive.reports.charts import breaker_spans, fault_windows, steps_svg, timeline_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

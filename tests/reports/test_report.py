@@ -14,9 +14,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from reports.build import FILES, build_report
-from reports.gates import GATES
-from reports.summary import SCHEMA_FILE, Summary, schema_text
+from golive.reports.build import FILES, build_report
+from golive.reports.gates import GATES
+from golive.reports.summary import SCHEMA_FILE, Summary, schema_text
 from tests.harness.golive import run_golive
 from tests.reports.browser import open_page
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.network import free_port, wait_until
+from golive.fixtures.network import free_port, wait_until
 
 GOLIVE = [sys.executable, "-m", "golive", "toxiproxy"]
 

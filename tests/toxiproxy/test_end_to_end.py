@@ -8,8 +8,8 @@ import hashlib
 import psycopg
 import redis
 
-from chaos.toxiproxy.service import ToxiproxyClient
-from fixtures.stack import APP_DATABASE, Stack
+from golive.chaos.toxiproxy.service import ToxiproxyClient
+from golive.fixtures.stack import APP_DATABASE, Stack
 
 
 def proxied(stack: Stack, name: str) -> tuple[str, int]:

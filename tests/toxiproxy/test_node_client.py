@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.toxiproxy.service import ToxiproxyService
-from fixtures.node import node_for
+from golive.chaos.toxiproxy.service import ToxiproxyService
+from golive.fixtures.node import node_for
 from tests.toxiproxy.conftest import EchoServer
 
 NODE_DIR = Path(__file__).parent / "node"

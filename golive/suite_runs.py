@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-import suites
+from golive import suites
 
 
 @dataclass(frozen=True)
