@@ -1,3 +1,3 @@
-from golive.cli import main
+from golive.entry import main
 
 main()

@@ -1,12 +1,13 @@
 """Runs pytest suites against a described stack, in a subprocess, and reads back their results.
 
 A subprocess keeps each suite's imports, event loops and plugins away from the command that
-owns the stack; the JUnit XML it writes is the result, also for CI systems and the report.
+owns the stack; the JUnit XML it writes is the result, also for CI systems and the report. It is
+a child like the stack's servers (fixtures/processes.py): killed with golive, however golive
+ends, rather than left testing a stack that died.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from golive import suites
+from golive.fixtures.processes import ChildProcess
+from golive.signals import shielded
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Suite:
 
 
 SUITES_DIR = Path(suites.__file__).resolve().parent
+CONFIG_FILE = "pytest-suites.ini"
 CONTRACT = Suite("contract", "Error envelope and X-Request-ID contract", ("contract",))
 GUIDE = Suite("guide", "The migration guide's automated test suite", ("spec",))
 API = Suite("api", "Auth, health, content and agent metrics", ("api",))
@@ -71,19 +75,31 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
     log = run_dir / "logs" / f"pytest-{suite.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "pytest", *(str(SUITES_DIR / path) for path in suite.paths)]
-    # One token per option: pytest finds its configuration from the paths among its arguments,
-    # and would take a separate "/tmp/run/stack.json" for one (then miss pyproject.toml).
-    argv += [f"--stack-file={stack_file}", f"--junitxml={junit}", "-o", f"junit_suite_name={suite.name}"]
+    # The suites' own configuration, never the surrounding project's (golive may be installed in a
+    # team's environment, whose pytest settings and plugins' options are not the suites'). One token
+    # per option: pytest would take a separate "/tmp/run/stack.json" for a path.
+    argv += [
+        f"--config-file={SUITES_DIR / CONFIG_FILE}",
+        f"--golive-stack-file={stack_file}",
+        f"--junitxml={junit}",
+        "-o",
+        f"junit_suite_name={suite.name}",
+    ]
     argv += ["-q", "-p", "no:cacheprovider", "--rootdir", str(SUITES_DIR.parent)]
     started = time.perf_counter()
-    with open(log, "wb") as output:
-        completed = subprocess.run(argv, stdout=output, stderr=subprocess.STDOUT, check=False)
+    log.unlink(missing_ok=True)  # the child appends to its log: this run's output only
+    child = ChildProcess(f"pytest {suite.name}", argv, log_path=log).start()
+    try:
+        returncode = child.wait()
+    finally:
+        with shielded():
+            child.stop()
     result = read_junit(suite, junit) if junit.exists() else SuiteResult(suite, errors=1)
     result.seconds = round(time.perf_counter() - started, 2)
-    result.exit_code = completed.returncode
+    result.exit_code = returncode
     result.junit, result.log = junit, log
-    if completed.returncode not in (0, 1) and not result.failures:
-        result.failures.append(f"pytest exited with {completed.returncode}; see {log}")
+    if returncode not in (0, 1) and not result.failures:
+        result.failures.append(f"pytest exited with {returncode}; see {log}")
     return result
 
 

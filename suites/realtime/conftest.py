@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from golive.fixtures.description import PusherCredentials
-from golive.fixtures.node import node_for
+from golive.fixtures.node import NodeProject, node_for
 
 from .driver import NODE_DIR, ClientFactory
 
@@ -47,13 +47,13 @@ def admin_account(sut_url: str, admin_token: str) -> Account:
 
 
 @pytest.fixture(scope="session")
-def node() -> str:
+def node() -> NodeProject:
     return node_for(NODE_DIR, "pusher-js")
 
 
 @pytest.fixture
 def pusher_js(
-    node: str, pusher_credentials: PusherCredentials, sut_url: str, tmp_path: Path
+    node: NodeProject, pusher_credentials: PusherCredentials, sut_url: str, tmp_path: Path
 ) -> Iterator[ClientFactory]:
     """Starts pusher-js clients connected to the stack's emulator and authorized by its backend;
     all of them are disconnected (or killed) after the test."""

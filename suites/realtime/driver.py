@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from golive.fixtures.node import NodeProject
+
 NODE_DIR = Path(__file__).parent / "node"
-CLIENT = NODE_DIR / "client.mjs"
+CLIENT = "client.mjs"
 WAIT_SECONDS = 10.0  # for one observation; client.mjs stops itself after 20 s in any case
 EXIT_SECONDS = 5.0
 
@@ -31,7 +33,7 @@ class ClientFailed(AssertionError):
 
 
 class PusherJsClient:
-    def __init__(self, node: str, config: dict[str, Any], stderr_path: Path, name: str) -> None:
+    def __init__(self, node: NodeProject, config: dict[str, Any], stderr_path: Path, name: str) -> None:
         self.name = name
         self.lines: list[Observation] = []
         self._stderr_path = stderr_path
@@ -39,8 +41,8 @@ class PusherJsClient:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._eof = False
         self.process = subprocess.Popen(
-            [node, str(CLIENT)],
-            cwd=NODE_DIR,
+            [node.node, CLIENT],
+            cwd=node.directory,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -176,7 +178,7 @@ def channel_spec(name: str, *bind: str) -> dict[str, Any]:
 class ClientFactory:
     """Starts clients for one test and closes them all after it."""
 
-    def __init__(self, node: str, base_config: dict[str, Any], log_dir: Path) -> None:
+    def __init__(self, node: NodeProject, base_config: dict[str, Any], log_dir: Path) -> None:
         self._node = node
         self._base = base_config
         self._log_dir = log_dir

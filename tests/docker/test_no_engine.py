@@ -34,7 +34,7 @@ def test_pytest_with_the_docker_provider_and_no_engine_stops_at_once(tmp_path: P
             sys.executable,
             "-m",
             "pytest",
-            "--provider",
+            "--golive-provider",
             "docker",
             "-p",
             "no:randomly",

@@ -92,7 +92,7 @@ def test_the_guides_suite_passes_against_golive_up(tmp_path: Path) -> None:
                 "-m",
                 "pytest",
                 "suites/spec",
-                f"--stack-file={tmp_path / 'run' / 'stack.json'}",
+                f"--golive-stack-file={tmp_path / 'run' / 'stack.json'}",
             ],
             capture_output=True,
             text=True,
@@ -120,14 +120,15 @@ def test_a_start_that_fails_half_way_leaves_nothing_running(tmp_path: Path) -> N
     assert "GOLIVE_PG_BINDIR" in outcome["outcome"]
 
 
-def test_a_backend_that_cannot_start_is_reported_with_its_reason(tmp_path: Path) -> None:
+def test_settings_the_backend_would_refuse_stop_up_before_anything_starts(tmp_path: Path) -> None:
     marker = new_marker()
     process = spawn_up(tmp_path / "run", marker, env={"JWT_SECRET": "too-short"})
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 1
-    assert "JWT_SECRET" in stderr
-    assert "at least 32 characters" in stderr
-    assert "Traceback" not in stderr
+    assert process.returncode == 2
+    assert stderr.strip().splitlines() == [
+        "golive up: JWT_SECRET: must be at least 32 characters (HMAC keys shorter than the hash are weak)"
+    ]
+    assert not (tmp_path / "run").exists()
     assert_no_survivors(marker)
 
 

@@ -7,32 +7,32 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from golive.fixtures.network import wait_until
+from golive.fixtures.providers.local.scratch import scratch_dirs
 from tests.harness.leaks import assert_no_survivors, marked_processes, new_marker
 
 MODULE = """
 import pytest
 
 @pytest.mark.external_ok
-def test_reaches_the_target(sut_url):
-    assert sut_url == "{url}"
+def test_reaches_the_target(golive_sut_url):
+    assert golive_sut_url == "{url}"
 
 def test_needs_the_local_stack(golive_stack):
     pass
 
-def test_needs_an_admin(admin_credentials):
+def test_needs_an_admin(golive_admin_credentials):
     pass
 """
 
 
 def test_sut_url_runs_only_external_ok_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(MODULE.format(url="http://127.0.0.1:9"))
-    result = pytester.runpytest_subprocess("--sut-url", "http://127.0.0.1:9/", "-rs")
+    result = pytester.runpytest_subprocess("--golive-sut-url", "http://127.0.0.1:9/", "-rs")
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*not meaningful against a deployment*"])
 
@@ -45,13 +45,13 @@ def test_sut_url_takes_credentials_from_the_environment(
         import pytest
 
         @pytest.mark.external_ok
-        def test_admin(admin_credentials):
-            assert admin_credentials.username == "root"
+        def test_admin(golive_admin_credentials):
+            assert golive_admin_credentials.username == "root"
         """
     )
     monkeypatch.setenv("GOLIVE_ADMIN_USERNAME", "root")
     monkeypatch.setenv("GOLIVE_ADMIN_PASSWORD", "pw")
-    pytester.runpytest_subprocess("--sut-url", "http://127.0.0.1:9").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("--golive-sut-url", "http://127.0.0.1:9").assert_outcomes(passed=1)
 
 
 def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Pa
         )
     )
     pytester.makepyfile(MODULE.format(url="http://127.0.0.1:9"))
-    result = pytester.runpytest_subprocess("--stack-file", str(stack), "-rs")
+    result = pytester.runpytest_subprocess("--golive-stack-file", str(stack), "-rs")
     # The session did not start this stack: only what needs reaching inside it skips, and says why.
     result.assert_outcomes(passed=2, skipped=1)
     result.stdout.fnmatch_lines(["*needs a stack this session starts*"])
@@ -75,10 +75,13 @@ def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--sut-url", "localhost:8009"], "*--sut-url: 'localhost:8009' is not an http(s) URL*"),
-        (["--stack-file", "absent.json"], "*--stack-file: absent.json: cannot read*"),
-        (["--stack-file", "s.json", "--sut-url", "http://x"], "*give one*"),
-        (["--provider", "nope"], "*invalid choice: 'nope'*"),
+        (
+            ["--golive-sut-url", "localhost:8009"],
+            "*--golive-sut-url: 'localhost:8009' is not an http(s) URL*",
+        ),
+        (["--golive-stack-file", "absent.json"], "*--golive-stack-file: absent.json: cannot read*"),
+        (["--golive-stack-file", "s.json", "--golive-sut-url", "http://x"], "*give one*"),
+        (["--golive-provider", "nope"], "*invalid choice: 'nope'*"),
     ],
 )
 def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
@@ -99,10 +102,10 @@ def test_holds_the_stack(golive_stack):
 """
 
 
-def _golive_dirs() -> set[str]:
-    return {
-        name for name in os.listdir(tempfile.gettempdir()) if name.startswith(("golive-pg-", "golive-redis-"))
-    }
+def own_temp_dirs(module: Path) -> list[Path]:
+    """The temp dirs of the session stack that `module`'s run started (their markers name its run
+    directory): other golive runs on this machine, and their leftovers, are not this test's."""
+    return [scratch.path for scratch in scratch_dirs() if scratch.belongs_to(module.parent / "run")]
 
 
 def pytest_session(module: Path, marker: dict[str, str], **env: str) -> subprocess.Popen[str]:
@@ -124,27 +127,92 @@ def test_an_interrupted_session_leaves_nothing_behind(tmp_path: Path, stop_with:
     module = tmp_path / "test_hold.py"
     module.write_text(SESSION_MODULE.format(ready=str(ready)))
     marker = new_marker()
-    before = _golive_dirs()
     session = pytest_session(module, marker)
     try:
         wait_until(lambda: True if ready.exists() else None, timeout=120, what="the session stack")
         assert marked_processes(marker)
+        assert len(own_temp_dirs(module)) == 2  # Postgres' and Redis'
     finally:
         session.send_signal(stop_with)
         session.communicate(timeout=60)
     assert_no_survivors(marker)
-    assert _golive_dirs() <= before
+    assert own_temp_dirs(module) == []
 
 
 def test_a_session_stack_that_fails_to_start_errors_and_leaves_nothing(tmp_path: Path) -> None:
     module = tmp_path / "test_needs_stack.py"
     module.write_text("def test_x(golive_stack):\n    pass\n")
     marker = new_marker()
-    before = _golive_dirs()
     session = pytest_session(module, marker, GOLIVE_PG_BINDIR=str(tmp_path))
     output, _ = session.communicate(timeout=300)
     assert session.returncode == pytest.ExitCode.TESTS_FAILED
     assert "1 error" in output
     assert "GOLIVE_PG_BINDIR" in output
     assert_no_survivors(marker)
-    assert _golive_dirs() <= before
+    assert own_temp_dirs(module) == []
+
+
+# --- the plugin inside another project's suite -------------------------------------------------
+
+BYSTANDER = """
+import signal
+import sys
+
+import pytest
+
+@pytest.mark.slow
+def test_a_team_test_that_uses_no_golive_fixture():
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    # The plugin's module and the packages it sits in, nothing else.
+    loaded = {name for name in sys.modules if name.startswith("golive")}
+    assert loaded == {"golive", "golive.fixtures", "golive.fixtures.plugin"}, loaded
+"""
+
+
+def test_a_project_that_uses_no_golive_fixture_gets_nothing_started_imported_or_installed(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest("def pytest_configure(config):\n    pass\n")
+    pytester.makepyfile(BYSTANDER)
+    result = pytester.runpytest_subprocess("--strict-markers", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_pytest_help_lists_only_prefixed_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    lines = result.stdout.str().splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("golive:"))
+    section = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        section.append(line)
+    options = [line.split()[0].rstrip(",=") for line in section if line.lstrip().startswith("--")]
+    assert options
+    assert all(option.startswith("--golive-") for option in options), options
+
+
+def test_markers_are_registered_for_strict_projects(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.external_ok
+        @pytest.mark.nightly
+        def test_marked():
+            pass
+        """
+    )
+    pytester.runpytest_subprocess("--strict-markers").assert_outcomes(passed=1)
+    markers = pytester.runpytest_subprocess("--markers").stdout.str()
+    assert "@pytest.mark.external_ok:" in markers
+
+
+def test_the_plugin_can_be_kept_out_and_loaded_by_name(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_uses_golive(golive_unused_port):\n    assert golive_unused_port > 0\n")
+    pytester.runpytest_subprocess("-p", "no:golive").assert_outcomes(errors=1)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.runpytest_subprocess("-p", "golive").assert_outcomes(passed=1)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import configparser
+import shlex
+import tomllib
 from pathlib import Path
 
-from golive.suite_runs import CONTRACT, read_junit
+from golive.suite_runs import CONFIG_FILE, CONTRACT, SUITES_DIR, read_junit
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="contract" tests="6">
@@ -29,3 +32,17 @@ def test_a_suite_that_ran_nothing_did_not_pass(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
     path.write_text('<testsuites><testsuite name="x" tests="0"></testsuite></testsuites>')
     assert not read_junit(CONTRACT, path).ok
+
+
+def test_the_suites_run_by_golive_have_the_repositorys_pytest_settings() -> None:
+    """golive runs its suites with their own file (an installed wheel has no pyproject.toml, and a
+    team's own settings must not apply): the two must not drift apart."""
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    settings = project["tool"]["pytest"]["ini_options"]
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(SUITES_DIR / CONFIG_FILE)
+    suites = dict(ini["pytest"])
+    assert shlex.split(suites.pop("addopts")) == shlex.split(settings["addopts"])
+    assert suites.pop("filterwarnings").split() == settings["filterwarnings"]
+    assert suites == {key: str(value) for key, value in settings.items() if key in suites}
+    assert set(settings) - set(suites) == {"testpaths", "addopts", "filterwarnings"}

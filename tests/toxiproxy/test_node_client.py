@@ -8,23 +8,23 @@ from pathlib import Path
 import pytest
 
 from golive.chaos.toxiproxy.service import ToxiproxyService
-from golive.fixtures.node import node_for
+from golive.fixtures.node import NodeProject, node_for
 from tests.toxiproxy.conftest import EchoServer
 
 NODE_DIR = Path(__file__).parent / "node"
 
 
 @pytest.fixture(scope="module")
-def node() -> str:
+def node() -> NodeProject:
     return node_for(NODE_DIR, "toxiproxy-node-client")
 
 
 def test_the_node_client_conformance_script_passes(
-    node: str, toxiproxy_service: ToxiproxyService, echo: EchoServer, api: object
+    node: NodeProject, toxiproxy_service: ToxiproxyService, echo: EchoServer, api: object
 ) -> None:
     result = subprocess.run(
-        [node, "conformance.mjs", toxiproxy_service.url, echo.address],
-        cwd=NODE_DIR,
+        [node.node, "conformance.mjs", toxiproxy_service.url, echo.address],
+        cwd=node.directory,
         capture_output=True,
         text=True,
         timeout=120,
