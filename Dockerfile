@@ -24,4 +24,6 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8009/health', timeout=5)"]
 
 # Which peers may speak for clients (X-Forwarded-For) is the app's decision (RATE_LIMIT_TRUSTED_PROXIES).
-CMD ["uvicorn", "system_under_test.main:app", "--host", "0.0.0.0", "--port", "8009", "--no-proxy-headers"]
+# The protocol bounds the request head (MAX_REQUEST_HEADER_BYTES, REQUEST_HEAD_TIMEOUT_SECONDS).
+CMD ["uvicorn", "system_under_test.main:app", "--host", "0.0.0.0", "--port", "8009", "--no-proxy-headers", \
+     "--http", "system_under_test.http_limits:LimitedHttpToolsProtocol"]

@@ -13,12 +13,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from golive.chaos.checkers import run_checks
 from golive.chaos.experiment import Experiment, Probe, Request, Step
-from golive.chaos.journal import Journal, RequestRecord
+from golive.chaos.journal import Activity, Journal, RequestRecord
 from golive.chaos.toxiproxy.service import ToxiproxyClient
 from golive.fixtures.upstream.control import UpstreamControl
 from golive.signals import shielded
@@ -83,7 +84,8 @@ class Runner:
                 return self.journal
             for index, step in enumerate(self.experiment.method):
                 self.journal.event("step", index=index, action=step.action)
-                self._step(index, step)
+                with self.journal.activity("action", _definition(step), self.journal.run):
+                    self._step(index, step)
             self._remove_faults()
             self._recover()
             self._read_backend_figures()
@@ -186,13 +188,24 @@ class Runner:
     # --- steady state and recovery -------------------------------------------------------------
 
     def _steady_state(self, phase: str) -> bool:
-        return all(self._probe(probe, phase) for probe in self.experiment.steady_state)
+        """Probes in order, up to the first that fails (as Chaos Toolkit's hypothesis does)."""
+        probes: list[Activity] = []
+        for probe in self.experiment.steady_state:
+            if not self._probe(probe, phase, probes):
+                break
+        self.journal.steady_state(phase, probes)
+        return all(result.tolerance_met for result in probes)
 
-    def _probe(self, probe: Probe, phase: str) -> bool:
-        record = self._send(probe.request, phase)
-        ok = record.status in probe.expect.status and (
-            probe.expect.max_latency_ms is None or record.latency_ms <= probe.expect.max_latency_ms
-        )
+    def _probe(self, probe: Probe, phase: str, into: list[Activity]) -> bool:
+        definition = probe.model_dump(mode="json", exclude_none=True)
+        with self.journal.activity("probe", definition, into) as result:
+            record = self._send(probe.request, phase)
+            ok = record.status in probe.expect.status and (
+                probe.expect.max_latency_ms is None or record.latency_ms <= probe.expect.max_latency_ms
+            )
+            result.output = {"status": record.status, "latency_ms": record.latency_ms}
+            result.status = "succeeded" if record.status else "failed"  # 0: no answer at all
+            result.tolerance_met = ok
         self.journal.event("probe", name=probe.name, phase=phase, ok=ok, status=record.status)
         return ok
 
@@ -220,15 +233,19 @@ class Runner:
             self.journal.figures[f"{name}.trips"] = figures["trips"]
 
     def _roll_back(self) -> None:
+        rollbacks = self.journal.rollbacks
         for step in self.experiment.rollbacks:
             try:
-                self._step(-1, step)
+                with self.journal.activity("action", _definition(step), rollbacks):
+                    self._step(-1, step)
             except Exception as error:  # a rollback that fails must not stop the others
                 self.journal.event("rollback-failed", action=step.action, error=str(error))
         try:
-            self.target.toxiproxy.reset()
-            if self.target.upstream is not None:
-                self.target.upstream.reset()
+            # golive's own rollback, always: no fault and no programmed stand-in outlives the run.
+            with self.journal.activity("action", {"name": "reset"}, rollbacks):
+                self.target.toxiproxy.reset()
+                if self.target.upstream is not None:
+                    self.target.upstream.reset()
             self.journal.event("rolled-back")
         except Exception as error:
             self.journal.event("rollback-failed", action="reset", error=str(error))
@@ -271,6 +288,10 @@ class Runner:
             record = _record(at, phase, request, response, _ms(started), request_id)
         self.journal.requests.append(record)  # list.append is atomic: threads may share it
         return record
+
+
+def _definition(step: Step) -> dict[str, Any]:
+    return {"name": step.action, **step.model_dump(mode="json", exclude_none=True)}
 
 
 def _ms(started: float) -> float:

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from golive.redaction import redact
+
 SCHEMA = "public"
 
 
@@ -123,12 +125,3 @@ class DrillDatabase:
     def drop_created(self) -> None:
         for name in list(self.created):
             self.drop(self.dsn_of(name))
-
-
-def redact(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

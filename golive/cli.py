@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -31,7 +33,7 @@ from golive.console import err
 from golive.console import fail as _fail
 from golive.documents import first_problem
 from golive.drills.data import Sizes
-from golive.drills.database import DrillDatabase, UnsafeDatabase, redact
+from golive.drills.database import DrillDatabase, UnsafeDatabase
 from golive.drills.migration import DEFAULT_MAX_LOCK_MS
 from golive.drills.result import DrillResult
 from golive.drills.runner import DRILLS, DrillRun, UnknownDrill, select, stack_database
@@ -39,17 +41,20 @@ from golive.fixtures.description import StackDescription, StackFileError, check_
 from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
 from golive.fixtures.providers.docker.engine import OWNER_LABEL, labels_of, leftovers, remove
 from golive.fixtures.providers.docker.engine import connect as connect_docker
+from golive.fixtures.providers.local.scratch import scratch_dirs
 from golive.fixtures.pusher.run import DEFAULT_PORT as PUSHER_PORT
 from golive.fixtures.pusher.run import main as run_pusher
-from golive.fixtures.stack import Stack, functional_headroom
+from golive.fixtures.stack import Stack, functional_headroom, overridden_by_stack
 from golive.images.cli import images_app
 from golive.loadtests.accounts import accounts_from_environment, create_accounts
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
 from golive.loadtests.profiles import Profile, ProfileError, load_profile
 from golive.loadtests.results import Second
 from golive.loadtests.run import BreakerWatcher, LoadError, LoadResult, locust_run
+from golive.preflight import experiment_problems, settings_problems
+from golive.redaction import redact
 from golive.reports.build import NotARunDirectory, Report, build_report
-from golive.rundir import RunDir, RunDirError
+from golive.rundir import RunDir, RunDirError, mark_killed, run_dir_of
 from golive.signals import interruptible, shielded
 from golive.validation import (
     Outcome,
@@ -124,6 +129,30 @@ def _target(command: str, url: str) -> StackDescription:
         raise _fail(command, f"--target: {error}", 2) from None
 
 
+def _preflight(command: str, overrides: Mapping[str, str], experiments: Sequence[Experiment] = ()) -> None:
+    """Every input checked before anything starts (golive/preflight.py); then one line per
+    variable of the environment the stack replaces with its own, so none is dropped silently."""
+    problems = settings_problems(os.environ, overrides) + experiment_problems(
+        experiments, os.environ, overrides
+    )
+    if problems:
+        raise _fail(command, "; ".join(problems), 2)
+    for name in overridden_by_stack(os.environ):
+        err.print(
+            f"[yellow]golive {command}:[/] {name} is set in the environment but not used: the stack "
+            "sets it to reach its own services",
+            soft_wrap=True,
+        )
+
+
+def _library(tag: str | None) -> list[Experiment]:
+    try:
+        experiments = [load_experiment(path) for path in library()]
+    except ExperimentError as error:
+        raise _fail("validate", str(error), 2) from None
+    return [experiment for experiment in experiments if tag is None or tag in experiment.tags]
+
+
 def _run_dir(command: str, explicit: Path | None) -> RunDir:
     try:
         return RunDir.create(command, explicit)
@@ -140,6 +169,7 @@ def up(
 ) -> None:
     """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
     chosen = _provider("up", provider)
+    _preflight("up", {})
     run = _run_dir("up", run_dir)
     with interruptible():
         try:
@@ -150,9 +180,8 @@ def up(
             raise typer.Exit(130) from None
         try:
             description = stack.describe()
-            run.record(
-                "up", {"startup_seconds": stack.timings.stages, "stack": description.model_dump(mode="json")}
-            )
+            # The stack's secrets stay in stack.json (0600): run.json only points at it.
+            run.record("up", {"startup_seconds": stack.timings.stages, "stack": "stack.json"})
             if as_json:
                 print(description.public_json(), flush=True)
             else:
@@ -207,6 +236,8 @@ def validate(
     plan = Plan.for_mode(quick)
     described = _target("validate", target) if target is not None else None
     chosen = _provider("validate", provider) if described is None else None
+    if described is None:
+        _preflight("validate", functional_headroom(os.environ), _library(plan.chaos_tag))
     run = _run_dir("validate", run_dir)
     run.record("validate", {"mode": plan.mode})
     stack: Stack | None = None
@@ -240,13 +271,22 @@ def validate(
             if stack is not None:
                 with shielded():
                     stack.close()
-    run.record("validate", {"interrupted": interrupted, "stages": [asdict(outcome) for outcome in outcomes]})
+    stages = [asdict(outcome) for outcome in outcomes]
+    _recorded(lambda: run.record("validate", {"interrupted": interrupted, "stages": stages}))
     with shielded():
         built = build_report(run.path)
     exit_code = 130 if interrupted else 0 if built.summary.verdict == "GO" else 1
-    run.finish(exit_code, verdict=built.summary.verdict)
+    _recorded(lambda: run.finish(exit_code, verdict=built.summary.verdict))
     _print_report(built)
     raise typer.Exit(exit_code)
+
+
+def _recorded(write: Callable[[], None]) -> None:
+    """run.json not updated (a full disk) must not keep the verdict from the console."""
+    try:
+        write()
+    except OSError as error:
+        err.print(f"[yellow]run.json not updated[/]: {escape(error.strerror or str(error))}", soft_wrap=True)
 
 
 def _validation_stages(
@@ -279,7 +319,8 @@ def _validation_stages(
             if os.environ.get("GOLIVE_DEBUG"):
                 raise
             err.print(
-                f"  [red]x[/] {name} broke off: {escape(f'{type(error).__name__}: {error}')}", soft_wrap=True
+                f"  [red]x[/] {name} broke off: {escape(redact(f'{type(error).__name__}: {error}'))}",
+                soft_wrap=True,
             )
 
 
@@ -315,7 +356,8 @@ def _print_report(built: Report) -> None:
     for reason in summary.reasons[:12]:
         err.print(f"  [red]x[/] {escape(reason[:300])}", soft_wrap=True)
     colour = {"GO": "green", "NO-GO": "red", "INCOMPLETE": "yellow"}[summary.verdict]
-    err.print(f"[bold {colour}]{summary.verdict}[/]  report: {built.paths['report.html']}", soft_wrap=True)
+    where = f"report: {built.paths['report.html']}" if built.unwritten is None else "no report written"
+    err.print(f"[bold {colour}]{summary.verdict}[/]  {escape(where)}", soft_wrap=True)
 
 
 def _unreachable(url: str) -> str | None:
@@ -330,7 +372,7 @@ def _unreachable(url: str) -> str | None:
 
 def _stage(name: str, detail: str, seconds: float, ok: bool) -> None:
     mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
-    err.print(f"{mark} {escape(name):<32} {seconds:6.1f} s  {escape(detail)}", soft_wrap=True)
+    err.print(f"{mark} {escape(name):<32} {seconds:6.1f} s  {escape(redact(detail))}", soft_wrap=True)
 
 
 def _outcome(exit_code: int, run: RunDir, passed: str) -> None:
@@ -352,11 +394,15 @@ def clean(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be removed")] = False,
 ) -> None:
-    """Remove containers and networks earlier golive runs left behind (found by label)."""
+    """Remove what earlier golive runs left behind: the temp dirs (Postgres data, Redis) of runs
+    that were killed, their run.json marked so; containers and networks (found by label)."""
+    _clean_scratch_dirs(dry_run)
     try:
         client = connect_docker()
     except ProviderError as error:
-        raise _fail("clean", str(error)) from None
+        # Without an engine there is no container to remove: the temp dirs were the work.
+        err.print(f"golive clean: no container looked for: {escape(str(error))}", soft_wrap=True)
+        return
     found = leftovers(client, every=every)
     for resource in found:
         if not dry_run:
@@ -367,6 +413,29 @@ def clean(
         err.print(f"  {verb} {kind} {resource.name} (run of pid {owner})")
     done = "to remove" if dry_run else "removed"
     err.print(f"golive clean: {len(found)} container(s) and network(s) {done}")
+
+
+def _clean_scratch_dirs(dry_run: bool) -> None:
+    """Only dirs marked by a golive process that is gone (never those of a run still going)."""
+    abandoned = [scratch for scratch in scratch_dirs() if scratch.abandoned]
+    for scratch in abandoned:
+        pid = scratch.owner.split(":", 1)[0]
+        if dry_run:
+            err.print(f"  would remove {scratch.path} (run of pid {pid}, gone)")
+            continue
+        shutil.rmtree(scratch.path, ignore_errors=True)
+        if scratch.path.exists():
+            err.print(
+                f"  [red]x[/] could not remove {scratch.path} (run of pid {pid}): remove it as its owner"
+            )
+            continue
+        run_dir = run_dir_of(scratch.log_dir)
+        with contextlib.suppress(OSError, ValueError):
+            if run_dir is not None:
+                mark_killed(run_dir, scratch.owner, "killed; golive clean removed what it left")
+        err.print(f"  removed {scratch.path} (run of pid {pid}, gone)")
+    done = "to remove" if dry_run else "removed"
+    err.print(f"golive clean: {len(abandoned)} temp dir(s) of killed runs {done}")
 
 
 chaos_app = typer.Typer(help="Chaos experiments against the stack.", no_args_is_help=True)
@@ -406,6 +475,7 @@ def chaos_run(
     loaded = [experiment for experiment in loaded if tag is None or tag in experiment.tags]
     if not loaded:
         raise _fail("chaos run", f"no experiment has the tag {tag!r}", 2)
+    _preflight("chaos run", functional_headroom(os.environ), loaded)
     run = _run_dir("chaos", run_dir)
     journals: list[Journal] = []
     exit_code = 1
@@ -495,6 +565,8 @@ def drill(
     if database_url is not None:
         given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
     stack_provider = _provider("drill", provider)
+    if given is None or any(chosen_drill.runs_backend for chosen_drill in chosen):
+        _preflight("drill", functional_headroom(os.environ))
     run = _run_dir("drill", run_dir)
     sizes = Sizes(users=users, content=content, agent_metrics=agent_metrics)
     stack: Stack | None = None
@@ -645,6 +717,8 @@ def load(
             raise _fail("load", f"--during: {error}", 2) from None
     described = _target("load", target) if target is not None else None
     stack_provider = _provider("load", provider)
+    if described is None:
+        _preflight("load", profile.backend_env, [experiment] if experiment else [])
     run = _run_dir("load", run_dir)
     out_dir = run.path / "load"
     exit_code = 1

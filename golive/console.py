@@ -6,10 +6,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from golive.redaction import redact
+
 err = Console(stderr=True, highlight=False)
 
 
 def fail(command: str, message: str, code: int = 1) -> typer.Exit:
-    """Prints `golive COMMAND: message` (never markup from the message) and the exit to raise."""
-    err.print(f"[bold red]golive {command}:[/] {escape(message)}", soft_wrap=True)
+    """Prints `golive COMMAND: message` (never markup from the message, nor a password from a URL
+    in it) and the exit to raise."""
+    err.print(f"[bold red]golive {command}:[/] {escape(redact(message))}", soft_wrap=True)
     return typer.Exit(code)

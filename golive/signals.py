@@ -1,4 +1,5 @@
-"""SIGINT and SIGTERM interrupt golive's work alike, and neither interrupts a teardown."""
+"""SIGINT, SIGTERM and SIGHUP (a closed terminal) interrupt golive's work alike, and none of them
+interrupts a teardown."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -17,7 +20,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def interruptible() -> Iterator[None]:
     """SIGINT is installed explicitly too: a shell starts background jobs with SIGINT ignored,
     and Python then never turns it into KeyboardInterrupt."""
-    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, _interrupt) for signum in STOPPING}
     try:
         yield
     finally:
@@ -32,7 +35,7 @@ def shielded() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOPPING}
     try:
         yield
     finally:

@@ -106,6 +106,7 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
 def read_junit(suite: Suite, path: Path) -> SuiteResult:
     result = SuiteResult(suite)
     tree = ElementTree.parse(path)  # noqa: S314 - our own pytest's output, not outside input
+    result.seconds = round(sum(float(suite.get("time") or 0) for suite in tree.iter("testsuite")), 3)
     for case in tree.iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
         outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)

@@ -41,7 +41,7 @@ from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
 from golive.loadtests.profiles import Profile, load_profile
 from golive.loadtests.results import Second
 from golive.loadtests.run import BreakerWatcher, locust_run
-from golive.rundir import redact_credentials
+from golive.redaction import redact
 from golive.suite_runs import API, CONTRACT, GUIDE, REALTIME, RESILIENCE, SECURITY, Suite, run_suite
 from golive.system_under_test.settings import Settings
 
@@ -117,7 +117,7 @@ def check_health(url: str, run_dir: Path, report: Report) -> bool:
     """The guide's 6.2: every health endpoint answers 200 with the success envelope."""
     with _timed("health", report) as stage:
         checks = [_check(url, path) for path in HEALTH_PATHS]
-        (run_dir / "health.json").write_text(json.dumps({"url": url, "checks": checks}, indent=2))
+        (run_dir / "health.json").write_text(json.dumps({"url": redact(url), "checks": checks}, indent=2))
         problems = [f"{check['path']}: {check['problem']}" for check in checks if check["problem"]]
         stage["ok"] = not problems
         stage["detail"] = "; ".join(problems) or ", ".join(f"{c['path']} {c['status_code']}" for c in checks)
@@ -129,7 +129,7 @@ def _check(url: str, path: str) -> dict[str, Any]:
     try:
         response = httpx.get(f"{url}{path}", timeout=10)
     except httpx.HTTPError as error:
-        return {"path": path, "status_code": None, "state": None, "ms": None, "problem": str(error)}
+        return {"path": path, "status_code": None, "state": None, "ms": None, "problem": redact(str(error))}
     ms = round((time.perf_counter() - started) * 1000, 1)
     try:
         body = response.json()
@@ -273,7 +273,7 @@ def record_environment(run_dir: Path, stack: Stack | None, deployment: StackDesc
         environment["settings"] = masked_settings(stack.sut_env)
         environment["backend_replicas"] = len(description.sut_replicas)
     elif deployment is not None:
-        environment["target"] = deployment.sut
+        environment["target"] = redact(deployment.sut)
         environment["settings"] = {"(not visible)": "the settings of a deployment are its own"}
     (run_dir / "environment.json").write_text(json.dumps(environment, indent=2))
 
@@ -282,7 +282,7 @@ def masked_settings(env: Mapping[str, str]) -> dict[str, str]:
     """The backend's settings as it got them: secrets masked, passwords out of URLs."""
     names = {name.upper() for name in Settings.model_fields}
     return {
-        name: "***" if any(word in name for word in _SECRET_WORDS) else redact_credentials(value)
+        name: "***" if any(word in name for word in _SECRET_WORDS) else redact(value)
         for name, value in sorted(env.items())
         if name in names
     }

@@ -1,13 +1,18 @@
-"""The backend's real clients, as Locust users. Run by `golive load` (or by hand:
-`locust -f loadtests/locustfile.py` with the variables below); never imported by pytest, since
-gevent patches the whole process.
+"""The backend's real clients, as Locust users. Run by `golive load`, or by hand as any locustfile
+(`locust -f loadtests/locustfile.py --host URL`, with accounts from the variables below); never
+imported by pytest, since gevent patches the whole process.
 
 Every request is named `[group] METHOD /path`: the group is what the profiles' thresholds select
 (`http_req_duration{group:content}`), the rest is the route template.
 
-Configuration, from the environment:
-  GOLIVE_LOAD_HOSTS     the backend's base URLs, comma-separated (users are spread over them)
+The target is Locust's `--host` (or LOCUST_HOST, or the web UI's host field), as for any
+locustfile. Configuration, from the environment:
+  GOLIVE_LOAD_HOSTS     several base URLs, comma-separated, to spread users over the replicas
+                        (golive's way; used only when no host is given to Locust)
   GOLIVE_LOAD_ACCOUNTS  a JSON file: {"users": [[username, password], ...], "admins": [...]}
+  GOLIVE_USER_USERNAME, GOLIVE_USER_PASSWORD, GOLIVE_ADMIN_USERNAME, GOLIVE_ADMIN_PASSWORD
+                        one account of each role, when there is no GOLIVE_LOAD_ACCOUNTS file (as
+                        for `golive load --target`); journeys without an account stop at once
   GOLIVE_LOAD_WEIGHTS   JSON {journey: weight}; a journey left out, or weighted 0, does not run
   GOLIVE_LOAD_WORKERS   how many Locust workers share the accounts (1 without a master)
 """
@@ -31,16 +36,22 @@ from locust.runners import WorkerRunner
 HOSTS = [
     host.strip().rstrip("/") for host in os.environ.get("GOLIVE_LOAD_HOSTS", "").split(",") if host.strip()
 ]
-_hosts = itertools.cycle(HOSTS or [""])
+_hosts = itertools.cycle(HOSTS)
 
 
 def _accounts() -> dict[str, Any]:
     path = os.environ.get("GOLIVE_LOAD_ACCOUNTS")
     if not path:
-        return {"users": [], "admins": []}
+        return {"users": _account_of("USER"), "admins": _account_of("ADMIN")}
     with open(path, encoding="utf-8") as stream:
         loaded: dict[str, Any] = json.load(stream)
     return loaded
+
+
+def _account_of(role: str) -> list[list[str]]:
+    username = os.environ.get(f"GOLIVE_{role}_USERNAME")
+    password = os.environ.get(f"GOLIVE_{role}_PASSWORD")
+    return [[username, password]] if username and password else []
 
 
 ACCOUNTS = _accounts()
@@ -63,7 +74,9 @@ class Journey(FastHttpUser):
     user_id: int | None = None
 
     def __init__(self, environment: Environment) -> None:
-        self.host = next(_hosts)
+        # Locust has already put its --host on the class; golive's replicas only stand in for it.
+        if not environment.host and HOSTS:
+            self.host = next(_hosts)
         # Each simulated client comes from an address of its own, as through the load balancer
         # in front of a real deployment; believed only where the backend trusts this proxy
         # (RATE_LIMIT_TRUSTED_PROXIES), as the local profiles configure it.

@@ -1,5 +1,9 @@
 """Building the report of a run directory: report.html, summary.json, summary.md, junit.xml,
-from the run directory alone (`golive report RUN_DIR` rebuilds them at any time)."""
+from the run directory alone (`golive report RUN_DIR` rebuilds them at any time).
+
+Each file is replaced whole or not at all: a reader (CI, a dashboard) never finds half a
+summary.json. A report that cannot be written (a full disk) is INCOMPLETE, with the reason.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from golive.reports.charts import steps_svg, timeline_svg
 from golive.reports.evidence import Evidence
 from golive.reports.gates import evaluate
 from golive.reports.summary import Summary, junit, markdown, summarize
+from golive.rundir import write_atomically
 
 FILES = ("report.html", "summary.json", "summary.md", "junit.xml")
 
@@ -22,6 +27,7 @@ FILES = ("report.html", "summary.json", "summary.md", "junit.xml")
 class Report:
     summary: Summary
     paths: dict[str, Path]
+    unwritten: str | None = None  # why the files are not (all) there
 
 
 class NotARunDirectory(ValueError):
@@ -38,10 +44,19 @@ def build_report(run_dir: Path) -> Report:
     gates = evaluate(evidence, deployment)
     summary = summarize(evidence, gates, deployment)
     paths = {name: run_dir / name for name in FILES}
-    paths["summary.json"].write_text(summary.model_dump_json(indent=2))
-    paths["summary.md"].write_text(markdown(summary))
-    paths["junit.xml"].write_bytes(junit(summary))
-    paths["report.html"].write_text(render_html(summary, evidence))
+    try:
+        # summary.json last: its presence says the others of this build are there too.
+        write_atomically(paths["report.html"], render_html(summary, evidence))
+        write_atomically(paths["summary.md"], markdown(summary))
+        write_atomically(paths["junit.xml"], junit(summary, gates, evidence))
+        write_atomically(paths["summary.json"], summary.model_dump_json(indent=2))
+    except OSError as error:
+        # Whatever the gates say, they were judged on a disk that could not even take the report.
+        reason = f"the report could not be written: {error.strerror or error}"
+        unwritten = summary.model_copy(
+            update={"verdict": "INCOMPLETE", "reasons": [reason, *summary.reasons]}
+        )
+        return Report(unwritten, paths, reason)
     return Report(summary, paths)
 
 

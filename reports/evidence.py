@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from golive.fixtures.processes import is_alive
+from golive.redaction import redact_all
 from golive.suite_runs import SUITES, Suite, SuiteResult, read_junit
 
 
@@ -56,7 +58,8 @@ class Evidence:
         stack = evidence._json(run_dir / "stack.json")
         # The stack file holds the JWT key and the users' passwords: keep what a report shows.
         if stack is not None:
-            evidence.stack = {key: stack.get(key) for key in ("provider", "services", "sut", "sut_replicas")}
+            shown = {key: stack.get(key) for key in ("provider", "services", "sut", "sut_replicas")}
+            evidence.stack = redact_all(shown)  # a --target URL may carry a password
         return evidence
 
     def _json(self, path: Path) -> Any:
@@ -72,6 +75,17 @@ class Evidence:
     def commands(self) -> dict[str, dict[str, Any]]:
         commands: dict[str, dict[str, Any]] = self.meta.get("commands", {})
         return commands
+
+    @property
+    def killed(self) -> list[str]:
+        """Commands of this run that ended without finishing (SIGKILL, a crash): their process is
+        gone and run.json was never closed, or `golive clean` found what they left."""
+        return [
+            name
+            for name, entry in self.commands.items()
+            if entry.get("killed")
+            or ("finished_at" not in entry and "owner" in entry and not is_alive(str(entry["owner"])))
+        ]
 
     @property
     def interrupted(self) -> bool:

@@ -26,6 +26,7 @@ class GateResult:
     status: Status
     detail: str
     evidence: list[str] = field(default_factory=list)  # files of the run directory
+    seconds: float = 0.0  # how long producing the evidence took (JUnit's testcase time)
 
 
 class Gate(Protocol):
@@ -47,8 +48,10 @@ class _Gate:
     title: str
     spec: str
 
-    def result(self, status: Status, detail: str, files: list[str] | None = None) -> GateResult:
-        return GateResult(self.id, self.title, self.spec, status, detail, files or [])
+    def result(
+        self, status: Status, detail: str, files: list[str] | None = None, seconds: float = 0.0
+    ) -> GateResult:
+        return GateResult(self.id, self.title, self.spec, status, detail, files or [], round(seconds, 3))
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,17 @@ class SuiteGate(_Gate):
             return self.result(Status.MISSING, f"suite {', '.join(missing)} did not run")
         results = [evidence.suites[name] for name in self.suites]
         files = [f"junit-{name}.xml" for name in self.suites]
+        seconds = sum(result.seconds for result in results)
         summary = "; ".join(f"{result.suite.name}: {result.summary()}" for result in results)
         failures = [failure for result in results for failure in result.failures]
         if failures:
-            return self.result(Status.FAIL, f"{summary}. First: {failures[0]}", files)
+            return self.result(Status.FAIL, f"{summary}. First: {failures[0]}", files, seconds)
         if not any(result.passed for result in results):
             if deployment:
-                return self.result(Status.NOT_APPLICABLE, f"{summary} (every test needs the stack)", files)
-            return self.result(Status.FAIL, f"{summary}: nothing was tested", files)
-        return self.result(Status.PASS, summary, files)
+                detail = f"{summary} (every test needs the stack)"
+                return self.result(Status.NOT_APPLICABLE, detail, files, seconds)
+            return self.result(Status.FAIL, f"{summary}: nothing was tested", files, seconds)
+        return self.result(Status.PASS, summary, files, seconds)
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,11 @@ class HealthGate(_Gate):
         checks = evidence.health.get("checks", [])
         problems = [f"{check['path']}: {check['problem']}" for check in checks if check.get("problem")]
         answered = ", ".join(f"{check['path']} {check.get('status_code')}" for check in checks)
+        seconds = sum(float(check.get("ms") or 0) for check in checks) / 1000
         if not checks or problems:
-            return self.result(Status.FAIL, "; ".join(problems) or "no endpoint was checked", ["health.json"])
-        return self.result(Status.PASS, answered, ["health.json"])
+            detail = "; ".join(problems) or "no endpoint was checked"
+            return self.result(Status.FAIL, detail, ["health.json"], seconds)
+        return self.result(Status.PASS, answered, ["health.json"], seconds)
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,7 @@ class DrillGate(_Gate):
                 return self.result(Status.NOT_APPLICABLE, "drills need a database golive owns")
             return self.result(Status.MISSING, f"the {self.drill} drill did not run")
         files = [f"drill-{self.drill}.json"]
+        seconds = float(document.get("seconds") or 0)
         steps = document.get("steps", [])
         checks = [check for step in steps for check in step.get("checks", [])]
         passed = sum(bool(check.get("ok")) for check in checks)
@@ -112,8 +120,8 @@ class DrillGate(_Gate):
                 if not check.get("ok")
             ]
             first = failures[0] if failures else f"error: {document.get('error')}"
-            return self.result(Status.FAIL, f"{detail}. First: {first}", files)
-        return self.result(Status.PASS, detail, files)
+            return self.result(Status.FAIL, f"{detail}. First: {first}", files, seconds)
+        return self.result(Status.PASS, detail, files, seconds)
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ class BreakerGate(_Gate):
                 return self.result(Status.NOT_APPLICABLE, "faults are injected through the stack's proxy")
             return self.result(Status.MISSING, "no chaos experiment ran")
         files = [journal["_file"] for journal in evidence.chaos]
+        seconds = sum(float(journal.get("duration_seconds") or 0) for journal in evidence.chaos)
         held = [journal for journal in evidence.chaos if journal.get("outcome") == "held"]
         recovered = sorted(
             {breaker for journal in evidence.chaos for breaker in _tripped_and_closed(journal)}
@@ -133,10 +142,12 @@ class BreakerGate(_Gate):
         detail = f"{len(held)} of {len(evidence.chaos)} experiments held"
         if len(held) < len(evidence.chaos):
             deviated = [f"{j['experiment']} ({j.get('outcome')})" for j in evidence.chaos if j not in held]
-            return self.result(Status.FAIL, f"{detail}; deviated: {', '.join(deviated)}", files)
+            return self.result(Status.FAIL, f"{detail}; deviated: {', '.join(deviated)}", files, seconds)
         if not recovered:
-            return self.result(Status.FAIL, f"{detail}, but no breaker was seen to open and close", files)
-        return self.result(Status.PASS, f"{detail}; opened and closed again: {', '.join(recovered)}", files)
+            detail += ", but no breaker was seen to open and close"
+            return self.result(Status.FAIL, detail, files, seconds)
+        detail += f"; opened and closed again: {', '.join(recovered)}"
+        return self.result(Status.PASS, detail, files, seconds)
 
 
 def _tripped_and_closed(journal: dict[str, object]) -> list[str]:
@@ -168,10 +179,12 @@ class LoadGate(_Gate):
             f"{total.get('failures')} failed"
         )
         files = ["load/load.json", "load/timeline.json"]
+        seconds = float(load.get("duration_seconds") or 0)
         if not load.get("ok") or not thresholds:
             broken = [threshold["threshold"] for threshold in thresholds if not threshold.get("ok")]
-            return self.result(Status.FAIL, f"{detail}; failed: {', '.join(broken) or 'no threshold'}", files)
-        return self.result(Status.PASS, detail, files)
+            detail += f"; failed: {', '.join(broken) or 'no threshold'}"
+            return self.result(Status.FAIL, detail, files, seconds)
+        return self.result(Status.PASS, detail, files, seconds)
 
 
 @dataclass(frozen=True)
@@ -183,11 +196,13 @@ class RateLimitGate(_Gate):
         parts: list[str] = []
         files: list[str] = []
         suite = evidence.suites.get("resilience")
+        # The load run's time is the load gate's; the resilience suite is no other gate's.
+        seconds = suite.seconds if suite is not None else 0.0
         if suite is not None:
             cases = [name for name in suite.failures if "test_rate_limit" in name]
             files.append("junit-resilience.xml")
             if cases:
-                return self.result(Status.FAIL, f"rate-limit tests failed: {cases[0]}", files)
+                return self.result(Status.FAIL, f"rate-limit tests failed: {cases[0]}", files, seconds)
             parts.append("rate-limit tests passed")
         if evidence.load is not None:
             throttled = {
@@ -199,12 +214,13 @@ class RateLimitGate(_Gate):
             count = sum(int(stats.get("requests", 0)) for stats in throttled.values())
             failures = sum(int(stats.get("failures", 0)) for stats in throttled.values())
             if failures:
-                return self.result(Status.FAIL, f"{failures} throttled answers broke the contract", files)
+                detail = f"{failures} throttled answers broke the contract"
+                return self.result(Status.FAIL, detail, files, seconds)
             if count:
                 parts.append(f"{count} burst requests throttled under load with 429 and Retry-After")
         if not parts:
             return self.result(Status.MISSING, "neither the resilience suite nor a load run with bursts ran")
-        return self.result(Status.PASS, "; ".join(parts), files)
+        return self.result(Status.PASS, "; ".join(parts), files, seconds)
 
 
 GATES: tuple[Gate, ...] = (

@@ -79,10 +79,16 @@ class Summary(_Model):
 
 def decide(gates: list[GateResult], evidence: Evidence) -> tuple[Verdict, list[str]]:
     """NO-GO when any gate failed; INCOMPLETE when nothing failed but something is missing (or
-    the run was interrupted, or a file unreadable); GO otherwise."""
+    the run was interrupted, or a file unreadable), and when a command was killed: its stack
+    died with it, and what failed after that proves nothing about the backend; GO otherwise."""
     failed = [f"{gate.title}: {gate.detail}" for gate in gates if gate.status == Status.FAIL]
     missing = [f"{gate.title}: {gate.detail}" for gate in gates if gate.status == Status.MISSING]
     stopped = ["the run was interrupted before it was done"] if evidence.interrupted else []
+    killed = [
+        f"golive {name} was killed before it finished (its stack died with it)" for name in evidence.killed
+    ]
+    if killed:
+        return "INCOMPLETE", killed + failed + missing + evidence.problems
     if failed:
         return "NO-GO", failed + stopped + missing + evidence.problems
     if stopped or missing or evidence.problems:
@@ -165,7 +171,16 @@ def markdown(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def junit(summary: Summary) -> bytes:
+def junit(summary: Summary, gates: list[GateResult], evidence: Evidence) -> bytes:
+    """A test case per gate, timed by how long producing its evidence took; the suite's time is
+    their sum, its timestamp when the run directory's first command started (CI systems show both)."""
+    seconds = {gate.id: gate.seconds for gate in gates}
+    total = f"{sum(seconds.values()):.3f}"
+    started = [_instant(command.get("started_at")) for command in evidence.commands.values()]
+    timestamp = min(
+        (instant for instant in started if instant is not None),
+        default=_instant(summary.generated_at) or datetime.now(UTC),
+    ).isoformat()
     suite = ElementTree.Element(
         "testsuite",
         name="golive go-live gates",
@@ -173,10 +188,14 @@ def junit(summary: Summary) -> bytes:
         failures=str(sum(gate.status == "fail" for gate in summary.gates)),
         errors=str(sum(gate.status == "missing" for gate in summary.gates)),
         skipped=str(sum(gate.status == "n/a" for gate in summary.gates)),
+        time=total,
+        timestamp=timestamp,
         hostname=platform.node(),
     )
     for gate in summary.gates:
-        case = ElementTree.SubElement(suite, "testcase", classname="golive.gates", name=gate.id)
+        case = ElementTree.SubElement(
+            suite, "testcase", classname="golive.gates", name=gate.id, time=f"{seconds.get(gate.id, 0):.3f}"
+        )
         if gate.status == "fail":
             ElementTree.SubElement(case, "failure", message=gate.detail).text = gate.detail
         elif gate.status == "missing":
@@ -184,10 +203,28 @@ def junit(summary: Summary) -> bytes:
         elif gate.status == "n/a":
             ElementTree.SubElement(case, "skipped", message=gate.detail)
         ElementTree.SubElement(case, "system-out").text = " ".join(gate.evidence)
-    root = ElementTree.Element("testsuites")
+    root = ElementTree.Element(
+        "testsuites",
+        name="golive",
+        tests=suite.get("tests", "0"),
+        failures=suite.get("failures", "0"),
+        errors=suite.get("errors", "0"),
+        skipped=suite.get("skipped", "0"),
+        time=total,
+        timestamp=timestamp,
+    )
     root.append(suite)
     body: bytes = ElementTree.tostring(root, encoding="unicode").encode()
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
+
+
+def _instant(value: object) -> datetime | None:
+    """A run.json time ("2026-11-28T11:46:49Z"); None for what is not one (a hand-edited file)."""
+    try:
+        instant = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "summary.schema.json"

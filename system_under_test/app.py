@@ -11,8 +11,10 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
 from . import __version__
+from .account_standing import AccountStanding
 from .envelope import ErrorEnvelope
 from .errors import install_exception_handlers
+from .job_reaper import JobReaper
 from .logs import configure_logging, get_logger
 from .middleware.allow import AllowHeaderMiddleware
 from .middleware.body_limit import BodyLimitMiddleware
@@ -63,10 +65,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     resources = Resources.open(settings, getattr(app.state, "metrics_registry", None))
     app.state.resources = resources
     await resources.start()
+    reaper = JobReaper(resources.sessionmaker, settings.content_job_timeout_seconds)
+    reaper.start()
     logger.info("started", version=__version__)
     try:
         yield
     finally:
+        await reaper.stop()
         await resources.close()
         logger.info("stopped")
 
@@ -97,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses=_COMMON_ERRORS,
     )
     app.state.settings = settings
+    app.state.account_standing = AccountStanding()
     install_exception_handlers(app)
 
     app.include_router(health.router)

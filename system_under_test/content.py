@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import anyio
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +14,15 @@ from .db.metrics import count_call, utcnow
 from .db.models import Content, IdempotencyKey
 from .envelope import ApiError
 from .idempotency import Claim, where
+from .logs import get_logger
 from .realtime.events import CONTENT_COMPLETED, CONTENT_PROGRESS, content_event
 from .realtime.service import Realtime
 from .resources import AI_SERVICE, Resources
+
+logger = get_logger("system_under_test.content")
+
+# Recording that a job failed must neither hang a request nor be skipped because it was cancelled.
+_RECORD_FAILURE_SECONDS = 5.0
 
 
 async def generate(
@@ -31,6 +38,8 @@ async def generate(
     """Runs one generation to its end. The job row exists before the AI service is called, so a
     crash or a failed call leaves a trace; a failed call marks the job failed and re-raises.
     Under an idempotency claim, the job is the claim's: created with it, or continued.
+    Any other failure partway (the database lost, the request cancelled) marks the job failed when
+    the database still takes it; when it does not, the reaper (job_reaper.py) does later.
     Progress events follow the job (0, 10, 90, 100, then content_completed); they are queued,
     never waited for."""
     async with resources.session() as session:
@@ -52,9 +61,22 @@ async def generate(
         await session.commit()
 
     progress = _Progress(resources.realtime, job.id, user_id)
+    try:
+        await _run(resources, job, progress, agent, request_id)
+    except BaseException as error:
+        if job.completed_at is None:  # no outcome stored: the job must not stay `processing`
+            reason = f"Generation interrupted ({type(error).__name__})"
+            await _record_failure(resources, job, reason)
+            progress.complete("failed", reason)
+        raise
+    return job
+
+
+async def _run(resources: Resources, job: Content, progress: _Progress, agent: str, request_id: str) -> None:
     progress.report(0, "started")
     progress.report(10, "generating")
     ai_service = resources.ai_service
+    prompt, content_type = job.prompt, job.content_type
     started = time.perf_counter()
     try:
         # The job id is the Idempotency-Key: a retried attempt cannot generate (or bill) twice.
@@ -69,10 +91,17 @@ async def generate(
         error.details = {**(error.details or {}), "content_id": str(job.id)}
         raise
     progress.report(90, "storing")
-    job.result, job.model = generation.content, generation.model
-    await _finish(resources, job, agent, started, error=None, tripped=False)
+    await _finish(
+        resources,
+        job,
+        agent,
+        started,
+        error=None,
+        tripped=False,
+        result=generation.content,
+        model=generation.model,
+    )
     progress.complete("completed", None)
-    return job
 
 
 class _Progress:
@@ -103,18 +132,44 @@ class _Progress:
 
 
 async def _finish(
-    resources: Resources, job: Content, agent: str, started: float, error: str | None, tripped: bool
+    resources: Resources,
+    job: Content,
+    agent: str,
+    started: float,
+    error: str | None,
+    tripped: bool,
+    result: str | None = None,
+    model: str | None = None,
 ) -> None:
+    """Stores the outcome; the job object shows it only once it is stored."""
     elapsed = time.perf_counter() - started
-    job.status, job.error, job.completed_at = ("failed" if error else "completed"), error, utcnow()
-    outcome = {"status": job.status, "result": job.result, "model": job.model, "error": error}
+    completed_at = utcnow()
+    status = "failed" if error else "completed"
+    outcome = {"status": status, "result": result, "model": model, "error": error}
     async with resources.session() as session:
         # A plain UPDATE: merge() would first SELECT the row it is about to overwrite.
         await session.execute(
-            update(Content).where(Content.id == job.id).values(**outcome, completed_at=job.completed_at)
+            update(Content).where(Content.id == job.id).values(**outcome, completed_at=completed_at)
         )
         await session.execute(count_call(agent, elapsed, failed=error is not None, tripped=tripped))
         await session.commit()
+    job.status, job.result, job.model, job.error = status, result, model, error
+    job.completed_at = completed_at
+
+
+async def _record_failure(resources: Resources, job: Content, reason: str) -> None:
+    """Best effort: the failure that brought us here may be the database's own."""
+    with anyio.move_on_after(_RECORD_FAILURE_SECONDS, shield=True):
+        try:
+            async with resources.session() as session:
+                await session.execute(
+                    update(Content)
+                    .where(Content.id == job.id, Content.status == "processing")
+                    .values(status="failed", error=reason, completed_at=utcnow())
+                )
+                await session.commit()
+        except Exception as error:
+            logger.warning("job left for the reaper", content_id=str(job.id), error_type=type(error).__name__)
 
 
 async def get(session: AsyncSession, content_id: uuid.UUID) -> Content | None:

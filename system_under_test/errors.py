@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg.exceptions
 import redis.exceptions
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -25,7 +26,32 @@ DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
     redis.exceptions.TimeoutError,
     ConnectionError,
     TimeoutError,
+    # What asyncpg raises when a connection is lost, refused, or the server is going away. SQLAlchemy
+    # wraps most of them in a plain DBAPIError (see is_dependency_failure); some escape unwrapped.
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
 )
+
+
+def is_dependency_failure(error: BaseException) -> bool:
+    """A dependency could not be reached: the error itself, or what SQLAlchemy wrapped. A lost
+    connection reaches us as a generic DBAPIError (asyncpg's ConnectionDoesNotExistError is a
+    PostgresError), so the wrapped error and the dialect's own disconnect verdict decide."""
+    if isinstance(error, DEPENDENCY_FAILURES):
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        # The dialect re-raises asyncpg's error as its DB-API class, `from` the original.
+        original = error.orig
+        return original is not None and (
+            isinstance(original, DEPENDENCY_FAILURES) or isinstance(original.__cause__, DEPENDENCY_FAILURES)
+        )
+    return False
 
 
 def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -71,11 +97,19 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     )
 
 
+def dependency_unavailable() -> ApiError:
+    return ApiError(503, "A dependency of this service is unavailable", ErrorCode.DEPENDENCY_UNAVAILABLE)
+
+
 async def _dependency_error(request: Request, error: Exception) -> Response:
     logger.warning("dependency unavailable", error_type=type(error).__name__, path=request.url.path)
-    return error_response(
-        ApiError(503, "A dependency of this service is unavailable", ErrorCode.DEPENDENCY_UNAVAILABLE)
-    )
+    return error_response(dependency_unavailable())
+
+
+async def _database_error(request: Request, error: Exception) -> Response:
+    if is_dependency_failure(error):
+        return await _dependency_error(request, error)
+    raise error  # a bug of ours (a constraint, bad SQL): RequestContextMiddleware answers 500
 
 
 def install_exception_handlers(app: FastAPI) -> None:
@@ -84,4 +118,5 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     for failure in DEPENDENCY_FAILURES:
         app.add_exception_handler(failure, _dependency_error)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_error)
     # Anything else propagates to RequestContextMiddleware, which logs it and answers 500.

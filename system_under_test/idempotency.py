@@ -4,8 +4,8 @@
 - A repeat after it completed gets the stored result (`Idempotent-Replayed: true`), nothing runs.
 - A repeat while it runs gets 409 (IDEMPOTENCY_CONFLICT) with Retry-After.
 - The same key with a different body gets 422 (IDEMPOTENCY_KEY_REUSED).
-- A failure that may pass (5xx, open breaker, full bulkhead) releases the key for a retry, which
-  continues the same job: one key, one content row, whatever happens in between.
+- Any failure (an error answer, the database lost, the request cancelled) releases the key for a
+  retry, which continues the same job: one key, one content row, whatever happens in between.
 Keys belong to a user: two users cannot collide, or read each other's results.
 """
 
@@ -18,15 +18,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import anyio
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from .db.metrics import utcnow
 from .db.models import IdempotencyKey
 from .envelope import ApiError, ErrorCode
+from .logs import get_logger
 from .resources import Resources
 
+logger = get_logger("system_under_test.idempotency")
+
 KEY_PATTERN = r'^("[A-Za-z0-9._:\-]{1,255}"|[A-Za-z0-9._:\-]{1,255})$'
+# Releasing runs even in a cancelled request, so it is bounded: it must never hold one open.
+_RELEASE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,13 @@ async def complete(resources: Resources, claim: Claim, status: int, body: dict[s
 
 
 async def release(resources: Resources, claim: Claim) -> None:
-    await _update(resources, claim, status="failed")
+    """Best effort, whatever failed: the failure that brought us here may be the database's own,
+    and must be what the client hears. A claim not released goes stale after `stale_after`."""
+    with anyio.move_on_after(_RELEASE_SECONDS, shield=True):
+        try:
+            await _update(resources, claim, status="failed")
+        except Exception as error:
+            logger.warning("idempotency claim not released", error_type=type(error).__name__)
 
 
 def where(claim: Claim) -> Any:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .ai_service import AiServiceClient, is_ai_failure, is_ai_transient
 from .db.metrics import count_rate_limit_hit
 from .db.session import create_engine, create_sessionmaker
-from .errors import DEPENDENCY_FAILURES
+from .errors import is_dependency_failure
 from .logs import get_logger
 from .realtime.pusher_gateway import is_pusher_failure
 from .realtime.service import Realtime
@@ -35,7 +35,7 @@ logger = get_logger("system_under_test.resources")
 
 
 def _database_failure(error: Exception) -> bool:
-    return isinstance(error, DEPENDENCY_FAILURES)
+    return is_dependency_failure(error)
 
 
 def _redis_failure(error: Exception) -> bool:

@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .account_standing import AccountStanding
 from .envelope import ApiError, ErrorCode
 from .settings import Settings
 
@@ -118,9 +119,17 @@ async def current_principal(
     remembered = request.scope.get("state", {}).get(_DECODED)
     if remembered is not None and remembered[0] == credentials.credentials:
         principal: Principal = remembered[1]
-        return principal
-    settings: Settings = request.app.state.settings
-    return decode_token(settings, credentials.credentials)
+    else:
+        settings: Settings = request.app.state.settings
+        principal = decode_token(settings, credentials.credentials)
+    # A valid signature says who the account was when the token was issued, not what it is now.
+    standing: AccountStanding = request.app.state.account_standing
+    role = await standing.role_of(request.app.state.resources.sessionmaker, principal.user_id)
+    if role is None:
+        raise ApiError(
+            401, "The token's account is deactivated or deleted", ErrorCode.INVALID_TOKEN, headers=_CHALLENGE
+        )
+    return Principal(principal.user_id, principal.username, Role(role))
 
 
 async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:

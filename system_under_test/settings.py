@@ -21,6 +21,16 @@ from pydantic_core import MultiHostUrl, Url
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .db.urls import async_database_url
+from .resilience.bounds import (
+    BreakerTimeoutSeconds,
+    BulkheadMaxConcurrent,
+    BurstSize,
+    FailureThreshold,
+    HalfOpenMaxCalls,
+    RequestsPerMinute,
+    RetryBackoffFactor,
+    RetryMaxAttempts,
+)
 
 PostgresUrl = Annotated[
     MultiHostUrl,
@@ -32,6 +42,8 @@ PostgresUrl = Annotated[
 RedisUrl = Annotated[Url, UrlConstraints(allowed_schemes=["redis", "rediss"], host_required=True)]
 
 PositiveInt = Annotated[int, Field(gt=0)]
+# A socket timeout beyond an hour is a mistake, and past ~1e9 seconds the OS refuses it outright.
+TimeoutSeconds = Annotated[float, Field(gt=0, le=3600)]
 
 
 class Settings(BaseSettings):
@@ -43,18 +55,21 @@ class Settings(BaseSettings):
         case_sensitive=False,
         extra="ignore",
         frozen=True,
+        # An infinite timeout or a NaN rate is never meant, and nothing downstream can use one.
+        allow_inf_nan=False,
     )
 
     # Database and cache
     database_url: PostgresUrl
     database_pool_size: PositiveInt = 10
-    database_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    database_timeout_seconds: TimeoutSeconds = 5.0
     redis_url: RedisUrl
 
     # Authentication
     jwt_secret: SecretStr
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    jwt_expire_minutes: PositiveInt = 30
+    # At most a year: far beyond that, the expiry date overflows and every login fails.
+    jwt_expire_minutes: Annotated[int, Field(gt=0, le=525_600)] = 30
 
     # Pusher (required while PUSHER_ENABLED is true)
     pusher_app_id: str = ""
@@ -67,27 +82,27 @@ class Settings(BaseSettings):
     pusher_host: str | None = None
     pusher_port: Annotated[int, Field(gt=0, lt=65536)] | None = None
     pusher_ssl: bool = True
-    pusher_timeout_seconds: Annotated[float, Field(gt=0)] = 2.0
+    pusher_timeout_seconds: TimeoutSeconds = 2.0
     pusher_encryption_master_key_base64: SecretStr | None = None
 
     # Circuit breaker
     circuit_breaker_enabled: bool = True
-    circuit_breaker_failure_threshold: PositiveInt = 5
-    circuit_breaker_timeout_seconds: Annotated[float, Field(gt=0)] = 60
-    circuit_breaker_half_open_max_calls: PositiveInt = 3
+    circuit_breaker_failure_threshold: FailureThreshold = 5
+    circuit_breaker_timeout_seconds: BreakerTimeoutSeconds = 60
+    circuit_breaker_half_open_max_calls: HalfOpenMaxCalls = 3
 
     # Rate limiting
     rate_limit_enabled: bool = True
-    rate_limit_requests_per_minute: PositiveInt = 100
-    rate_limit_burst_size: PositiveInt = 20
+    rate_limit_requests_per_minute: RequestsPerMinute = 100
+    rate_limit_burst_size: BurstSize = 20
     # Peers whose X-Forwarded-For is believed (CIDRs, JSON list). Empty: nobody's.
     rate_limit_trusted_proxies: list[str] = []
     rate_limit_per_endpoint: bool = False
 
     # Retry and bulkhead
-    retry_max_attempts: PositiveInt = 3
-    retry_backoff_factor: Annotated[float, Field(ge=1)] = 2
-    bulkhead_max_concurrent: PositiveInt = 10
+    retry_max_attempts: RetryMaxAttempts = 3
+    retry_backoff_factor: RetryBackoffFactor = 2
+    bulkhead_max_concurrent: BulkheadMaxConcurrent = 10
 
     # CORS
     cors_allowed_origins: list[str] = ["http://localhost:3000", "https://app.toolboxai.com"]
@@ -107,13 +122,20 @@ class Settings(BaseSettings):
 
     # The AI content service the content endpoints call
     ai_service_url: AnyHttpUrl
-    ai_service_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    ai_service_timeout_seconds: TimeoutSeconds = 10.0
 
     # Hardening
     max_request_body_bytes: PositiveInt = 1_048_576
     # Not in the guide: how long a client may take to send its body (a slowloris holds a worker's
     # connection open by dripping it).
     request_body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # Not in the guide: a generation still `processing` this long after it started (or was last
+    # retried) lost its request (a replica killed, the database cut) and is marked failed.
+    content_job_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    # Not in the guide: the request head's size (request line and headers; 431 beyond it) and how
+    # long it may take to arrive (408), enforced by the server protocol in http_limits.py.
+    max_request_header_bytes: Annotated[int, Field(ge=1024, le=1_048_576)] = 32_768
+    request_head_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
 
     @field_validator("log_level", mode="before")
     @classmethod

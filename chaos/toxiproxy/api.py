@@ -1,6 +1,8 @@
 """Toxiproxy's HTTP API (2.12.0), byte for byte where clients can tell: routes, status codes,
-JSON shapes, error bodies (JSON with a newline, sent as text/plain as Go's http.Error does),
-404/405 defaults, the 403 for browsers and the X-Toxiproxy-Request-Id header.
+JSON shapes, error bodies (JSON with a newline, sent as text/plain as Go's http.Error does; but
+/populate answers its errors as application/json, with `proxies`, as Toxiproxy's handler does),
+404/405 defaults, the 403 for browsers and the X-Toxiproxy-Request-Id header. An unforeseen
+failure is a 500 in the same error shape, as Toxiproxy reports any error that is not an ApiError.
 
 Extensions, on paths Toxiproxy does not have: GET /proxies/{name}/stats (live counters).
 """
@@ -23,10 +25,8 @@ from golive.chaos.toxiproxy.server import VERSION, ApiError, ToxiproxyServer
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def error_response(error: ApiError, extra: dict[str, Any] | None = None) -> Response:
-    body = json.dumps(
-        {"error": error.message, "status": error.status, **(extra or {})}, separators=(",", ":")
-    )
+def error_response(error: ApiError) -> Response:
+    body = json.dumps({"error": error.message, "status": error.status}, separators=(",", ":"))
     return Response(
         body + "\n",
         status_code=error.status,
@@ -69,13 +69,18 @@ def create_api(server: ToxiproxyServer) -> ASGIApp:
     async def create_proxy(request: Request) -> Response:
         return compact((await server.create(await body_of(request))).to_json(), 201)
 
-    @handles
     async def populate(request: Request) -> Response:
-        done, error = await server.populate(await body_of(request))
+        try:
+            done, error = await server.populate(await body_of(request))
+        except ApiError as refused:
+            done, error = [], refused
         proxies = [proxy.to_json() for proxy in done]
-        if error is not None:
-            return error_response(error, {"proxies": proxies})
-        return compact({"proxies": proxies}, 201)
+        if error is None:
+            return compact({"proxies": proxies}, 201)
+        # Toxiproxy's own body here: its nil list of nothing done is null.
+        return compact(
+            {"error": error.message, "status": error.status, "proxies": proxies or None}, error.status
+        )
 
     @handles
     async def show_proxy(request: Request) -> Response:
@@ -151,7 +156,11 @@ def create_api(server: ToxiproxyServer) -> ASGIApp:
     async def wrong_method(request: Request, exc: Exception) -> Response:
         return Response(status_code=405)  # gorilla/mux: empty body, no Allow header
 
-    app = Starlette(routes=routes, exception_handlers={404: missing, 405: wrong_method})
+    async def failed(request: Request, exc: Exception) -> Response:
+        # Clients parse every error body as {"error", "status"}; the traceback still goes to the log.
+        return error_response(ApiError(f"{type(exc).__name__}: {exc}", 500))
+
+    app = Starlette(routes=routes, exception_handlers={404: missing, 405: wrong_method, Exception: failed})
     app.router.redirect_slashes = False  # /proxies/ is a 404 in Toxiproxy, not a redirect
     return ToxiproxyHeaders(app)
 

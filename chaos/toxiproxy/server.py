@@ -27,13 +27,56 @@ def parse_stream(value: Any) -> str:
     raise ApiError("stream was invalid, can be either upstream or downstream", 400)
 
 
-def _text(value: Any, field: str) -> str:
-    if value is None or value == "":
-        raise ApiError(f"missing required field: {field}", 400)
-    if not isinstance(value, str):
+# The JSON fields Toxiproxy decodes into Go structs, with their Go types: a value of another JSON
+# type is refused by Go's decoder (null is always accepted and leaves the field as it was).
+PROXY_FIELDS = {"name": "string", "listen": "string", "upstream": "string", "enabled": "bool"}
+TOXIC_FIELDS = {"name": "string", "type": "string", "stream": "string", "toxicity": "float32"}
+TOXIC_UPDATE_FIELDS = {"toxicity": "float32"}  # name, type and stream are not decoded on update
+_JSON_TYPE_OF_GO_TYPE = {"string": "string", "bool": "bool", "float32": "number"}
+# The anonymous structs Toxiproxy decodes /populate entries and toxic updates into, as Go names them.
+_POPULATE_ENTRY = 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'
+_TOXIC_UPDATE = (
+    'struct { Attributes interface {} "json:\\"attributes\\""; Toxicity float32 "json:\\"toxicity\\"" }'
+)
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value, named as Go's decoder names it in its errors."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def decoded(spec: Any, struct: str, fields: dict[str, str], go_value: str) -> dict[str, Any]:
+    """The object as Go's decoder takes it into a struct: null sets nothing; anything but an
+    object, or a field (the first, in the body's order) whose JSON type does not fit its Go type,
+    is refused with Go's message."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
         raise ApiError(
-            f"bad request body: json: cannot unmarshal {type(value).__name__} into field {field}", 400
+            f"bad request body: json: cannot unmarshal {json_type(spec)} into Go value of type {go_value}",
+            400,
         )
+    for field, value in spec.items():
+        go_type = fields.get(field)
+        if go_type is not None and value is not None and json_type(value) != _JSON_TYPE_OF_GO_TYPE[go_type]:
+            raise ApiError(
+                f"bad request body: json: cannot unmarshal {json_type(value)} into Go struct field "
+                f"{struct}.{field} of type {go_type}",
+                400,
+            )
+    return spec
+
+
+def _required(spec: dict[str, Any], field: str, where: str = "") -> str:
+    value: str | None = spec.get(field)
+    if not value:
+        raise ApiError(f"missing required field: {field}{where}", 400)
     return value
 
 
@@ -49,16 +92,12 @@ class ToxiproxyServer:
             raise ApiError("proxy not found", 404)
         return self.proxies[name]
 
-    async def create(self, spec: Any) -> Proxy:
-        if not isinstance(spec, dict):
-            raise ApiError("bad request body: json: cannot unmarshal into proxy", 400)
-        name = _text(spec.get("name"), "name")
-        upstream = _text(spec.get("upstream"), "upstream")
+    async def create(self, body: Any) -> Proxy:
+        spec = decoded(body, "Proxy", PROXY_FIELDS, "toxiproxy.Proxy")
+        name, upstream = _required(spec, "name"), _required(spec, "upstream")
         if name in self.proxies:
             raise ApiError("proxy already exists", 409)
-        proxy = await self._start(
-            name, spec.get("listen") or "", upstream, spec.get("enabled", True) is not False
-        )
+        proxy = await self._start(name, spec.get("listen") or "", upstream, spec.get("enabled") is not False)
         self.proxies[name] = proxy
         return proxy
 
@@ -72,13 +111,12 @@ class ToxiproxyServer:
                 raise ApiError(str(error), 500) from None
         return proxy
 
-    async def update(self, name: str, spec: Any) -> Proxy:
+    async def update(self, name: str, body: Any) -> Proxy:
         proxy = self.proxy(name)
-        if not isinstance(spec, dict):
-            raise ApiError("bad request body: json: cannot unmarshal into proxy", 400)
+        spec = decoded(body, "Proxy", PROXY_FIELDS, "toxiproxy.Proxy")
         listen = spec.get("listen") or proxy.listen
         upstream = spec.get("upstream") or proxy.upstream
-        enabled = spec.get("enabled", proxy.enabled) is not False
+        enabled = proxy.enabled if spec.get("enabled") is None else spec["enabled"]
         try:
             if _differs(proxy, listen, upstream):
                 await proxy.stop()  # closes every connection, keeps the toxics
@@ -95,21 +133,21 @@ class ToxiproxyServer:
         await self.proxy(name).stop()
         del self.proxies[name]
 
-    async def populate(self, specs: Any) -> tuple[list[Proxy], ApiError | None]:
+    async def populate(self, body: Any) -> tuple[list[Proxy], ApiError | None]:
         """Toxiproxy's /populate: validate everything first, then create or replace in order;
         stop at the first failure, keeping what was done. Beyond Toxiproxy: `toxics` are honoured."""
-        if not isinstance(specs, list):
+        if not isinstance(body, list | None):
             raise ApiError(
-                "bad request body: json: cannot unmarshal object into Go value of type []proxy.Proxy", 400
+                f"bad request body: json: cannot unmarshal {json_type(body)} into Go value of type "
+                f"[]{_POPULATE_ENTRY}",
+                400,
             )
+        # Go decodes the whole array (refusing any wrong type) before it checks required fields.
+        specs = [decoded(spec, "", PROXY_FIELDS, _POPULATE_ENTRY) for spec in body or []]
         for index, spec in enumerate(specs, start=1):
-            if not isinstance(spec, dict):
-                raise ApiError(f"bad request body: proxy {index} is not an object", 400)
             for required in ("name", "upstream"):
-                if not spec.get(required):
-                    raise ApiError(f"missing required field: {required} at proxy {index}", 400)
-            for toxic in spec.get("toxics") or []:
-                self._check_toxic(toxic)
+                _required(spec, required, f" at proxy {index}")
+            self._check_populated_toxics(spec.get("toxics"))
         done: list[Proxy] = []
         for spec in specs:
             name, listen, upstream = spec["name"], spec.get("listen") or "", spec["upstream"]
@@ -140,23 +178,38 @@ class ToxiproxyServer:
 
     # --- toxics --------------------------------------------------------------------------------
 
-    def _check_toxic(self, spec: Any) -> tuple[type[Toxic], str, str, float, str]:
-        if not isinstance(spec, dict):
-            raise ApiError("bad request body: json: cannot unmarshal into toxic", 400)
+    def _check_populated_toxics(self, toxics: Any) -> None:
+        """golive's `toxics` in /populate: checked before anything is created, names included
+        (the proxy they go to is new, so only a name given twice can clash)."""
+        if toxics is None:
+            return
+        if not isinstance(toxics, list):
+            raise ApiError("bad request body: toxics must be an array of toxics", 400)
+        names: set[str] = set()
+        for toxic in toxics:
+            spec = decoded(toxic, "ToxicWrapper", TOXIC_FIELDS, "toxics.ToxicWrapper")
+            kind, stream, *_ = self._check_toxic(spec)
+            name = spec.get("name") or f"{kind.kind}_{stream}"
+            if name in names:
+                raise ApiError("toxic already exists", 409)
+            names.add(name)
+
+    def _check_toxic(self, spec: dict[str, Any]) -> tuple[type[Toxic], str, str, float, str]:
         stream = spec.get("stream", "downstream")
         stream = "downstream" if stream is None else stream
         direction = parse_stream(stream)
-        kind = TOXIC_TYPES.get(spec.get("type"))  # type: ignore[arg-type]
+        kind = TOXIC_TYPES.get(spec.get("type") or "")
         if kind is None:
             raise ApiError("invalid toxic type", 400)
         toxicity = spec.get("toxicity", 1.0)
         toxicity = 1.0 if toxicity is None else toxicity
-        if isinstance(toxicity, bool) or not isinstance(toxicity, int | float) or not 0 <= toxicity <= 1:
+        if not 0 <= toxicity <= 1:
             raise ApiError("bad request body: toxicity must be a number from 0 to 1", 400)
         return kind, stream, direction, float(toxicity), _scope(spec.get("toxicity_scope"))
 
-    def add_toxic(self, proxy_name: str, spec: Any) -> Toxic:
+    def add_toxic(self, proxy_name: str, body: Any) -> Toxic:
         proxy = self.proxy(proxy_name)
+        spec = decoded(body, "ToxicWrapper", TOXIC_FIELDS, "toxics.ToxicWrapper")
         kind, stream, direction, toxicity, scope = self._check_toxic(spec)
         name = spec.get("name") or f"{kind.kind}_{stream}"
         if proxy.find_toxic(name) is not None:
@@ -174,14 +227,11 @@ class ToxiproxyServer:
             raise ApiError("toxic not found", 404)
         return toxic
 
-    def update_toxic(self, proxy_name: str, toxic_name: str, spec: Any) -> Toxic:
+    def update_toxic(self, proxy_name: str, toxic_name: str, body: Any) -> Toxic:
         toxic = self.toxic(proxy_name, toxic_name)
-        if not isinstance(spec, dict):
-            raise ApiError("bad request body: json: cannot unmarshal into toxic", 400)
+        spec = decoded(body, "", TOXIC_UPDATE_FIELDS, _TOXIC_UPDATE)
         toxicity = spec.get("toxicity")
-        if toxicity is not None and (
-            isinstance(toxicity, bool) or not isinstance(toxicity, int | float) or not 0 <= toxicity <= 1
-        ):
+        if toxicity is not None and not 0 <= toxicity <= 1:
             raise ApiError("bad request body: toxicity must be a number from 0 to 1", 400)
         if spec.get("toxicity_scope") is not None:
             toxic.scope = _scope(spec["toxicity_scope"])

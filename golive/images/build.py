@@ -13,7 +13,7 @@ import docker
 import docker.errors
 
 from golive.images.catalog import BASE, BY_NAME, ImageSpec
-from golive.images.debian import BaseImageError, create_base_image
+from golive.images.debian import SUITE, BaseImageError, create_base_image
 
 
 class ImageBuildError(RuntimeError):
@@ -30,7 +30,7 @@ class Built:
 
 class Builder:
     def __init__(
-        self, client: docker.DockerClient, log_dir: Path, mirror: str, ca_bundle: Path | None = None
+        self, client: docker.DockerClient, log_dir: Path, mirror: str | None, ca_bundle: Path | None = None
     ) -> None:
         self.client = client
         self.log_dir = log_dir
@@ -53,6 +53,11 @@ class Builder:
         if spec is BASE:
             if self.present(spec.tag) and not rebuild_base:
                 how = "present"
+            elif self.mirror is None:
+                raise ImageBuildError(
+                    f"{spec.tag}: no apt source of this machine serves Debian {SUITE} "
+                    "(/etc/apt/sources.list, /etc/apt/sources.list.d/): give --mirror URL"
+                )
             else:
                 try:
                     create_base_image(self.client, spec.tag, self.mirror, log_path)

@@ -13,9 +13,10 @@ from rich.table import Table
 from golive.console import err, fail
 from golive.fixtures.providers.docker.engine import DockerUnavailable, connect
 from golive.fixtures.providers.docker.settings import DockerSettings
+from golive.images.apt_sources import mirror_for
 from golive.images.build import Builder, ImageBuildError
 from golive.images.catalog import BY_NAME, CATALOG, UnknownImage, closure, host_ca_bundle
-from golive.images.debian import DEFAULT_MIRROR
+from golive.images.debian import SUITE
 from golive.rundir import RunDir, RunDirError
 
 images_app = typer.Typer(
@@ -31,8 +32,13 @@ def build(
         typer.Argument(help=f"images to build, with what they build on: {', '.join(BY_NAME)} (default: all)"),
     ] = None,
     mirror: Annotated[
-        str, typer.Option("--mirror", envvar="GOLIVE_DEBIAN_MIRROR", help="Debian mirror for the base image")
-    ] = DEFAULT_MIRROR,
+        str | None,
+        typer.Option(
+            "--mirror",
+            envvar="GOLIVE_DEBIAN_MIRROR",
+            help="Debian mirror for the base image (default: the one this machine's apt sources use)",
+        ),
+    ] = None,
     rebuild_base: Annotated[
         bool, typer.Option("--rebuild-base", help="debootstrap the base again even if it exists")
     ] = False,
@@ -68,7 +74,7 @@ def build(
         run = RunDir.create("images", run_dir)
     except RunDirError as error:
         raise fail("images build", str(error), 2) from None
-    builder = Builder(client, run.path, mirror, bundle)
+    builder = Builder(client, run.path, mirror or mirror_for(SUITE), bundle)
     for spec in specs:
         err.print(f"  {spec.tag:<32} {escape(spec.purpose)} ...", soft_wrap=True)
         try:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import docker
 
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
 
 

@@ -8,7 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from golive.fixtures.plugin import BackendFactory, login
+from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.stack import create_users, new_credentials
 from golive.fixtures.upstream.control import UpstreamControl
 
@@ -25,25 +25,29 @@ def metrics_of(http: httpx.Client, token: str, agent: str) -> dict[str, object]:
 
 
 def test_generations_and_failures_are_counted_per_agent(
-    http: httpx.Client, user_token: str, upstream: UpstreamControl
+    golive_http: httpx.Client, golive_user_token: str, golive_upstream: UpstreamControl
 ) -> None:
     agent = f"agent-{uuid.uuid4().hex[:8]}"
     for _ in range(3):
         assert (
-            http.post(
-                "/api/v1/content/generate", json={"prompt": "p", "agent": agent}, headers=bearer(user_token)
+            golive_http.post(
+                "/api/v1/content/generate",
+                json={"prompt": "p", "agent": agent},
+                headers=bearer(golive_user_token),
             ).status_code
             == 201
         )
-    upstream.program(script=[500])
+    golive_upstream.program(script=[500])
     assert (
-        http.post(
-            "/api/v1/content/generate", json={"prompt": "p", "agent": agent}, headers=bearer(user_token)
+        golive_http.post(
+            "/api/v1/content/generate",
+            json={"prompt": "p", "agent": agent},
+            headers=bearer(golive_user_token),
         ).status_code
         == 502
     )
 
-    row = metrics_of(http, user_token, agent)
+    row = metrics_of(golive_http, golive_user_token, agent)
     assert row["requests_total"] == 4
     assert row["errors_total"] == 1
     assert row["error_rate"] == 0.25
@@ -53,20 +57,22 @@ def test_generations_and_failures_are_counted_per_agent(
 
 
 @pytest.mark.external_ok
-def test_metrics_need_authentication(http: httpx.Client) -> None:
-    assert http.get("/api/v1/agents/metrics").status_code == 401
+def test_metrics_need_authentication(golive_http: httpx.Client) -> None:
+    assert golive_http.get("/api/v1/agents/metrics").status_code == 401
 
 
-def test_legacy_rows_are_served_and_carried_on(database: str, start_backend: BackendFactory) -> None:
+def test_legacy_rows_are_served_and_carried_on(
+    golive_database: str, golive_start_backend: BackendFactory
+) -> None:
     # A row as the legacy system wrote it: no average, new columns at their defaults.
-    with psycopg.connect(database, autocommit=True) as connection:
+    with psycopg.connect(golive_database, autocommit=True) as connection:
         connection.execute(
             "INSERT INTO agent_metrics (agent_name, requests_total, errors_total) "
             "VALUES ('legacy-agent', 10, 2)"
         )
-    backend = start_backend({"DATABASE_URL": database})
+    backend = golive_start_backend({"DATABASE_URL": golive_database})
     user = new_credentials("legacy-reader")
-    create_users(database, {"user": user})
+    create_users(golive_database, {"user": user})
     token = login(backend.urls[0], user)
     with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
         row = metrics_of(client, token, "legacy-agent")

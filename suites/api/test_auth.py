@@ -29,25 +29,26 @@ def error_code(response: httpx.Response) -> str:
     return code
 
 
-def test_login_issues_a_bearer_token(http: httpx.Client, user_credentials: Credentials) -> None:
-    response = http.post("/api/v1/auth/token", json=user_credentials.model_dump())
+def test_login_issues_a_bearer_token(golive_http: httpx.Client, golive_user_credentials: Credentials) -> None:
+    response = golive_http.post("/api/v1/auth/token", json=golive_user_credentials.model_dump())
     assert response.status_code == 200
     data = response.json()["data"]
     assert data["token_type"] == "bearer"
     assert data["expires_in"] > 0
-    me = http.get("/api/v1/auth/me", headers=bearer(data["access_token"]))
+    me = golive_http.get("/api/v1/auth/me", headers=bearer(data["access_token"]))
     assert me.status_code == 200
-    assert me.json()["data"]["username"] == user_credentials.username
+    assert me.json()["data"]["username"] == golive_user_credentials.username
     assert me.json()["data"]["role"] == "user"
 
 
 def test_wrong_password_and_unknown_user_are_indistinguishable(
-    http: httpx.Client, user_credentials: Credentials
+    golive_http: httpx.Client, golive_user_credentials: Credentials
 ) -> None:
-    wrong_password = http.post(
-        "/api/v1/auth/token", json={"username": user_credentials.username, "password": "not-the-password"}
+    wrong_password = golive_http.post(
+        "/api/v1/auth/token",
+        json={"username": golive_user_credentials.username, "password": "not-the-password"},
     )
-    unknown_user = http.post(
+    unknown_user = golive_http.post(
         "/api/v1/auth/token", json={"username": f"ghost-{uuid.uuid4().hex}", "password": "whatever"}
     )
     for response in (wrong_password, unknown_user):
@@ -56,37 +57,41 @@ def test_wrong_password_and_unknown_user_are_indistinguishable(
     assert wrong_password.json()["message"] == unknown_user.json()["message"]
 
 
-def test_admin_token_carries_the_admin_role(http: httpx.Client, admin_token: str) -> None:
-    assert http.get("/api/v1/auth/me", headers=bearer(admin_token)).json()["data"]["role"] == "admin"
+def test_admin_token_carries_the_admin_role(golive_http: httpx.Client, golive_admin_token: str) -> None:
+    assert (
+        golive_http.get("/api/v1/auth/me", headers=bearer(golive_admin_token)).json()["data"]["role"]
+        == "admin"
+    )
 
 
 def test_admin_creates_a_user_who_can_log_in(
-    new_user: Callable[..., tuple[Credentials, str]], http: httpx.Client
+    new_user: Callable[..., tuple[Credentials, str]], golive_http: httpx.Client
 ) -> None:
     credentials, token = new_user()
     assert (
-        http.get("/api/v1/auth/me", headers=bearer(token)).json()["data"]["username"] == credentials.username
+        golive_http.get("/api/v1/auth/me", headers=bearer(token)).json()["data"]["username"]
+        == credentials.username
     )
 
 
 def test_duplicate_username_is_a_conflict(
-    http: httpx.Client, admin_token: str, user_credentials: Credentials
+    golive_http: httpx.Client, golive_admin_token: str, golive_user_credentials: Credentials
 ) -> None:
-    response = http.post(
+    response = golive_http.post(
         "/api/v1/users",
-        json={"username": user_credentials.username, "password": "long-enough-password"},
-        headers=bearer(admin_token),
+        json={"username": golive_user_credentials.username, "password": "long-enough-password"},
+        headers=bearer(golive_admin_token),
     )
     assert response.status_code == 409
     assert error_code(response) == "CONFLICT"
 
 
-def test_users_cannot_administer_users(http: httpx.Client, user_token: str) -> None:
-    assert http.get("/api/v1/users", headers=bearer(user_token)).status_code == 403
-    response = http.post(
+def test_users_cannot_administer_users(golive_http: httpx.Client, golive_user_token: str) -> None:
+    assert golive_http.get("/api/v1/users", headers=bearer(golive_user_token)).status_code == 403
+    response = golive_http.post(
         "/api/v1/users",
         json={"username": "sneaky", "password": "long-enough-pw", "role": "admin"},
-        headers=bearer(user_token),
+        headers=bearer(golive_user_token),
     )
     assert response.status_code == 403
     assert error_code(response) == "FORBIDDEN"
@@ -110,14 +115,14 @@ def _claims(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in claims.items() if value is not None}
 
 
-def test_alg_none_is_refused(http: httpx.Client) -> None:
+def test_alg_none_is_refused(golive_http: httpx.Client) -> None:
     token = f"{_segment({'alg': 'none', 'typ': 'JWT'})}.{_segment(_claims())}."
-    response = http.get("/api/v1/auth/me", headers=bearer(token))
+    response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
     assert response.status_code == 401
     assert error_code(response) == "INVALID_TOKEN"
 
 
-def test_rs256_and_hs_rs_confusion_are_refused(http: httpx.Client) -> None:
+def test_rs256_and_hs_rs_confusion_are_refused(golive_http: httpx.Client) -> None:
     """An RS256 token (the attacker's own key pair), and an HS256 token keyed with that public key
     (the classic confusion): the backend pins HS256 and its own secret."""
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -128,7 +133,7 @@ def test_rs256_and_hs_rs_confusion_are_refused(http: httpx.Client) -> None:
     header, payload, _ = jwt.encode(_claims(), "x" * 32, algorithm="HS256").split(".")
     confused = f"{header}.{payload}." + _hmac_segment(public_pem, f"{header}.{payload}")
     for token in (rs256, confused):
-        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
         assert error_code(response) == "INVALID_TOKEN"
 
@@ -138,17 +143,17 @@ def _hmac_segment(key: bytes, signing_input: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def test_token_signed_with_another_key_is_refused(http: httpx.Client) -> None:
+def test_token_signed_with_another_key_is_refused(golive_http: httpx.Client) -> None:
     token = jwt.encode(_claims(), "an-attacker-chosen-key-of-decent-length!!", algorithm="HS256")
-    response = http.get("/api/v1/auth/me", headers=bearer(token))
+    response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
     assert response.status_code == 401
     assert error_code(response) == "INVALID_TOKEN"
 
 
-def test_tampered_payload_is_refused(http: httpx.Client, user_token: str) -> None:
-    header, _payload, signature = user_token.split(".")
+def test_tampered_payload_is_refused(golive_http: httpx.Client, golive_user_token: str) -> None:
+    header, _payload, signature = golive_user_token.split(".")
     forged = f"{header}.{_segment(_claims(role='admin'))}.{signature}"
-    response = http.get("/api/v1/users", headers=bearer(forged))
+    response = golive_http.get("/api/v1/users", headers=bearer(forged))
     assert response.status_code == 401
     assert error_code(response) == "INVALID_TOKEN"
 
@@ -156,41 +161,45 @@ def test_tampered_payload_is_refused(http: httpx.Client, user_token: str) -> Non
 class TestWithTheSigningKey:
     """Tokens signed with the real key but wrong in time or content (needs a stack golive started)."""
 
-    def test_expired_token_is_refused_as_expired(self, http: httpx.Client, jwt_secret: str) -> None:
+    def test_expired_token_is_refused_as_expired(
+        self, golive_http: httpx.Client, golive_jwt_secret: str
+    ) -> None:
         past = int(time.time()) - 3600
-        token = jwt.encode(_claims(iat=past, nbf=past, exp=past + 60), jwt_secret, algorithm="HS256")
-        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        token = jwt.encode(_claims(iat=past, nbf=past, exp=past + 60), golive_jwt_secret, algorithm="HS256")
+        response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
         assert error_code(response) == "TOKEN_EXPIRED"
 
-    def test_not_yet_valid_token_is_refused(self, http: httpx.Client, jwt_secret: str) -> None:
+    def test_not_yet_valid_token_is_refused(self, golive_http: httpx.Client, golive_jwt_secret: str) -> None:
         future = int(time.time()) + 3600
-        token = jwt.encode(_claims(nbf=future, exp=future + 600), jwt_secret, algorithm="HS256")
-        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        token = jwt.encode(_claims(nbf=future, exp=future + 600), golive_jwt_secret, algorithm="HS256")
+        response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
         assert error_code(response) == "INVALID_TOKEN"
 
     @pytest.mark.parametrize("missing", ["exp", "sub", "role", "iat", "nbf", "name"])
     def test_token_missing_a_claim_is_refused(
-        self, http: httpx.Client, jwt_secret: str, missing: str
+        self, golive_http: httpx.Client, golive_jwt_secret: str, missing: str
     ) -> None:
-        token = jwt.encode(_claims(**{missing: None}), jwt_secret, algorithm="HS256")
-        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        token = jwt.encode(_claims(**{missing: None}), golive_jwt_secret, algorithm="HS256")
+        response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
         assert error_code(response) == "INVALID_TOKEN"
 
-    def test_unknown_role_is_refused(self, http: httpx.Client, jwt_secret: str) -> None:
-        token = jwt.encode(_claims(role="superuser"), jwt_secret, algorithm="HS256")
-        assert http.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
+    def test_unknown_role_is_refused(self, golive_http: httpx.Client, golive_jwt_secret: str) -> None:
+        token = jwt.encode(_claims(role="superuser"), golive_jwt_secret, algorithm="HS256")
+        assert golive_http.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
 
     def test_other_hmac_algorithm_than_configured_is_refused(
-        self, http: httpx.Client, jwt_secret: str
+        self, golive_http: httpx.Client, golive_jwt_secret: str
     ) -> None:
-        token = jwt.encode(_claims(), jwt_secret, algorithm="HS512")
-        response = http.get("/api/v1/auth/me", headers=bearer(token))
+        token = jwt.encode(_claims(), golive_jwt_secret, algorithm="HS512")
+        response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
 
-    def test_a_valid_forged_admin_token_is_honoured(self, http: httpx.Client, jwt_secret: str) -> None:
+    def test_a_valid_forged_admin_token_is_honoured(
+        self, golive_http: httpx.Client, golive_jwt_secret: str
+    ) -> None:
         # The control case: the refusals above are about the token's shape, not a blanket refusal.
-        token = jwt.encode(_claims(), jwt_secret, algorithm="HS256")
-        assert http.get("/api/v1/users", headers=bearer(token)).status_code == 200
+        token = jwt.encode(_claims(), golive_jwt_secret, algorithm="HS256")
+        assert golive_http.get("/api/v1/users", headers=bearer(token)).status_code == 200

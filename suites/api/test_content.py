@@ -9,8 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.description import Credentials
-from golive.fixtures.plugin import BackendFactory, login
 from golive.fixtures.upstream.control import UpstreamControl
 
 from .conftest import bearer
@@ -23,46 +23,51 @@ def generate(
 
 
 @pytest.mark.external_ok
-def test_generation_is_stored_and_can_be_read_back(http: httpx.Client, user_token: str) -> None:
-    created = generate(http, user_token, content_type="lesson")
+def test_generation_is_stored_and_can_be_read_back(golive_http: httpx.Client, golive_user_token: str) -> None:
+    created = generate(golive_http, golive_user_token, content_type="lesson")
     assert created.status_code == 201, created.text
     job = created.json()["data"]
     assert job["status"] == "completed"
     assert job["result"]
     assert job["content_type"] == "lesson"
-    fetched = http.get(f"/api/v1/content/{job['id']}", headers=bearer(user_token))
+    fetched = golive_http.get(f"/api/v1/content/{job['id']}", headers=bearer(golive_user_token))
     assert fetched.status_code == 200
     assert fetched.json()["data"] == job
-    listed = http.get("/api/v1/content", headers=bearer(user_token)).json()["data"]
+    listed = golive_http.get("/api/v1/content", headers=bearer(golive_user_token)).json()["data"]
     assert job["id"] in [item["id"] for item in listed]
 
 
 def test_the_request_id_reaches_the_ai_service(
-    http: httpx.Client, user_token: str, upstream: UpstreamControl
+    golive_http: httpx.Client, golive_user_token: str, golive_upstream: UpstreamControl
 ) -> None:
     request_id = f"trace-{uuid.uuid4().hex[:10]}"
-    response = http.post(
+    response = golive_http.post(
         "/api/v1/content/generate",
         json={"prompt": "photosynthesis"},
-        headers={**bearer(user_token), "X-Request-ID": request_id},
+        headers={**bearer(golive_user_token), "X-Request-ID": request_id},
     )
     assert response.status_code == 201
-    assert request_id in upstream.stats().request_ids
+    assert request_id in golive_upstream.stats().request_ids
 
 
 def test_content_of_another_user_is_not_found(
-    http: httpx.Client, user_token: str, new_user: Callable[..., tuple[Credentials, str]], admin_token: str
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    new_user: Callable[..., tuple[Credentials, str]],
+    golive_admin_token: str,
 ) -> None:
-    job = generate(http, user_token).json()["data"]
+    job = generate(golive_http, golive_user_token).json()["data"]
     _, other_token = new_user()
-    response = http.get(f"/api/v1/content/{job['id']}", headers=bearer(other_token))
+    response = golive_http.get(f"/api/v1/content/{job['id']}", headers=bearer(other_token))
     assert response.status_code == 404
     assert response.json()["metadata"]["error_code"] == "NOT_FOUND"
     assert job["id"] not in [
-        item["id"] for item in http.get("/api/v1/content", headers=bearer(other_token)).json()["data"]
+        item["id"] for item in golive_http.get("/api/v1/content", headers=bearer(other_token)).json()["data"]
     ]
     # Admins may read anyone's.
-    assert http.get(f"/api/v1/content/{job['id']}", headers=bearer(admin_token)).status_code == 200
+    assert (
+        golive_http.get(f"/api/v1/content/{job['id']}", headers=bearer(golive_admin_token)).status_code == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,33 +83,33 @@ def test_content_of_another_user_is_not_found(
     ids=["500", "503", "429", "400", "422", "malformed"],
 )
 def test_ai_service_failures_answer_502_and_the_job_is_kept_as_failed(
-    http: httpx.Client,
-    user_token: str,
-    upstream: UpstreamControl,
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    golive_upstream: UpstreamControl,
     behaviour: dict[str, object],
     attempts: int,
 ) -> None:
     # RETRY_MAX_ATTEMPTS (3) for transient answers (429, 502-504); a 500, a 4xx or a malformed answer
     # is final.
-    upstream.program(**behaviour)
-    response = generate(http, user_token)
+    golive_upstream.program(**behaviour)
+    response = generate(golive_http, golive_user_token)
     assert response.status_code == 502
     metadata = response.json()["metadata"]
     assert metadata["error_code"] == "UPSTREAM_ERROR"
-    assert upstream.stats().calls == attempts
+    assert golive_upstream.stats().calls == attempts
     content_id = metadata["details"]["content_id"]
-    job = http.get(f"/api/v1/content/{content_id}", headers=bearer(user_token)).json()["data"]
+    job = golive_http.get(f"/api/v1/content/{content_id}", headers=bearer(golive_user_token)).json()["data"]
     assert job["status"] == "failed"
     assert job["error"]
 
 
 def test_a_transient_failure_is_retried_with_one_idempotency_key(
-    http: httpx.Client, user_token: str, upstream: UpstreamControl
+    golive_http: httpx.Client, golive_user_token: str, golive_upstream: UpstreamControl
 ) -> None:
-    upstream.program(script=[503, 502])
-    response = generate(http, user_token)
+    golive_upstream.program(script=[503, 502])
+    response = generate(golive_http, golive_user_token)
     assert response.status_code == 201
-    stats = upstream.stats()
+    stats = golive_upstream.stats()
     assert stats.calls == 3
     assert stats.generations == 1
     # Every attempt carried the same key (the job's id): had an answer been lost on the way, the
@@ -113,11 +118,13 @@ def test_a_transient_failure_is_retried_with_one_idempotency_key(
 
 
 def test_ai_service_too_slow_answers_504(
-    start_backend: BackendFactory, upstream: UpstreamControl, user_credentials: Credentials
+    golive_start_backend: BackendFactory,
+    golive_upstream: UpstreamControl,
+    golive_user_credentials: Credentials,
 ) -> None:
-    backend = start_backend({"AI_SERVICE_TIMEOUT_SECONDS": "0.3"})
-    token = login(backend.urls[0], user_credentials)
-    upstream.program(latency_ms=3000)
+    backend = golive_start_backend({"AI_SERVICE_TIMEOUT_SECONDS": "0.3"})
+    token = login(backend.urls[0], golive_user_credentials)
+    golive_upstream.program(latency_ms=3000)
     with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
         response = generate(client, token)
     assert response.status_code == 504
@@ -125,10 +132,10 @@ def test_ai_service_too_slow_answers_504(
 
 
 def test_ai_service_unreachable_answers_503(
-    start_backend: BackendFactory, unused_port: int, user_credentials: Credentials
+    golive_start_backend: BackendFactory, golive_unused_port: int, golive_user_credentials: Credentials
 ) -> None:
-    backend = start_backend({"AI_SERVICE_URL": f"http://127.0.0.1:{unused_port}"})
-    token = login(backend.urls[0], user_credentials)
+    backend = golive_start_backend({"AI_SERVICE_URL": f"http://127.0.0.1:{golive_unused_port}"})
+    token = login(backend.urls[0], golive_user_credentials)
     with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
         response = generate(client, token)
     assert response.status_code == 503
@@ -148,15 +155,18 @@ def test_ai_service_unreachable_answers_503(
     ids=["empty", "blank-prompt", "long-prompt", "unknown-type", "bad-agent"],
 )
 def test_invalid_generation_requests_are_422(
-    http: httpx.Client, user_token: str, body: dict[str, str]
+    golive_http: httpx.Client, golive_user_token: str, body: dict[str, str]
 ) -> None:
-    response = http.post("/api/v1/content/generate", json=body, headers=bearer(user_token))
+    response = golive_http.post("/api/v1/content/generate", json=body, headers=bearer(golive_user_token))
     assert response.status_code == 422
     assert response.json()["metadata"]["errors"]
 
 
 @pytest.mark.external_ok
-def test_unknown_and_malformed_content_ids(http: httpx.Client, user_token: str) -> None:
-    assert http.get(f"/api/v1/content/{uuid.uuid4()}", headers=bearer(user_token)).status_code == 404
+def test_unknown_and_malformed_content_ids(golive_http: httpx.Client, golive_user_token: str) -> None:
+    assert (
+        golive_http.get(f"/api/v1/content/{uuid.uuid4()}", headers=bearer(golive_user_token)).status_code
+        == 404
+    )
     # Not an id at all: no such resource can exist there.
-    assert http.get("/api/v1/content/not-a-uuid", headers=bearer(user_token)).status_code == 404
+    assert golive_http.get("/api/v1/content/not-a-uuid", headers=bearer(golive_user_token)).status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.clients import BackendFactory
 
 ALLOWED = "http://localhost:3000"  # the guide's default CORS_ALLOWED_ORIGINS
 
@@ -21,8 +21,12 @@ def preflight(http: httpx.Client, origin: str, method: str = "POST") -> httpx.Re
     )
 
 
-def test_allowed_origin_preflight_gets_credentials(http: httpx.Client) -> None:
-    response = preflight(http, ALLOWED)
+def granted_headers(response: httpx.Response) -> list[str]:
+    return sorted(name for name in response.headers if name.lower().startswith("access-control-"))
+
+
+def test_allowed_origin_preflight_gets_credentials(golive_http: httpx.Client) -> None:
+    response = preflight(golive_http, ALLOWED)
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert response.headers["access-control-allow-credentials"] == "true"
@@ -31,8 +35,8 @@ def test_allowed_origin_preflight_gets_credentials(http: httpx.Client) -> None:
     assert "x-request-id" in allowed_headers
 
 
-def test_allowed_origin_can_read_the_request_id(http: httpx.Client) -> None:
-    response = http.get("/health", headers={"Origin": ALLOWED})
+def test_allowed_origin_can_read_the_request_id(golive_http: httpx.Client) -> None:
+    response = golive_http.get("/health", headers={"Origin": ALLOWED})
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
 
@@ -40,19 +44,23 @@ def test_allowed_origin_can_read_the_request_id(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     "origin", ["https://evil.example", "http://localhost:3001", "null", "http://localhost"]
 )
-def test_other_origins_get_no_cors_grant(http: httpx.Client, origin: str) -> None:
-    assert preflight(http, origin).status_code == 400
-    simple = http.get("/health", headers={"Origin": origin})
+def test_other_origins_get_no_cors_grant(golive_http: httpx.Client, origin: str) -> None:
+    refused = preflight(golive_http, origin)
+    assert refused.status_code == 400
+    assert granted_headers(refused) == []
+    simple = golive_http.get("/health", headers={"Origin": origin})
     assert "access-control-allow-origin" not in simple.headers
     assert "access-control-allow-credentials" not in simple.headers
 
 
-def test_methods_outside_the_setting_are_refused(http: httpx.Client) -> None:
-    assert preflight(http, ALLOWED, method="PATCH").status_code == 400
+def test_methods_outside_the_setting_are_refused(golive_http: httpx.Client) -> None:
+    refused = preflight(golive_http, ALLOWED, method="PATCH")
+    assert refused.status_code == 400
+    assert granted_headers(refused) == []
 
 
-def test_origins_come_from_the_setting(start_backend: BackendFactory) -> None:
-    backend = start_backend(
+def test_origins_come_from_the_setting(golive_start_backend: BackendFactory) -> None:
+    backend = golive_start_backend(
         {"CORS_ALLOWED_ORIGINS": '["https://app.example"]', "CORS_ALLOW_CREDENTIALS": "false"}
     )
     with httpx.Client(base_url=backend.urls[0], timeout=30) as client:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from golive.chaos.toxiproxy.service import ToxiproxyClient
+from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import PusherCredentials
-from golive.fixtures.plugin import BackendFactory
 from golive.fixtures.pusher.client import PusherSocket
 
 pytestmark = pytest.mark.chaos
@@ -47,12 +47,12 @@ async def completion_of(socket: PusherSocket, job_id: str, within: float) -> boo
 
 
 async def test_jobs_complete_through_a_pusher_outage_and_events_resume(
-    start_backend: BackendFactory,
-    toxiproxy: ToxiproxyClient,
-    user_token: str,
-    pusher_credentials: PusherCredentials,
+    golive_start_backend: BackendFactory,
+    golive_toxiproxy: ToxiproxyClient,
+    golive_user_token: str,
+    golive_pusher_credentials: PusherCredentials,
 ) -> None:
-    backend = start_backend(
+    backend = golive_start_backend(
         {
             "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "2",
             "CIRCUIT_BREAKER_TIMEOUT_SECONDS": str(OPEN_SECONDS),
@@ -62,13 +62,13 @@ async def test_jobs_complete_through_a_pusher_outage_and_events_resume(
     )
     async with (
         httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
-        await PusherSocket.connect(pusher_credentials) as socket,
+        await PusherSocket.connect(golive_pusher_credentials) as socket,
     ):
         await socket.subscribe("content-generation")
-        assert await completion_of(socket, await generate(client, user_token, "before"), within=10)
+        assert await completion_of(socket, await generate(client, golive_user_token, "before"), within=10)
 
-        toxiproxy.set_enabled("pusher", False)
-        during = [await generate(client, user_token, f"outage {n}") for n in range(4)]
+        golive_toxiproxy.set_enabled("pusher", False)
+        during = [await generate(client, golive_user_token, f"outage {n}") for n in range(4)]
         async with asyncio.timeout(10):
             while True:
                 if await breaker_state(client) == "OPEN":
@@ -77,17 +77,23 @@ async def test_jobs_complete_through_a_pusher_outage_and_events_resume(
         status = (await client.get("/pusher/status")).json()["data"]
         assert status["publisher"]["failed"] >= 2
         rows = [
-            (await client.get(f"/api/v1/content/{job}", headers={"Authorization": f"Bearer {user_token}"}))
+            (
+                await client.get(
+                    f"/api/v1/content/{job}", headers={"Authorization": f"Bearer {golive_user_token}"}
+                )
+            )
             for job in during
         ]
         assert all(row.json()["data"]["status"] == "completed" for row in rows)
 
-        toxiproxy.set_enabled("pusher", True)
+        golive_toxiproxy.set_enabled("pusher", True)
         # The first jobs after the outage may still meet the open breaker (their events are
         # dropped); within a few open periods, one is the half-open trial and gets through.
         deadline = time.monotonic() + 10 * OPEN_SECONDS + 10
         delivered = False
         while not delivered and time.monotonic() < deadline:
-            delivered = await completion_of(socket, await generate(client, user_token, "after"), within=2)
+            delivered = await completion_of(
+                socket, await generate(client, golive_user_token, "after"), within=2
+            )
         assert delivered, "no job's events arrived after Pusher came back"
         assert await breaker_state(client) == "CLOSED"

@@ -9,8 +9,8 @@ from .openapi import Operation, load_operations
 
 
 @pytest.fixture(scope="session")
-def openapi(sut_url: str) -> tuple[list[Operation], dict[str, Any]]:
-    with httpx.Client(base_url=sut_url, timeout=30) as client:
+def openapi(golive_sut_url: str) -> tuple[list[Operation], dict[str, Any]]:
+    with httpx.Client(base_url=golive_sut_url, timeout=30) as client:
         operations, components = load_operations(client)
     # A contract checked against nothing would pass vacuously.
     assert len(operations) >= 5, f"the OpenAPI document declares only {len(operations)} operations"

@@ -45,7 +45,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_every_operation_answers_inside_the_contract(
     role: str,
     request: pytest.FixtureRequest,
-    http: httpx.Client,
+    golive_http: httpx.Client,
     operations: list[Operation],
     components: dict[str, Any],
 ) -> None:
@@ -53,7 +53,7 @@ def test_every_operation_answers_inside_the_contract(
     failures = []
     for operation in operations:
         request_id = f"contract-{role}-{uuid.uuid4().hex[:12]}"
-        response = http.request(
+        response = golive_http.request(
             operation.method,
             operation.url(components),
             headers={**headers, "X-Request-ID": request_id},
@@ -77,19 +77,19 @@ def test_every_operation_answers_inside_the_contract(
         "/api/v1/users/%00",
     ],
 )
-def test_unknown_routes_answer_404_envelope(http: httpx.Client, path: str) -> None:
-    response = http.get(path)
+def test_unknown_routes_answer_404_envelope(golive_http: httpx.Client, path: str) -> None:
+    response = golive_http.get(path)
     assert response.status_code == 404
     assert error_code(response) == "NOT_FOUND"
     assert problems_of(response) == []
 
 
-def test_wrong_methods_answer_405_envelope(http: httpx.Client, operations: list[Operation]) -> None:
+def test_wrong_methods_answer_405_envelope(golive_http: httpx.Client, operations: list[Operation]) -> None:
     pairs = wrong_methods(operations)
     assert pairs, "every method is served on every path: nothing to check"
     failures = []
     for method, path in pairs:
-        response = http.request(method, path)
+        response = golive_http.request(method, path)
         label = f"{method.upper()} {path}"
         failures += expect_error(label, response, 405, "METHOD_NOT_ALLOWED")
         if "allow" not in response.headers:
@@ -109,15 +109,19 @@ def _json_operations(operations: list[Operation]) -> Iterator[Operation]:
     ids=["truncated", "unclosed-array", "not-utf8", "null", "string", "array"],
 )
 def test_malformed_json_answers_422_with_field_errors(
-    http: httpx.Client, operations: list[Operation], components: dict[str, Any], admin_token: str, body: bytes
+    golive_http: httpx.Client,
+    operations: list[Operation],
+    components: dict[str, Any],
+    golive_admin_token: str,
+    body: bytes,
 ) -> None:
     failures = []
     for operation in _json_operations(operations):
-        response = http.request(
+        response = golive_http.request(
             operation.method,
             operation.url(components),
             content=body,
-            headers={**bearer(admin_token), "Content-Type": "application/json"},
+            headers={**bearer(golive_admin_token), "Content-Type": "application/json"},
         )
         failures += expect_error(operation.id, response, 422, "VALIDATION_ERROR")
         if response.status_code == 422 and not response.json()["metadata"].get("errors"):
@@ -126,12 +130,15 @@ def test_malformed_json_answers_422_with_field_errors(
 
 
 def test_validation_errors_name_the_missing_fields(
-    http: httpx.Client, operations: list[Operation], components: dict[str, Any], admin_token: str
+    golive_http: httpx.Client,
+    operations: list[Operation],
+    components: dict[str, Any],
+    golive_admin_token: str,
 ) -> None:
     failures = []
     for operation in _json_operations(operations):
-        response = http.request(
-            operation.method, operation.url(components), json={}, headers=bearer(admin_token)
+        response = golive_http.request(
+            operation.method, operation.url(components), json={}, headers=bearer(golive_admin_token)
         )
         if response.status_code != 422:
             failures.append(f"{operation.id} -> {response.status_code}, expected 422 for an empty object")
@@ -151,14 +158,17 @@ def test_validation_errors_name_the_missing_fields(
     ids=["missing", "empty-bearer", "garbage", "basic-scheme", "three-parts", "huge"],
 )
 def test_protected_operations_answer_401_envelope(
-    http: httpx.Client, operations: list[Operation], components: dict[str, Any], authorization: str | None
+    golive_http: httpx.Client,
+    operations: list[Operation],
+    components: dict[str, Any],
+    authorization: str | None,
 ) -> None:
     protected = [operation for operation in operations if operation.needs_auth]
     assert protected, "no operation declares security"
     failures = []
     for operation in protected:
         headers = {"Authorization": authorization} if authorization else {}
-        response = http.request(
+        response = golive_http.request(
             operation.method,
             operation.url(components),
             headers=headers,
@@ -171,17 +181,17 @@ def test_protected_operations_answer_401_envelope(
 
 
 def test_admin_operations_answer_403_envelope_to_users(
-    http: httpx.Client, operations: list[Operation], components: dict[str, Any], user_token: str
+    golive_http: httpx.Client, operations: list[Operation], components: dict[str, Any], golive_user_token: str
 ) -> None:
     admin_only = [operation for operation in operations if operation.admin_only]
     assert admin_only, "no operation is marked x-required-role: admin"
     failures = []
     for operation in admin_only:
         body = {"username": "nobody-" + uuid.uuid4().hex[:8], "password": "long-enough-1"}
-        response = http.request(
+        response = golive_http.request(
             operation.method,
             operation.url(components),
-            headers=bearer(user_token),
+            headers=bearer(golive_user_token),
             json=body if operation.takes_json else None,
         )
         failures += expect_error(operation.id, response, 403, "FORBIDDEN")
@@ -189,22 +199,27 @@ def test_admin_operations_answer_403_envelope_to_users(
 
 
 def test_declared_oversized_bodies_answer_413_envelope(
-    http: httpx.Client, operations: list[Operation], components: dict[str, Any], admin_token: str
+    golive_http: httpx.Client,
+    operations: list[Operation],
+    components: dict[str, Any],
+    golive_admin_token: str,
 ) -> None:
     oversized = b'{"prompt": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     failures = []
     for operation in _json_operations(operations):
-        response = http.request(
+        response = golive_http.request(
             operation.method,
             operation.url(components),
             content=oversized,
-            headers={**bearer(admin_token), "Content-Type": "application/json"},
+            headers={**bearer(golive_admin_token), "Content-Type": "application/json"},
         )
         failures += expect_error(operation.id, response, 413, "PAYLOAD_TOO_LARGE")
     assert not failures, "\n".join(failures)
 
 
-def test_streamed_oversized_body_answers_413_envelope(http: httpx.Client, user_token: str) -> None:
+def test_streamed_oversized_body_answers_413_envelope(
+    golive_http: httpx.Client, golive_user_token: str
+) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"prompt": "'
         for _ in range(40):
@@ -212,24 +227,24 @@ def test_streamed_oversized_body_answers_413_envelope(http: httpx.Client, user_t
         yield b'"}'
 
     # No Content-Length: the limit can only be found while reading.
-    response = http.post(
+    response = golive_http.post(
         "/api/v1/content/generate",
         content=chunks(),
-        headers={**bearer(user_token), "Content-Type": "application/json"},
+        headers={**bearer(golive_user_token), "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert error_code(response) == "PAYLOAD_TOO_LARGE"
     assert problems_of(response) == []
 
 
-def test_oversized_body_to_a_route_that_reads_none_answers_413_envelope(http: httpx.Client) -> None:
-    response = http.request("GET", "/health", content=b"x" * (2 * 1024 * 1024))
+def test_oversized_body_to_a_route_that_reads_none_answers_413_envelope(golive_http: httpx.Client) -> None:
+    response = golive_http.request("GET", "/health", content=b"x" * (2 * 1024 * 1024))
     assert response.status_code == 413
     assert problems_of(response) == []
 
 
-def test_cors_rejection_inside_middleware_answers_envelope(http: httpx.Client) -> None:
-    response = http.options(
+def test_cors_rejection_inside_middleware_answers_envelope(golive_http: httpx.Client) -> None:
+    response = golive_http.options(
         "/health", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
     )
     assert response.status_code == 400
@@ -237,8 +252,10 @@ def test_cors_rejection_inside_middleware_answers_envelope(http: httpx.Client) -
     assert problems_of(response) == []
 
 
-def test_success_envelope_carries_data_and_metadata(http: httpx.Client, user_token: str) -> None:
-    response = http.get("/api/v1/auth/me", headers=bearer(user_token))
+def test_success_envelope_carries_data_and_metadata(
+    golive_http: httpx.Client, golive_user_token: str
+) -> None:
+    response = golive_http.get("/api/v1/auth/me", headers=bearer(golive_user_token))
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "success"

@@ -22,8 +22,8 @@ import httpx
 import psycopg
 import pytest
 
+from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.network import wait_until
-from golive.fixtures.plugin import BackendFactory, login
 from golive.fixtures.stack import create_users, new_credentials
 from golive.fixtures.sut import SutCluster
 
@@ -63,9 +63,9 @@ def fail_for_real(database: str, start_backend: BackendFactory, **env: str) -> F
 
 
 def test_unhandled_failure_answers_500_envelope_without_internals(
-    database: str, start_backend: BackendFactory
+    golive_database: str, golive_start_backend: BackendFactory
 ) -> None:
-    failure = fail_for_real(database, start_backend)
+    failure = fail_for_real(golive_database, golive_start_backend)
     response = failure.response
     assert response.status_code == 500
     assert response.json()["metadata"]["error_code"] == "INTERNAL_ERROR"
@@ -82,9 +82,13 @@ def test_unhandled_failure_answers_500_envelope_without_internals(
     assert "UndefinedTable" in json.dumps(errors[0]["exception"])
 
 
-def test_every_log_line_of_a_request_carries_its_id(start_backend: BackendFactory, unused_port: int) -> None:
+def test_every_log_line_of_a_request_carries_its_id(
+    golive_start_backend: BackendFactory, golive_unused_port: int
+) -> None:
     # Database down: the request logs a warning besides its access line.
-    backend = start_backend({"DATABASE_URL": f"postgresql://nobody:secret@127.0.0.1:{unused_port}/none"})
+    backend = golive_start_backend(
+        {"DATABASE_URL": f"postgresql://nobody:secret@127.0.0.1:{golive_unused_port}/none"}
+    )
     log = backend.replicas[0].log_path
     before = len(log_lines(log))  # start-up and the readiness probes
     request_id = f"logged-{uuid.uuid4().hex[:8]}"
@@ -158,9 +162,11 @@ def sentry() -> Iterator[SentryReceiver]:
 
 
 def test_unhandled_failure_is_reported_to_sentry(
-    sentry: SentryReceiver, database: str, start_backend: BackendFactory
+    sentry: SentryReceiver, golive_database: str, golive_start_backend: BackendFactory
 ) -> None:
-    failure = fail_for_real(database, start_backend, SENTRY_DSN=sentry.dsn, SENTRY_ENVIRONMENT="golive-test")
+    failure = fail_for_real(
+        golive_database, golive_start_backend, SENTRY_DSN=sentry.dsn, SENTRY_ENVIRONMENT="golive-test"
+    )
     assert failure.response.status_code == 500
 
     def reported() -> bytes | None:
@@ -175,9 +181,9 @@ def test_unhandled_failure_is_reported_to_sentry(
 
 
 def test_without_a_dsn_nothing_is_reported(
-    sentry: SentryReceiver, database: str, start_backend: BackendFactory
+    sentry: SentryReceiver, golive_database: str, golive_start_backend: BackendFactory
 ) -> None:
-    failure = fail_for_real(database, start_backend)
+    failure = fail_for_real(golive_database, golive_start_backend)
     assert failure.response.status_code == 500
     assert "SENTRY_DSN" not in failure.backend.env
     assert sentry.envelopes == []

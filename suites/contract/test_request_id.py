@@ -41,31 +41,33 @@ def problems(response: httpx.Response, sent: str | None) -> list[str]:
 
 @pytest.mark.parametrize("path", ROUTES)
 @pytest.mark.parametrize("request_id", VALID, ids=lambda value: value[:20])
-def test_valid_request_id_is_echoed(http: httpx.Client, path: str, request_id: str) -> None:
-    response = http.get(path, headers={"X-Request-ID": request_id})
+def test_valid_request_id_is_echoed(golive_http: httpx.Client, path: str, request_id: str) -> None:
+    response = golive_http.get(path, headers={"X-Request-ID": request_id})
     assert response.headers["x-request-id"] == request_id
     assert problems(response, request_id) == []
 
 
 @pytest.mark.parametrize("path", ROUTES)
 @pytest.mark.parametrize("request_id", INVALID, ids=lambda value: repr(value[:20]))
-def test_invalid_request_id_is_replaced_by_a_uuid(http: httpx.Client, path: str, request_id: str) -> None:
+def test_invalid_request_id_is_replaced_by_a_uuid(
+    golive_http: httpx.Client, path: str, request_id: str
+) -> None:
     # latin-1 is what HTTP/1.1 carries in header values; httpx would refuse non-ASCII str.
-    response = http.get(path, headers={b"X-Request-ID": request_id.encode("latin-1")})
+    response = golive_http.get(path, headers={b"X-Request-ID": request_id.encode("latin-1")})
     assert response.headers["x-request-id"] != request_id
     uuid.UUID(response.headers["x-request-id"])
     assert problems(response, request_id) == []
 
 
 @pytest.mark.parametrize("path", ROUTES)
-def test_missing_request_id_is_generated(http: httpx.Client, path: str) -> None:
-    response = http.get(path)
+def test_missing_request_id_is_generated(golive_http: httpx.Client, path: str) -> None:
+    response = golive_http.get(path)
     uuid.UUID(response.headers["x-request-id"])
     assert problems(response, None) == []
 
 
-def test_each_request_gets_its_own_generated_id(http: httpx.Client) -> None:
-    ids = {http.get("/health").headers["x-request-id"] for _ in range(20)}
+def test_each_request_gets_its_own_generated_id(golive_http: httpx.Client) -> None:
+    ids = {golive_http.get("/health").headers["x-request-id"] for _ in range(20)}
     assert len(ids) == 20
 
 
@@ -84,11 +86,11 @@ def _raw_exchange(sut_url: str, request: bytes) -> bytes:
     [b"abc\r\nX-Injected: yes", b"abc\rX-Injected: yes", b"abc\nX-Injected: yes", b"abc\x00def"],
     ids=["crlf", "cr", "lf", "nul"],
 )
-def test_header_injection_through_request_id_is_impossible(sut_url: str, value: bytes) -> None:
+def test_header_injection_through_request_id_is_impossible(golive_sut_url: str, value: bytes) -> None:
     request = (
         b"GET /health HTTP/1.1\r\nHost: sut\r\nConnection: close\r\nX-Request-ID: " + value + b"\r\n\r\n"
     )
-    answer = _raw_exchange(sut_url, request)
+    answer = _raw_exchange(golive_sut_url, request)
     assert answer.startswith(b"HTTP/1.1 "), "the server closed the connection without an answer"
     header_lines = answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
     names = [line.split(b":", 1)[0].strip().lower() for line in header_lines]

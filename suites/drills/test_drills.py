@@ -37,8 +37,8 @@ def test_migration(golive_stack: Stack, tmp_path: Path) -> None:
         "upgrade head from base",
     ]
     assert result.steps[1].figures == SIZES.rows()
-    # downgrade -1 drops what 0003 added, with the rows written there, and says so.
-    assert steps["downgrade -1"].figures["dropped"] == {"idempotency_keys": 500}
+    # downgrade -1 drops what 0004 added, with the rows written there, and says so.
+    assert steps["downgrade -1"].figures["dropped"] == {"circuit_breaker_state.trips": 3}
     assert all(step.locks for step in steps.values() if step.name.startswith(("upgrade", "downgrade")))
 
 

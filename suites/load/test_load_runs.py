@@ -142,9 +142,9 @@ def test_load_under_a_chaos_experiment_records_both_on_one_timeline(tmp_path: Pa
 
 
 def test_against_a_deployment_it_uses_the_operators_accounts(
-    stack_description: StackDescription, tmp_path: Path
+    golive_stack_description: StackDescription, tmp_path: Path
 ) -> None:
-    user, admin = stack_description.users["user"], stack_description.users["admin"]
+    user, admin = golive_stack_description.users["user"], golive_stack_description.users["admin"]
     env = {
         "GOLIVE_USER_USERNAME": user.username,
         "GOLIVE_USER_PASSWORD": user.password,
@@ -153,7 +153,7 @@ def test_against_a_deployment_it_uses_the_operators_accounts(
     }
     path = profiles(tmp_path, DISTRIBUTED.replace("merged", "target").replace("8s", "5s"))
     run = golive_load(
-        "--profiles", str(path), "--profile", "target", "--target", stack_description.sut,
+        "--profiles", str(path), "--profile", "target", "--target", golive_stack_description.sut,
         "--run-dir", str(tmp_path), env=env,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

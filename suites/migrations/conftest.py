@@ -16,7 +16,7 @@ def alembic_config() -> Config:
 
 
 @pytest.fixture
-def alembic_engine(empty_database: str) -> Iterator[Engine]:
-    engine = create_engine(sync_database_url(empty_database), poolclass=pool.NullPool)
+def alembic_engine(golive_empty_database: str) -> Iterator[Engine]:
+    engine = create_engine(sync_database_url(golive_empty_database), poolclass=pool.NullPool)
     yield engine
     engine.dispose()

@@ -45,6 +45,44 @@ def test_revision_0002_adds_the_guides_resilience_schema(
     }  # fmt: skip
 
 
+def test_revision_0003_adds_idempotency_keys(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    alembic_runner.migrate_up_to("0003")
+    assert "idempotency_keys" in tables(alembic_engine)
+
+
+def test_revision_0004_persists_breaker_trips_and_its_downgrade_keeps_the_rest(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    alembic_runner.migrate_up_to("0003")
+    with alembic_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO circuit_breaker_state (name, state, failure_count) VALUES ('ai-service', 'OPEN', 5)"
+            )
+        )
+    alembic_runner.migrate_up_to("0004")
+    assert "trips" in columns(alembic_engine, "circuit_breaker_state")
+    with alembic_engine.begin() as connection:
+        assert connection.execute(text("SELECT trips FROM circuit_breaker_state")).scalar_one() == 0
+        connection.execute(text("UPDATE circuit_breaker_state SET trips = 3"))
+        connection.execute(text("INSERT INTO circuit_breaker_state (name, state) VALUES ('redis', 'CLOSED')"))
+        assert (
+            connection.execute(
+                text("SELECT trips FROM circuit_breaker_state WHERE name = 'redis'")
+            ).scalar_one()
+            == 0
+        )
+    alembic_runner.migrate_down_to("0003")
+    assert "trips" not in columns(alembic_engine, "circuit_breaker_state")
+    with alembic_engine.begin() as connection:
+        rows = connection.execute(
+            text("SELECT name, state, failure_count FROM circuit_breaker_state ORDER BY name")
+        )
+        assert [tuple(row) for row in rows] == [("ai-service", "OPEN", 5), ("redis", "CLOSED", 0)]
+
+
 @pytest.mark.parametrize("state", ["CLOSED", "OPEN", "HALF_OPEN"])
 def test_circuit_breaker_state_accepts_the_three_states(
     alembic_runner: MigrationContext, alembic_engine: Engine, state: str
@@ -61,10 +99,10 @@ def test_circuit_breaker_state_accepts_the_three_states(
 
 @pytest.mark.parametrize("state", ["closed", "BROKEN", ""])
 def test_circuit_breaker_state_check_constraint_refuses_others(
-    alembic_runner: MigrationContext, empty_database: str, state: str
+    alembic_runner: MigrationContext, golive_empty_database: str, state: str
 ) -> None:
     alembic_runner.migrate_up_to("head")
-    with psycopg.connect(empty_database) as connection, pytest.raises(psycopg.errors.CheckViolation):
+    with psycopg.connect(golive_empty_database) as connection, pytest.raises(psycopg.errors.CheckViolation):
         connection.execute("INSERT INTO circuit_breaker_state (name, state) VALUES ('x', %s)", (state,))
 
 

@@ -37,13 +37,13 @@ def whoami(sut_url: str, token: str) -> Account:
 
 
 @pytest.fixture(scope="session")
-def user_account(sut_url: str, user_token: str) -> Account:
-    return whoami(sut_url, user_token)
+def user_account(golive_sut_url: str, golive_user_token: str) -> Account:
+    return whoami(golive_sut_url, golive_user_token)
 
 
 @pytest.fixture(scope="session")
-def admin_account(sut_url: str, admin_token: str) -> Account:
-    return whoami(sut_url, admin_token)
+def admin_account(golive_sut_url: str, golive_admin_token: str) -> Account:
+    return whoami(golive_sut_url, golive_admin_token)
 
 
 @pytest.fixture(scope="session")
@@ -53,17 +53,17 @@ def node() -> NodeProject:
 
 @pytest.fixture
 def pusher_js(
-    node: NodeProject, pusher_credentials: PusherCredentials, sut_url: str, tmp_path: Path
+    node: NodeProject, golive_pusher_credentials: PusherCredentials, golive_sut_url: str, tmp_path: Path
 ) -> Iterator[ClientFactory]:
     """Starts pusher-js clients connected to the stack's emulator and authorized by its backend;
     all of them are disconnected (or killed) after the test."""
     factory = ClientFactory(
         node,
         {
-            "key": pusher_credentials.key,
-            "wsHost": pusher_credentials.host,
-            "wsPort": pusher_credentials.port,
-            "sut": sut_url.rstrip("/"),
+            "key": golive_pusher_credentials.key,
+            "wsHost": golive_pusher_credentials.host,
+            "wsPort": golive_pusher_credentials.port,
+            "sut": golive_sut_url.rstrip("/"),
         },
         tmp_path,
     )

@@ -19,8 +19,8 @@ import nacl.secret
 import pusher
 import pytest
 
+from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import Credentials, PusherCredentials
-from golive.fixtures.plugin import BackendFactory
 from golive.fixtures.pusher.client import PusherSocket, SubscriptionFailed
 from golive.fixtures.upstream.control import UpstreamControl
 
@@ -28,9 +28,9 @@ from .conftest import Account
 
 
 @pytest.fixture
-async def client(sut_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(golive_sut_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """For the async tests: the event loop also serves their WebSockets."""
-    async with httpx.AsyncClient(base_url=sut_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=golive_sut_url, timeout=30) as http:
         yield http
 
 
@@ -85,9 +85,9 @@ async def poll(check: Callable[[], Awaitable[bool]], within: float = 10, what: s
 
 
 @pytest.mark.external_ok
-def test_auth_needs_a_token(http: httpx.Client) -> None:
+def test_auth_needs_a_token(golive_http: httpx.Client) -> None:
     body = envelope_error(
-        http.post("/pusher/auth", data={"socket_id": "1.2", "channel_name": "private-x"}), 401
+        golive_http.post("/pusher/auth", data={"socket_id": "1.2", "channel_name": "private-x"}), 401
     )
     assert body["metadata"]["error_code"] == "UNAUTHORIZED"
 
@@ -99,39 +99,41 @@ def test_auth_needs_a_token(http: httpx.Client) -> None:
 )
 @pytest.mark.external_ok
 def test_auth_rejects_malformed_requests_with_field_errors(
-    http: httpx.Client, user_token: str, fields: dict[str, str]
+    golive_http: httpx.Client, golive_user_token: str, fields: dict[str, str]
 ) -> None:
-    body = envelope_error(http.post("/pusher/auth", data=fields, headers=bearer(user_token)), 422)
+    body = envelope_error(
+        golive_http.post("/pusher/auth", data=fields, headers=bearer(golive_user_token)), 422
+    )
     assert body["metadata"]["errors"], body
 
 
 async def test_a_user_opens_their_own_private_channel_with_the_signature(
     client: httpx.AsyncClient,
-    user_token: str,
+    golive_user_token: str,
     user_account: Account,
-    pusher_credentials: PusherCredentials,
+    golive_pusher_credentials: PusherCredentials,
 ) -> None:
     channel = f"private-user-{user_account.id}"
-    async with await PusherSocket.connect(pusher_credentials) as socket:
+    async with await PusherSocket.connect(golive_pusher_credentials) as socket:
         for as_json in (False, True):
-            auth = await signed(client, user_token, socket.socket_id, channel, as_json=as_json)
+            auth = await signed(client, golive_user_token, socket.socket_id, channel, as_json=as_json)
             assert set(auth) == {"auth"}  # Pusher's format: pusher-js reads it as it is
-            assert auth["auth"].startswith(f"{pusher_credentials.key}:")
+            assert auth["auth"].startswith(f"{golive_pusher_credentials.key}:")
         assert await socket.subscribe(channel, auth) == {}
 
 
 async def test_a_signature_for_one_socket_does_not_open_the_channel_on_another(
     client: httpx.AsyncClient,
-    user_token: str,
+    golive_user_token: str,
     user_account: Account,
-    pusher_credentials: PusherCredentials,
+    golive_pusher_credentials: PusherCredentials,
 ) -> None:
     channel = f"private-user-{user_account.id}"
     async with (
-        await PusherSocket.connect(pusher_credentials) as first,
-        await PusherSocket.connect(pusher_credentials) as second,
+        await PusherSocket.connect(golive_pusher_credentials) as first,
+        await PusherSocket.connect(golive_pusher_credentials) as second,
     ):
-        auth = await signed(client, user_token, first.socket_id, channel)
+        auth = await signed(client, golive_user_token, first.socket_id, channel)
         with pytest.raises(SubscriptionFailed) as failure:
             await second.subscribe(channel, auth)
         assert failure.value.data["status"] == 401
@@ -139,48 +141,52 @@ async def test_a_signature_for_one_socket_does_not_open_the_channel_on_another(
 
 @pytest.mark.external_ok
 def test_another_users_channel_is_forbidden_but_administrators_may_watch_it(
-    http: httpx.Client, user_token: str, admin_token: str, user_account: Account, admin_account: Account
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    golive_admin_token: str,
+    user_account: Account,
+    admin_account: Account,
 ) -> None:
     admins_channel, users_channel = f"private-user-{admin_account.id}", f"private-user-{user_account.id}"
-    body = envelope_error(authorize(http, user_token, "1.2", admins_channel), 403)
+    body = envelope_error(authorize(golive_http, golive_user_token, "1.2", admins_channel), 403)
     assert body["metadata"]["error_code"] == "FORBIDDEN"
-    assert authorize(http, admin_token, "1.2", users_channel).status_code == 200
+    assert authorize(golive_http, golive_admin_token, "1.2", users_channel).status_code == 200
 
 
 @pytest.mark.parametrize(
     "channel", ["content-generation", "private-billing", "private-encrypted-user-1", "#server-to-user-1"]
 )
 def test_channels_no_one_is_authorized_for_answer_403(
-    http: httpx.Client, admin_token: str, channel: str
+    golive_http: httpx.Client, golive_admin_token: str, channel: str
 ) -> None:
     # Public channels need no signature, other private ones are nobody's, and encrypted channels
     # need PUSHER_ENCRYPTION_MASTER_KEY_BASE64, which this stack does not set.
-    envelope_error(authorize(http, admin_token, "1.2", channel), 403)
+    envelope_error(authorize(golive_http, golive_admin_token, "1.2", channel), 403)
 
 
 async def test_presence_members_are_the_backend_users(
     client: httpx.AsyncClient,
-    user_token: str,
-    admin_token: str,
+    golive_user_token: str,
+    golive_admin_token: str,
     user_account: Account,
     admin_account: Account,
-    user_credentials: Credentials,
-    pusher_credentials: PusherCredentials,
+    golive_user_credentials: Credentials,
+    golive_pusher_credentials: PusherCredentials,
 ) -> None:
     channel = "presence-golive-endpoints"
     async with (
-        await PusherSocket.connect(pusher_credentials) as user_socket,
-        await PusherSocket.connect(pusher_credentials) as admin_socket,
+        await PusherSocket.connect(golive_pusher_credentials) as user_socket,
+        await PusherSocket.connect(golive_pusher_credentials) as admin_socket,
     ):
-        auth = await signed(client, user_token, user_socket.socket_id, channel)
+        auth = await signed(client, golive_user_token, user_socket.socket_id, channel)
         assert json.loads(auth["channel_data"]) == {
             "user_id": str(user_account.id),
-            "user_info": {"name": user_credentials.username, "role": "user"},
+            "user_info": {"name": golive_user_credentials.username, "role": "user"},
         }
         joined = await user_socket.subscribe(channel, auth)
         assert joined["presence"]["ids"] == [str(user_account.id)]
         await admin_socket.subscribe(
-            channel, await signed(client, admin_token, admin_socket.socket_id, channel)
+            channel, await signed(client, golive_admin_token, admin_socket.socket_id, channel)
         )
         added = await user_socket.expect("pusher_internal:member_added", channel)
         assert added["data"]["user_id"] == str(admin_account.id)
@@ -189,12 +195,16 @@ async def test_presence_members_are_the_backend_users(
 
 @pytest.mark.parametrize("as_json", [False, True])
 async def test_a_presence_member_cannot_claim_another_identity(
-    client: httpx.AsyncClient, user_token: str, user_account: Account, admin_account: Account, as_json: bool
+    client: httpx.AsyncClient,
+    golive_user_token: str,
+    user_account: Account,
+    admin_account: Account,
+    as_json: bool,
 ) -> None:
     """Whatever channel_data a client sends along, the signature covers its own id and role."""
     forged = json.dumps({"user_id": str(admin_account.id), "user_info": {"role": "admin"}})
     fields = {"socket_id": "1234.5678", "channel_name": "presence-golive-forgery", "channel_data": forged}
-    headers = bearer(user_token)
+    headers = bearer(golive_user_token)
     response = await (
         client.post("/pusher/auth", json=fields, headers=headers)
         if as_json
@@ -210,15 +220,15 @@ async def test_a_presence_member_cannot_claim_another_identity(
 
 async def test_user_auth_signs_the_sign_in(
     client: httpx.AsyncClient,
-    user_token: str,
+    golive_user_token: str,
     user_account: Account,
-    pusher_credentials: PusherCredentials,
-    pusher_sdk: pusher.Pusher,
+    golive_pusher_credentials: PusherCredentials,
+    golive_pusher_sdk: pusher.Pusher,
 ) -> None:
     uid = str(user_account.id)
-    async with await PusherSocket.connect(pusher_credentials) as socket:
+    async with await PusherSocket.connect(golive_pusher_credentials) as socket:
         response = await client.post(
-            "/pusher/user-auth", data={"socket_id": socket.socket_id}, headers=bearer(user_token)
+            "/pusher/user-auth", data={"socket_id": socket.socket_id}, headers=bearer(golive_user_token)
         )
         assert response.status_code == 200, response.text
         signin = response.json()
@@ -227,31 +237,31 @@ async def test_user_auth_signs_the_sign_in(
         success = await socket.expect("pusher:signin_success")
         assert success["data"]["user_data"] == signin["user_data"]
         await socket.subscribe(f"#server-to-user-{uid}")
-        await asyncio.to_thread(pusher_sdk.send_to_user, uid, "notice", {"text": "hello"})
+        await asyncio.to_thread(golive_pusher_sdk.send_to_user, uid, "notice", {"text": "hello"})
         notice = await socket.expect("notice")
         assert notice["data"] == {"text": "hello"}
 
 
 async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
-    start_backend: BackendFactory,
-    user_token: str,
-    admin_token: str,
+    golive_start_backend: BackendFactory,
+    golive_user_token: str,
+    golive_admin_token: str,
     user_account: Account,
-    pusher_credentials: PusherCredentials,
+    golive_pusher_credentials: PusherCredentials,
 ) -> None:
-    backend = start_backend(
+    backend = golive_start_backend(
         {"PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(os.urandom(32)).decode()}
     )
     channel = f"private-encrypted-user-{user_account.id}"
     async with (
         httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
-        await PusherSocket.connect(pusher_credentials) as socket,
+        await PusherSocket.connect(golive_pusher_credentials) as socket,
     ):
-        auth = await signed(client, user_token, socket.socket_id, channel)
+        auth = await signed(client, golive_user_token, socket.socket_id, channel)
         assert set(auth) == {"auth", "shared_secret"}  # pusher-js needs the key to decrypt
         await socket.subscribe(channel, {"auth": auth["auth"]})
         body = {"channels": [channel], "event": "statement", "data": {"balance": 42}}
-        response = await client.post("/pusher/trigger", json=body, headers=bearer(admin_token))
+        response = await client.post("/pusher/trigger", json=body, headers=bearer(golive_admin_token))
         assert response.status_code == 200, response.text
         sealed = (await socket.expect("statement"))["data"]
         assert set(sealed) == {"nonce", "ciphertext"}  # the emulator saw only ciphertext
@@ -264,19 +274,21 @@ async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
 
 
 @pytest.mark.external_ok
-def test_trigger_is_for_administrators(http: httpx.Client, user_token: str) -> None:
-    response = http.post(
-        "/pusher/trigger", json={"channels": ["news"], "event": "x", "data": {}}, headers=bearer(user_token)
+def test_trigger_is_for_administrators(golive_http: httpx.Client, golive_user_token: str) -> None:
+    response = golive_http.post(
+        "/pusher/trigger",
+        json={"channels": ["news"], "event": "x", "data": {}},
+        headers=bearer(golive_user_token),
     )
     envelope_error(response, 403)
 
 
 async def test_trigger_delivers_to_subscribers_except_the_named_socket(
-    client: httpx.AsyncClient, admin_token: str, pusher_credentials: PusherCredentials
+    client: httpx.AsyncClient, golive_admin_token: str, golive_pusher_credentials: PusherCredentials
 ) -> None:
     async with (
-        await PusherSocket.connect(pusher_credentials) as sender,
-        await PusherSocket.connect(pusher_credentials) as watcher,
+        await PusherSocket.connect(golive_pusher_credentials) as sender,
+        await PusherSocket.connect(golive_pusher_credentials) as watcher,
     ):
         for socket in (sender, watcher):
             await socket.subscribe("golive-news")
@@ -286,14 +298,14 @@ async def test_trigger_delivers_to_subscribers_except_the_named_socket(
             "data": {"title": "go"},
             "socket_id": sender.socket_id,
         }
-        response = await client.post("/pusher/trigger", json=body, headers=bearer(admin_token))
+        response = await client.post("/pusher/trigger", json=body, headers=bearer(golive_admin_token))
         assert response.status_code == 200, response.text
         assert response.json()["data"] == {"channels": ["golive-news"], "event": "headline"}
         received = await watcher.expect("headline")
         assert received["data"] == {"title": "go"}
         # The sender was excluded: a later event is the first thing it sees.
         marker = {"channels": ["golive-news"], "event": "marker", "data": "m"}
-        await client.post("/pusher/trigger", json=marker, headers=bearer(admin_token))
+        await client.post("/pusher/trigger", json=marker, headers=bearer(golive_admin_token))
         assert (await sender.next())["event"] == "marker"
 
 
@@ -311,9 +323,9 @@ async def test_trigger_delivers_to_subscribers_except_the_named_socket(
 )
 @pytest.mark.external_ok
 def test_trigger_validates_before_calling_pusher(
-    http: httpx.Client, admin_token: str, body: dict[str, Any]
+    golive_http: httpx.Client, golive_admin_token: str, body: dict[str, Any]
 ) -> None:
-    envelope_error(http.post("/pusher/trigger", json=body, headers=bearer(admin_token)), 422)
+    envelope_error(golive_http.post("/pusher/trigger", json=body, headers=bearer(golive_admin_token)), 422)
 
 
 # --- /pusher/webhook and /pusher/status --------------------------------------------------------
@@ -332,26 +344,32 @@ def signed_webhook(
 
 
 def test_webhook_with_a_valid_signature_is_recorded(
-    http: httpx.Client, pusher_credentials: PusherCredentials
+    golive_http: httpx.Client, golive_pusher_credentials: PusherCredentials
 ) -> None:
     channel = f"golive-webhook-{time.monotonic_ns()}"
-    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_occupied", "channel": channel}])
-    response = http.post("/pusher/webhook", content=body, headers=headers)
+    body, headers = signed_webhook(
+        golive_pusher_credentials, [{"name": "channel_occupied", "channel": channel}]
+    )
+    response = golive_http.post("/pusher/webhook", content=body, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["data"] == {"events": 1}
-    webhooks = http.get("/pusher/status").json()["data"]["webhooks"]
+    webhooks = golive_http.get("/pusher/status").json()["data"]["webhooks"]
     assert channel in webhooks["occupied_channels"]
-    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_vacated", "channel": channel}])
-    assert http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
-    assert channel not in http.get("/pusher/status").json()["data"]["webhooks"]["occupied_channels"]
+    body, headers = signed_webhook(
+        golive_pusher_credentials, [{"name": "channel_vacated", "channel": channel}]
+    )
+    assert golive_http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
+    assert channel not in golive_http.get("/pusher/status").json()["data"]["webhooks"]["occupied_channels"]
 
 
 @pytest.mark.parametrize("tamper", ["signature", "key", "body", "stale", "unsigned"])
 def test_webhook_with_a_bad_signature_is_rejected(
-    http: httpx.Client, pusher_credentials: PusherCredentials, tamper: str
+    golive_http: httpx.Client, golive_pusher_credentials: PusherCredentials, tamper: str
 ) -> None:
     stale = int(time.time() * 1000) - 10 * 60 * 1000 if tamper == "stale" else None
-    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_occupied", "channel": "x"}], stale)
+    body, headers = signed_webhook(
+        golive_pusher_credentials, [{"name": "channel_occupied", "channel": "x"}], stale
+    )
     if tamper == "signature":
         headers["X-Pusher-Signature"] = "0" * 64
     elif tamper == "key":
@@ -360,23 +378,29 @@ def test_webhook_with_a_bad_signature_is_rejected(
         body = body.replace(b'"x"', b'"y"')
     elif tamper == "unsigned":
         del headers["X-Pusher-Signature"]
-    body_json = envelope_error(http.post("/pusher/webhook", content=body, headers=headers), 401)
+    body_json = envelope_error(golive_http.post("/pusher/webhook", content=body, headers=headers), 401)
     assert body_json["metadata"]["error_code"] == "UNAUTHORIZED"
 
 
-def test_a_replayed_webhook_is_rejected(http: httpx.Client, pusher_credentials: PusherCredentials) -> None:
+def test_a_replayed_webhook_is_rejected(
+    golive_http: httpx.Client, golive_pusher_credentials: PusherCredentials
+) -> None:
     channel = f"golive-replay-{time.monotonic_ns()}"
-    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_vacated", "channel": channel}])
-    assert http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
-    replayed = envelope_error(http.post("/pusher/webhook", content=body, headers=headers), 401)
+    body, headers = signed_webhook(
+        golive_pusher_credentials, [{"name": "channel_vacated", "channel": channel}]
+    )
+    assert golive_http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
+    replayed = envelope_error(golive_http.post("/pusher/webhook", content=body, headers=headers), 401)
     assert replayed["message"] == "Webhook rejected: already received (a replay)"
     # A new delivery (its own time_ms and signature) is still welcome.
-    body, headers = signed_webhook(pusher_credentials, [{"name": "channel_occupied", "channel": channel}])
-    assert http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
+    body, headers = signed_webhook(
+        golive_pusher_credentials, [{"name": "channel_occupied", "channel": channel}]
+    )
+    assert golive_http.post("/pusher/webhook", content=body, headers=headers).status_code == 200
 
 
 async def test_the_emulator_webhooks_reach_the_backend(
-    client: httpx.AsyncClient, pusher_credentials: PusherCredentials
+    client: httpx.AsyncClient, golive_pusher_credentials: PusherCredentials
 ) -> None:
     channel = f"golive-occupancy-{time.monotonic_ns()}"
 
@@ -384,17 +408,19 @@ async def test_the_emulator_webhooks_reach_the_backend(
         status = (await client.get("/pusher/status")).json()["data"]
         return channel in status["webhooks"]["occupied_channels"]
 
-    async with await PusherSocket.connect(pusher_credentials) as socket:
+    async with await PusherSocket.connect(golive_pusher_credentials) as socket:
         await socket.subscribe(channel)
         await poll(occupied, what="channel_occupied webhook recorded")
     await poll(lambda: negate(occupied()), what="channel_vacated webhook recorded")
 
 
-def test_status_describes_the_integration(http: httpx.Client, pusher_credentials: PusherCredentials) -> None:
-    status = http.get("/pusher/status").json()["data"]
+def test_status_describes_the_integration(
+    golive_http: httpx.Client, golive_pusher_credentials: PusherCredentials
+) -> None:
+    status = golive_http.get("/pusher/status").json()["data"]
     assert status["enabled"] is True
     assert status["mode"] == "pusher"
-    assert status["app_id"] == pusher_credentials.app_id
+    assert status["app_id"] == golive_pusher_credentials.app_id
     assert status["circuit_breaker"]["name"] == "pusher"
     assert set(status["publisher"]) >= {"published", "failed", "dropped_circuit_open", "queued"}
     assert "secret" not in json.dumps(status).lower()
@@ -405,18 +431,18 @@ def test_status_describes_the_integration(http: httpx.Client, pusher_credentials
 
 async def test_a_failing_job_reports_its_failure_on_both_channels(
     client: httpx.AsyncClient,
-    user_token: str,
+    golive_user_token: str,
     user_account: Account,
-    upstream: UpstreamControl,
-    pusher_credentials: PusherCredentials,
+    golive_upstream: UpstreamControl,
+    golive_pusher_credentials: PusherCredentials,
 ) -> None:
     channel = f"private-user-{user_account.id}"
-    upstream.program(error_rate=1.0, error_status=400)  # a 4xx: not retried, not a breaker failure
-    async with await PusherSocket.connect(pusher_credentials) as socket:
+    golive_upstream.program(error_rate=1.0, error_status=400)  # a 4xx: not retried, not a breaker failure
+    async with await PusherSocket.connect(golive_pusher_credentials) as socket:
         await socket.subscribe("content-generation")
-        await socket.subscribe(channel, await signed(client, user_token, socket.socket_id, channel))
+        await socket.subscribe(channel, await signed(client, golive_user_token, socket.socket_id, channel))
         response = await client.post(
-            "/api/v1/content/generate", json={"prompt": "fail"}, headers=bearer(user_token)
+            "/api/v1/content/generate", json={"prompt": "fail"}, headers=bearer(golive_user_token)
         )
         assert response.status_code == 502, response.text
         job_id = response.json()["metadata"]["details"]["content_id"]

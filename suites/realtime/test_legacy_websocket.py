@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.clients import BackendFactory
 from golive.fixtures.sut import SutCluster
 
 T = TypeVar("T")
@@ -24,8 +24,8 @@ def websocket_url(base: str) -> str:
 
 
 @pytest.fixture
-def legacy_backend(start_backend: BackendFactory) -> SutCluster:
-    return start_backend({"PUSHER_ENABLED": "false"}, replicas=2)
+def legacy_backend(golive_start_backend: BackendFactory) -> SutCluster:
+    return golive_start_backend({"PUSHER_ENABLED": "false"}, replicas=2)
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ async def next_event(socket: ClientConnection, job_id: str) -> dict[str, Any]:
 
 
 async def test_events_of_a_job_on_one_replica_reach_a_socket_on_another(
-    legacy_backend: SutCluster, client: httpx.AsyncClient, user_token: str
+    legacy_backend: SutCluster, client: httpx.AsyncClient, golive_user_token: str
 ) -> None:
     runs_the_job, serves_the_socket = legacy_backend.urls
     async with connect(websocket_url(serves_the_socket), open_timeout=10) as socket:
@@ -50,7 +50,7 @@ async def test_events_of_a_job_on_one_replica_reach_a_socket_on_another(
         response = await client.post(
             f"{runs_the_job}/api/v1/content/generate",
             json={"prompt": "legacy"},
-            headers={"Authorization": f"Bearer {user_token}"},
+            headers={"Authorization": f"Bearer {golive_user_token}"},
         )
         assert response.status_code == 201, response.text
         job_id = response.json()["data"]["id"]
@@ -68,13 +68,13 @@ async def test_events_of_a_job_on_one_replica_reach_a_socket_on_another(
 
 
 async def test_pusher_endpoints_answer_that_pusher_is_off(
-    legacy_backend: SutCluster, client: httpx.AsyncClient, user_token: str
+    legacy_backend: SutCluster, client: httpx.AsyncClient, golive_user_token: str
 ) -> None:
     base = legacy_backend.urls[0]
     response = await client.post(
         f"{base}/pusher/auth",
         data={"socket_id": "1.2", "channel_name": "private-user-1"},
-        headers={"Authorization": f"Bearer {user_token}"},
+        headers={"Authorization": f"Bearer {golive_user_token}"},
     )
     assert response.status_code == 503
     assert "/ws/content" in response.json()["message"]
@@ -83,8 +83,10 @@ async def test_pusher_endpoints_answer_that_pusher_is_off(
     assert status["legacy_websocket"]["clients"] == 0
 
 
-async def test_with_pusher_on_the_legacy_socket_is_closed_with_a_pointer_to_pusher(sut_url: str) -> None:
-    async with connect(websocket_url(sut_url), open_timeout=10) as socket:
+async def test_with_pusher_on_the_legacy_socket_is_closed_with_a_pointer_to_pusher(
+    golive_sut_url: str,
+) -> None:
+    async with connect(websocket_url(golive_sut_url), open_timeout=10) as socket:
         with pytest.raises(ConnectionClosed) as closed:
             await _within(socket.recv())
     assert closed.value.rcvd is not None

@@ -71,13 +71,13 @@ def create_job(http: httpx.Client, token: str) -> str:
 
 
 def test_a_content_job_is_followed_live_on_the_public_and_the_owners_channel(
-    pusher_js: ClientFactory, http: httpx.Client, user_token: str, user_account: Account
+    pusher_js: ClientFactory, golive_http: httpx.Client, golive_user_token: str, user_account: Account
 ) -> None:
     own = private_channel(user_account)
-    client = pusher_js(user_token, [channel_spec(CONTENT_CHANNEL), channel_spec(own)])
+    client = pusher_js(golive_user_token, [channel_spec(CONTENT_CHANNEL), channel_spec(own)])
     assert sorted(line["channel"] for line in client.of_type("subscribed")) == sorted([CONTENT_CHANNEL, own])
 
-    job_id = create_job(http, user_token)
+    job_id = create_job(golive_http, golive_user_token)
 
     for channel in (CONTENT_CHANNEL, own):
         client.wait_for(event(channel, "content_completed", job_id), what=f"content_completed on {channel}")
@@ -99,13 +99,17 @@ def test_a_content_job_is_followed_live_on_the_public_and_the_owners_channel(
 
 
 def test_an_administrator_may_watch_a_users_channel(
-    pusher_js: ClientFactory, http: httpx.Client, user_token: str, admin_token: str, user_account: Account
+    pusher_js: ClientFactory,
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    golive_admin_token: str,
+    user_account: Account,
 ) -> None:
     theirs = private_channel(user_account)
-    watcher = pusher_js(admin_token, [channel_spec(theirs)])
+    watcher = pusher_js(golive_admin_token, [channel_spec(theirs)])
     assert [line["channel"] for line in watcher.of_type("subscribed")] == [theirs]
 
-    job_id = create_job(http, user_token)
+    job_id = create_job(golive_http, golive_user_token)
 
     completed = watcher.wait_for(event(theirs, "content_completed", job_id), what="the user's job completing")
     assert completed["data"] == {"job_id": job_id, "status": "completed", "error": None}
@@ -115,10 +119,10 @@ def test_an_administrator_may_watch_a_users_channel(
 
 
 def test_another_users_private_channel_is_refused(
-    pusher_js: ClientFactory, pusher_sdk: pusher.Pusher, user_token: str, admin_account: Account
+    pusher_js: ClientFactory, golive_pusher_sdk: pusher.Pusher, golive_user_token: str, admin_account: Account
 ) -> None:
     theirs, marker = private_channel(admin_account), public_channel()
-    client = pusher_js(user_token, [channel_spec(theirs), channel_spec(marker)])
+    client = pusher_js(golive_user_token, [channel_spec(theirs), channel_spec(marker)])
 
     [refusal] = client.of_type("subscription_error")
     assert refusal["channel"] == theirs
@@ -126,8 +130,8 @@ def test_another_users_private_channel_is_refused(
     assert refusal["error"]["status"] == 403  # the backend's answer, as pusher-js reports it
     assert [line["channel"] for line in client.of_type("subscribed")] == [marker]
 
-    pusher_sdk.trigger(theirs, "content_progress", {"job_id": "not-yours", "progress": 0})
-    pusher_sdk.trigger(marker, "marker", {})
+    golive_pusher_sdk.trigger(theirs, "content_progress", {"job_id": "not-yours", "progress": 0})
+    golive_pusher_sdk.trigger(marker, "marker", {})
     client.wait_for(event(marker, "marker"), what="the marker")
     assert client.events(theirs) == []
 
@@ -151,11 +155,11 @@ def test_without_a_token_the_backend_authorizes_nothing(
 
 
 @pytest.fixture
-def room(pusher_sdk: pusher.Pusher) -> str:
+def room(golive_pusher_sdk: pusher.Pusher) -> str:
     """The room, once the members of an earlier test have left it: the emulator notices a client
     gone a moment after the client's process has exited."""
     deadline = time.monotonic() + 5
-    while users := pusher_sdk.users_info(ROOM)["users"]:
+    while users := golive_pusher_sdk.users_info(ROOM)["users"]:
         if time.monotonic() > deadline:
             pytest.fail(f"{ROOM} still has members from elsewhere: {users}")
         time.sleep(0.02)
@@ -165,17 +169,17 @@ def room(pusher_sdk: pusher.Pusher) -> str:
 def test_presence_members_see_each_other_arrive_and_leave(
     pusher_js: ClientFactory,
     room: str,
-    user_token: str,
-    admin_token: str,
+    golive_user_token: str,
+    golive_admin_token: str,
     user_account: Account,
     admin_account: Account,
 ) -> None:
-    first = pusher_js(user_token, [channel_spec(room)])
+    first = pusher_js(golive_user_token, [channel_spec(room)])
     [joined] = first.of_type("subscribed")
     assert joined["me"] == member(user_account)
     assert joined["members"] == {user_account.pusher_id: member(user_account)["info"]}
 
-    second = pusher_js(admin_token, [channel_spec(room)])
+    second = pusher_js(golive_admin_token, [channel_spec(room)])
     [also_joined] = second.of_type("subscribed")
     assert also_joined["me"] == member(admin_account)
     assert also_joined["members"] == {
@@ -193,13 +197,13 @@ def test_presence_members_see_each_other_arrive_and_leave(
 def test_client_events_reach_the_other_members_but_not_the_sender(
     pusher_js: ClientFactory,
     room: str,
-    user_token: str,
-    admin_token: str,
+    golive_user_token: str,
+    golive_admin_token: str,
     user_account: Account,
     admin_account: Account,
 ) -> None:
-    first = pusher_js(user_token, [channel_spec(room, "client-typing", "client-seen")])
-    second = pusher_js(admin_token, [channel_spec(room, "client-typing", "client-seen")])
+    first = pusher_js(golive_user_token, [channel_spec(room, "client-typing", "client-seen")])
+    second = pusher_js(golive_admin_token, [channel_spec(room, "client-typing", "client-seen")])
 
     typing = {"typing": True, "draft": "Grüße"}
     assert second.trigger(room, "client-typing", typing)["ok"] is True
@@ -219,12 +223,12 @@ def test_client_events_reach_the_other_members_but_not_the_sender(
 
 def test_a_signed_in_client_receives_what_is_sent_to_its_user(
     pusher_js: ClientFactory,
-    pusher_sdk: pusher.Pusher,
-    user_token: str,
+    golive_pusher_sdk: pusher.Pusher,
+    golive_user_token: str,
     user_account: Account,
     admin_account: Account,
 ) -> None:
-    client = pusher_js(user_token, signin=True, user_events=("notice",))
+    client = pusher_js(golive_user_token, signin=True, user_events=("notice",))
     [signed_in] = client.of_type("signed_in")
     assert signed_in["user_data"] == {
         "id": user_account.pusher_id,
@@ -233,8 +237,8 @@ def test_a_signed_in_client_receives_what_is_sent_to_its_user(
     }
 
     notice = {"title": "Lesson ready", "job": {"id": str(uuid.uuid4()), "tags": ["maths", 5]}}
-    pusher_sdk.send_to_user(admin_account.pusher_id, "notice", {"for": "someone else"})
-    pusher_sdk.send_to_user(user_account.pusher_id, "notice", notice)
+    golive_pusher_sdk.send_to_user(admin_account.pusher_id, "notice", {"for": "someone else"})
+    golive_pusher_sdk.send_to_user(user_account.pusher_id, "notice", notice)
 
     received = client.wait_for(lambda line: line["type"] == "user_event", what="the notice")
     assert received == {"type": "user_event", "event": "notice", "data": notice}
@@ -245,7 +249,7 @@ def test_a_signed_in_client_receives_what_is_sent_to_its_user(
 
 
 def test_events_triggered_by_the_python_sdk_arrive_with_their_data_intact(
-    pusher_js: ClientFactory, pusher_sdk: pusher.Pusher
+    pusher_js: ClientFactory, golive_pusher_sdk: pusher.Pusher
 ) -> None:
     channel = public_channel()
     client = pusher_js(None, [channel_spec(channel)])
@@ -257,14 +261,14 @@ def test_events_triggered_by_the_python_sdk_arrive_with_their_data_intact(
         "nested": {"list": [1, {"deep": "yes"}], "empty": {}},
     }
 
-    pusher_sdk.trigger(channel, "greeting", data)
+    golive_pusher_sdk.trigger(channel, "greeting", data)
 
     received = client.wait_for(event(channel, "greeting"), what="greeting")
     assert received["data"] == data
 
 
 def test_an_administrator_triggers_through_the_backend_and_may_exclude_a_connection(
-    pusher_js: ClientFactory, http: httpx.Client, admin_token: str
+    pusher_js: ClientFactory, golive_http: httpx.Client, golive_admin_token: str
 ) -> None:
     channel = public_channel()
     client = pusher_js(None, [channel_spec(channel)])
@@ -272,7 +276,7 @@ def test_an_administrator_triggers_through_the_backend_and_may_exclude_a_connect
 
     def trigger(name: str, data: dict[str, Any], socket_id: str | None = None) -> None:
         body = {"channels": [channel], "event": name, "data": data, "socket_id": socket_id}
-        response = http.post("/pusher/trigger", json=body, headers=bearer(admin_token))
+        response = golive_http.post("/pusher/trigger", json=body, headers=bearer(golive_admin_token))
         assert response.status_code == 200, response.text
         assert response.json()["data"] == {"channels": [channel], "event": name}
 

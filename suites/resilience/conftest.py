@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
-from golive.fixtures.plugin import BackendFactory
 from golive.fixtures.stack import create_users, mint_token, new_credentials
 from golive.fixtures.sut import SutCluster
 
@@ -63,15 +63,15 @@ BackendMaker = Callable[..., Backend]
 
 
 @pytest.fixture
-def backend(database: str, start_backend: BackendFactory) -> BackendMaker:
+def backend(golive_database: str, golive_start_backend: BackendFactory) -> BackendMaker:
     """Dedicated replicas on their own Postgres and Redis databases, with TIGHT breaker settings
     unless overridden, and a user and an admin of their own."""
 
     def make(replicas: int = 1, **env: str) -> Backend:
-        cluster = start_backend({"DATABASE_URL": database, **TIGHT, **env}, replicas=replicas)
+        cluster = golive_start_backend({"DATABASE_URL": golive_database, **TIGHT, **env}, replicas=replicas)
         # Tokens minted, not logged in for: a test of rate limits must not spend what it counts.
         users = {role: new_credentials(f"{role}-{uuid.uuid4().hex[:8]}") for role in ("user", "admin")}
-        ids = create_users(database, users)
+        ids = create_users(golive_database, users)
         secret = cluster.env["JWT_SECRET"]
         tokens = {role: mint_token(secret, ids[role], users[role].username, role) for role in users}
         return Backend(cluster, tokens["user"], tokens["admin"])

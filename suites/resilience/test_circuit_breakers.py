@@ -10,8 +10,8 @@ import psycopg
 import pytest
 import redis
 
+from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
-from golive.fixtures.plugin import BackendFactory
 from golive.fixtures.upstream.control import UpstreamControl
 
 from .conftest import TIGHT, Backend, BackendMaker
@@ -25,11 +25,11 @@ def trip(backend: Backend, upstream: UpstreamControl, replica: int = 0) -> None:
 
 
 def test_failures_open_the_breaker_and_calls_then_fail_fast(
-    backend: BackendMaker, upstream: UpstreamControl
+    backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
     service = backend()
-    trip(service, upstream)
-    calls = upstream.stats().calls
+    trip(service, golive_upstream)
+    calls = golive_upstream.stats().calls
 
     response = service.generate()
     assert response.status_code == 503
@@ -37,7 +37,7 @@ def test_failures_open_the_breaker_and_calls_then_fail_fast(
     assert body["metadata"]["error_code"] == "CIRCUIT_OPEN"
     assert body["metadata"]["details"]["breaker"] == "ai-service"
     assert response.headers["retry-after"] == "1"
-    assert upstream.stats().calls == calls  # no call went out while open
+    assert golive_upstream.stats().calls == calls  # no call went out while open
     status = service.breaker()
     assert status["failure_count"] == 2
     assert status["trips"] == 1
@@ -46,10 +46,10 @@ def test_failures_open_the_breaker_and_calls_then_fail_fast(
 
 
 def test_after_the_timeout_one_trial_success_closes_it(
-    backend: BackendMaker, upstream: UpstreamControl
+    backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
     service = backend()
-    trip(service, upstream)
+    trip(service, golive_upstream)
     # Calls fail fast until the timeout has passed; then the trial goes through and closes it.
     outcome = _generate_until_admitted(service)
     assert outcome.status_code == 201
@@ -65,10 +65,10 @@ def _generate_until_admitted(service: Backend) -> httpx.Response:
     return wait_until(admitted, timeout=10, what="the breaker to admit a trial", interval=0.1)
 
 
-def test_a_failed_trial_opens_it_again(backend: BackendMaker, upstream: UpstreamControl) -> None:
+def test_a_failed_trial_opens_it_again(backend: BackendMaker, golive_upstream: UpstreamControl) -> None:
     service = backend()
-    trip(service, upstream)
-    upstream.program(script=[503])
+    trip(service, golive_upstream)
+    golive_upstream.program(script=[503])
     failed = _generate_until_admitted(service)
     assert failed.status_code == 502
     status = service.breaker()
@@ -77,10 +77,10 @@ def test_a_failed_trial_opens_it_again(backend: BackendMaker, upstream: Upstream
 
 
 def test_client_errors_from_the_service_do_not_count(
-    backend: BackendMaker, upstream: UpstreamControl
+    backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
     service = backend()
-    upstream.program(script=[400, 404, 422, 400])
+    golive_upstream.program(script=[400, 404, 422, 400])
     for _ in range(4):
         assert service.generate().status_code == 502
     assert service.breaker()["state"] == "CLOSED"
@@ -88,20 +88,20 @@ def test_client_errors_from_the_service_do_not_count(
 
 
 def test_a_trip_on_one_replica_opens_every_replica_within_a_second(
-    backend: BackendMaker, upstream: UpstreamControl
+    backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
     service = backend(replicas=3)
-    trip(service, upstream, replica=0)
+    trip(service, golive_upstream, replica=0)
     for replica in (1, 2):
         service.wait_for_state("OPEN", replica=replica, within=1.0)
         assert service.generate(replica).json()["metadata"]["error_code"] == "CIRCUIT_OPEN"
 
 
 def test_a_reset_on_one_replica_resets_every_replica(
-    backend: BackendMaker, upstream: UpstreamControl
+    backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
     service = backend(replicas=2, CIRCUIT_BREAKER_TIMEOUT_SECONDS="600")
-    trip(service, upstream, replica=0)
+    trip(service, golive_upstream, replica=0)
     service.wait_for_state("OPEN", replica=1, within=1.0)
     with service.client(1) as client:
         reset = client.post(
@@ -114,14 +114,14 @@ def test_a_reset_on_one_replica_resets_every_replica(
 
 
 def test_state_survives_a_restart_and_a_redis_wipe(
-    backend: BackendMaker, upstream: UpstreamControl, database: str
+    backend: BackendMaker, golive_upstream: UpstreamControl, golive_database: str
 ) -> None:
     service = backend(CIRCUIT_BREAKER_TIMEOUT_SECONDS="600")
-    trip(service, upstream)
+    trip(service, golive_upstream)
     redis_url = service.cluster.env["REDIS_URL"]
 
     def persisted() -> str | None:
-        with psycopg.connect(database) as connection:
+        with psycopg.connect(golive_database) as connection:
             row = connection.execute(
                 "SELECT state FROM circuit_breaker_state WHERE name = 'ai-service'"
             ).fetchone()
@@ -139,9 +139,13 @@ def test_state_survives_a_restart_and_a_redis_wipe(
     assert service.generate().json()["metadata"]["error_code"] == "CIRCUIT_OPEN"
 
 
-def test_a_failing_database_trips_its_own_breaker(start_backend: BackendFactory, unused_port: int) -> None:
+def test_a_failing_database_trips_its_own_breaker(
+    golive_start_backend: BackendFactory, golive_unused_port: int
+) -> None:
     # Persisting that breaker's state fails too (the database is what fails): requests must not.
-    cluster = start_backend({**TIGHT, "DATABASE_URL": f"postgresql://nobody:x@127.0.0.1:{unused_port}/none"})
+    cluster = golive_start_backend(
+        {**TIGHT, "DATABASE_URL": f"postgresql://nobody:x@127.0.0.1:{golive_unused_port}/none"}
+    )
     codes = []
     with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
         for _ in range(4):
@@ -158,14 +162,16 @@ def test_a_failing_database_trips_its_own_breaker(start_backend: BackendFactory,
     ("method", "path"),
     [("GET", "/circuit-breakers/nope/status"), ("POST", "/circuit-breakers/nope/reset")],
 )
-def test_unknown_breakers_are_404(http: httpx.Client, admin_token: str, method: str, path: str) -> None:
-    response = http.request(method, path, headers={"Authorization": f"Bearer {admin_token}"})
+def test_unknown_breakers_are_404(
+    golive_http: httpx.Client, golive_admin_token: str, method: str, path: str
+) -> None:
+    response = golive_http.request(method, path, headers={"Authorization": f"Bearer {golive_admin_token}"})
     assert response.status_code == 404
     assert response.json()["metadata"]["error_code"] == "NOT_FOUND"
 
 
-def test_status_lists_every_breaker_with_memory_usage(http: httpx.Client) -> None:
-    data = http.get("/circuit-breakers/status").json()["data"]
+def test_status_lists_every_breaker_with_memory_usage(golive_http: httpx.Client) -> None:
+    data = golive_http.get("/circuit-breakers/status").json()["data"]
     assert set(data["breakers"]) == {"ai-service", "database", "redis", "pusher"}
     for status in data["breakers"].values():
         assert {"state", "failure_count", "last_failure_time", "next_attempt_time"} <= set(status)
@@ -175,20 +181,24 @@ def test_status_lists_every_breaker_with_memory_usage(http: httpx.Client) -> Non
 
 @pytest.mark.parametrize(("token", "status"), [(None, 401), ("user", 403), ("admin", 200)])
 def test_only_admins_reset(
-    http: httpx.Client, user_token: str, admin_token: str, token: str | None, status: int
+    golive_http: httpx.Client, golive_user_token: str, golive_admin_token: str, token: str | None, status: int
 ) -> None:
-    headers = {"Authorization": f"Bearer {user_token if token == 'user' else admin_token}"} if token else {}
-    assert http.post("/circuit-breakers/redis/reset", headers=headers).status_code == status
+    headers = (
+        {"Authorization": f"Bearer {golive_user_token if token == 'user' else golive_admin_token}"}
+        if token
+        else {}
+    )
+    assert golive_http.post("/circuit-breakers/redis/reset", headers=headers).status_code == status
 
 
 def test_half_open_admits_exactly_the_configured_trials_across_replicas(
-    backend: BackendMaker, upstream: UpstreamControl
+    backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
     service = backend(replicas=2, CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS="2")
-    trip(service, upstream)
+    trip(service, golive_upstream)
     service.wait_for_state("OPEN", replica=1, within=1.0)
-    upstream.program(latency_ms=1500)  # trials stay in flight while the others arrive
-    before = upstream.stats().calls
+    golive_upstream.program(latency_ms=1500)  # trials stay in flight while the others arrive
+    before = golive_upstream.stats().calls
     reopens = datetime.fromisoformat(str(service.breaker()["next_attempt_time"])).timestamp()
 
     async def storm() -> list[httpx.Response]:
@@ -211,7 +221,7 @@ def test_half_open_admits_exactly_the_configured_trials_across_replicas(
     assert len(admitted) == 2
     assert len(rejected) == 18
     assert all(response.json()["metadata"]["error_code"] == "CIRCUIT_OPEN" for response in rejected)
-    assert upstream.stats().calls - before == 2
+    assert golive_upstream.stats().calls - before == 2
 
     # The trial that closed it may have run on the other replica: this one sees it within its
     # 0.25 s re-read of the shared state (the README's "within a second").
@@ -221,9 +231,9 @@ def test_half_open_admits_exactly_the_configured_trials_across_replicas(
     wait_until(closed, timeout=2, what="the breaker to close")
 
 
-def test_turned_off_breakers_never_open(backend: BackendMaker, upstream: UpstreamControl) -> None:
+def test_turned_off_breakers_never_open(backend: BackendMaker, golive_upstream: UpstreamControl) -> None:
     service = backend(CIRCUIT_BREAKER_ENABLED="false")
-    upstream.program(script=[500] * 4)
+    golive_upstream.program(script=[500] * 4)
     codes = [service.generate().json()["metadata"]["error_code"] for _ in range(4)]
     assert codes == ["UPSTREAM_ERROR"] * 4
     status = service.breaker()
@@ -232,10 +242,10 @@ def test_turned_off_breakers_never_open(backend: BackendMaker, upstream: Upstrea
 
 
 def test_transitions_are_logged_as_the_guide_greps_them(
-    backend: BackendMaker, upstream: UpstreamControl
+    backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
     service = backend()
-    trip(service, upstream)
+    trip(service, golive_upstream)
     log = service.cluster.replicas[0].log_path.read_text()
     assert '"event": "circuit.breaker.open"' in log
     assert '"breaker": "ai-service"' in log

@@ -24,9 +24,9 @@ def post(http: httpx.Client, token: str, key: str | None, body: dict[str, str] =
 
 
 @pytest.fixture
-def rows(stack_description: StackDescription) -> Callable[[str], int]:
+def rows(golive_stack_description: StackDescription) -> Callable[[str], int]:
     """How many content rows hold this prompt."""
-    dsn = stack_description.postgres
+    dsn = golive_stack_description.postgres
     if dsn is None:
         pytest.skip("counting rows needs the stack's database")
 
@@ -44,48 +44,51 @@ def unique_body() -> dict[str, str]:
 
 
 def test_a_repeat_is_replayed_not_run_again(
-    http: httpx.Client, user_token: str, upstream: UpstreamControl, rows: Callable[[str], int]
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    golive_upstream: UpstreamControl,
+    rows: Callable[[str], int],
 ) -> None:
     body, key = unique_body(), str(uuid.uuid4())
-    first = post(http, user_token, key, body)
-    again = post(http, user_token, key, body)
+    first = post(golive_http, golive_user_token, key, body)
+    again = post(golive_http, golive_user_token, key, body)
     assert first.status_code == again.status_code == 201
     assert again.json()["data"] == first.json()["data"]
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
     assert again.json()["metadata"]["request_id"] != first.json()["metadata"]["request_id"]
-    assert upstream.stats().generations == 1
+    assert golive_upstream.stats().generations == 1
     assert rows(body["prompt"]) == 1
 
 
 def test_without_a_key_every_post_is_new(
-    http: httpx.Client, user_token: str, rows: Callable[[str], int]
+    golive_http: httpx.Client, golive_user_token: str, rows: Callable[[str], int]
 ) -> None:
     body = unique_body()
     assert (
-        post(http, user_token, None, body).json()["data"]["id"]
-        != post(http, user_token, None, body).json()["data"]["id"]
+        post(golive_http, golive_user_token, None, body).json()["data"]["id"]
+        != post(golive_http, golive_user_token, None, body).json()["data"]["id"]
     )
     assert rows(body["prompt"]) == 2
 
 
-def test_a_key_reused_for_another_request_is_422(http: httpx.Client, user_token: str) -> None:
+def test_a_key_reused_for_another_request_is_422(golive_http: httpx.Client, golive_user_token: str) -> None:
     key = str(uuid.uuid4())
-    assert post(http, user_token, key).status_code == 201
-    reused = post(http, user_token, key, {**BODY, "prompt": "something else"})
+    assert post(golive_http, golive_user_token, key).status_code == 201
+    reused = post(golive_http, golive_user_token, key, {**BODY, "prompt": "something else"})
     assert reused.status_code == 422
     assert reused.json()["metadata"]["error_code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
 def test_concurrent_repeats_run_once(
-    sut_url: str, user_token: str, upstream: UpstreamControl, rows: Callable[[str], int]
+    golive_sut_url: str, golive_user_token: str, golive_upstream: UpstreamControl, rows: Callable[[str], int]
 ) -> None:
-    upstream.program(latency_ms=800)
+    golive_upstream.program(latency_ms=800)
     body, key = unique_body(), str(uuid.uuid4())
 
     async def storm() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=sut_url, timeout=30) as client:
-            headers = {"Authorization": f"Bearer {user_token}", "Idempotency-Key": key}
+        async with httpx.AsyncClient(base_url=golive_sut_url, timeout=30) as client:
+            headers = {"Authorization": f"Bearer {golive_user_token}", "Idempotency-Key": key}
             return await asyncio.gather(
                 *(client.post("/api/v1/content/generate", json=body, headers=headers) for _ in range(6))
             )
@@ -96,19 +99,22 @@ def test_concurrent_repeats_run_once(
     conflict = next(answer for answer in answers if answer.status_code == 409)
     assert conflict.json()["metadata"]["error_code"] == "IDEMPOTENCY_CONFLICT"
     assert conflict.headers["retry-after"] == "1"
-    assert upstream.stats().generations == 1
+    assert golive_upstream.stats().generations == 1
     assert rows(body["prompt"]) == 1
 
 
 def test_a_retry_after_a_failure_continues_the_same_job(
-    http: httpx.Client, user_token: str, upstream: UpstreamControl, rows: Callable[[str], int]
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    golive_upstream: UpstreamControl,
+    rows: Callable[[str], int],
 ) -> None:
     body, key = unique_body(), str(uuid.uuid4())
-    upstream.program(script=[500])
-    failed = post(http, user_token, key, body)
+    golive_upstream.program(script=[500])
+    failed = post(golive_http, golive_user_token, key, body)
     assert failed.status_code == 502
     job_id = failed.json()["metadata"]["details"]["content_id"]
-    retried = post(http, user_token, key, body)
+    retried = post(golive_http, golive_user_token, key, body)
     assert retried.status_code == 201
     assert retried.json()["data"]["id"] == job_id
     assert retried.json()["data"]["status"] == "completed"
@@ -116,26 +122,29 @@ def test_a_retry_after_a_failure_continues_the_same_job(
 
 
 def test_keys_belong_to_their_user(
-    http: httpx.Client, user_token: str, admin_token: str, user_credentials: Credentials
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    golive_admin_token: str,
+    golive_user_credentials: Credentials,
 ) -> None:
     key = str(uuid.uuid4())
-    mine = post(http, user_token, key)
-    theirs = post(http, admin_token, key)
+    mine = post(golive_http, golive_user_token, key)
+    theirs = post(golive_http, golive_admin_token, key)
     assert theirs.status_code == 201
     assert "idempotent-replayed" not in theirs.headers
     assert theirs.json()["data"]["id"] != mine.json()["data"]["id"]
 
 
 @pytest.mark.parametrize("key", ["has space", "", "x" * 256, "semi;colon", '"unbalanced'])
-def test_malformed_keys_are_422(http: httpx.Client, user_token: str, key: str) -> None:
-    response = post(http, user_token, key)
+def test_malformed_keys_are_422(golive_http: httpx.Client, golive_user_token: str, key: str) -> None:
+    response = post(golive_http, golive_user_token, key)
     assert response.status_code == 422
     assert response.json()["metadata"]["errors"][0]["loc"] == ["header", "Idempotency-Key"]
 
 
-def test_a_quoted_key_is_the_same_key(http: httpx.Client, user_token: str) -> None:
+def test_a_quoted_key_is_the_same_key(golive_http: httpx.Client, golive_user_token: str) -> None:
     key = uuid.uuid4().hex
-    first = post(http, user_token, f'"{key}"')
-    again = post(http, user_token, key)
+    first = post(golive_http, golive_user_token, f'"{key}"')
+    again = post(golive_http, golive_user_token, key)
     assert again.headers.get("idempotent-replayed") == "true"
     assert again.json()["data"]["id"] == first.json()["data"]["id"]

@@ -10,8 +10,8 @@ import httpx
 import psycopg
 import pytest
 
+from golive.fixtures.clients import login
 from golive.fixtures.network import wait_until
-from golive.fixtures.plugin import login
 from golive.fixtures.stack import Stack, create_users, new_credentials
 
 from .conftest import Backend, BackendMaker
@@ -58,10 +58,10 @@ def test_each_user_has_a_bucket_of_their_own(backend: BackendMaker) -> None:
     assert me(service, service.admin).status_code == 200  # another user, another bucket
 
 
-def test_a_fresh_token_does_not_buy_a_fresh_bucket(backend: BackendMaker, database: str) -> None:
+def test_a_fresh_token_does_not_buy_a_fresh_bucket(backend: BackendMaker, golive_database: str) -> None:
     service = backend(**LIMITED)
     user = new_credentials(f"r-{uuid.uuid4().hex[:8]}")
-    create_users(database, {"user": user})
+    create_users(golive_database, {"user": user})
     tokens = [login(service.cluster.urls[0], user) for _ in range(3)]  # logins are anonymous requests
     answers = [me(service, tokens[index % 3]).status_code for index in range(6)]
     assert answers == [200] * 5 + [429]
@@ -152,7 +152,7 @@ def test_per_endpoint_buckets_follow_route_templates(backend: BackendMaker) -> N
 
 
 def test_refused_generations_count_as_rate_limit_hits_of_their_agent(
-    backend: BackendMaker, database: str
+    backend: BackendMaker, golive_database: str
 ) -> None:
     service = backend(RATE_LIMIT_BURST_SIZE="1", RATE_LIMIT_REQUESTS_PER_MINUTE="1")
     agent = f"agent-{uuid.uuid4().hex[:6]}"
@@ -165,7 +165,7 @@ def test_refused_generations_count_as_rate_limit_hits_of_their_agent(
             )
 
     def hits() -> int | None:
-        with psycopg.connect(database) as connection:
+        with psycopg.connect(golive_database) as connection:
             row = connection.execute(
                 "SELECT rate_limit_hits FROM agent_metrics WHERE agent_name = %s", (agent,)
             ).fetchone()
@@ -174,13 +174,13 @@ def test_refused_generations_count_as_rate_limit_hits_of_their_agent(
     assert wait_until(hits, timeout=10, what="two rate limit hits for the agent") == 2
 
 
-def test_usage_is_persisted_to_rate_limit_state(backend: BackendMaker, database: str) -> None:
+def test_usage_is_persisted_to_rate_limit_state(backend: BackendMaker, golive_database: str) -> None:
     service = backend(**LIMITED)
     for _ in range(3):
         me(service, service.user)
 
     def persisted() -> tuple[float, int] | None:
-        with psycopg.connect(database) as connection:
+        with psycopg.connect(golive_database) as connection:
             row = connection.execute(
                 "SELECT tokens, request_count FROM rate_limit_state WHERE identifier LIKE 'user-%' "
                 "ORDER BY request_count DESC LIMIT 1"
@@ -239,7 +239,9 @@ def test_config_is_public_and_says_what_it_does(backend: BackendMaker) -> None:
 
 
 @pytest.mark.parametrize("identifier", ["user-x", "ip-", "user-1/../2", "everyone"])
-def test_bad_identifiers_are_422(http: httpx.Client, admin_token: str, identifier: str) -> None:
-    response = http.get(f"/rate-limit/usage/{identifier}", headers={"Authorization": f"Bearer {admin_token}"})
+def test_bad_identifiers_are_422(golive_http: httpx.Client, golive_admin_token: str, identifier: str) -> None:
+    response = golive_http.get(
+        f"/rate-limit/usage/{identifier}", headers={"Authorization": f"Bearer {golive_admin_token}"}
+    )
     assert response.status_code in (404, 422)
     assert response.json()["status"] == "error"

@@ -16,8 +16,8 @@ from golive.fixtures.upstream.control import UpstreamControl
 from .conftest import BackendMaker
 
 
-def test_status_reports_breakers_limiter_and_bulkheads(http: httpx.Client) -> None:
-    response = http.get("/resilience/status")
+def test_status_reports_breakers_limiter_and_bulkheads(golive_http: httpx.Client) -> None:
+    response = golive_http.get("/resilience/status")
     assert response.status_code == 200
     data = response.json()["data"]
     assert data["status"] == "operational"
@@ -28,11 +28,13 @@ def test_status_reports_breakers_limiter_and_bulkheads(http: httpx.Client) -> No
     assert data["replica"]
 
 
-def test_metrics_count_calls_per_dependency(http: httpx.Client, user_token: str) -> None:
-    http.post(
-        "/api/v1/content/generate", json={"prompt": "p"}, headers={"Authorization": f"Bearer {user_token}"}
+def test_metrics_count_calls_per_dependency(golive_http: httpx.Client, golive_user_token: str) -> None:
+    golive_http.post(
+        "/api/v1/content/generate",
+        json={"prompt": "p"},
+        headers={"Authorization": f"Bearer {golive_user_token}"},
     )
-    data = http.get("/resilience/metrics").json()["data"]
+    data = golive_http.get("/resilience/metrics").json()["data"]
     ai = data["dependencies"]["ai-service"]
     assert ai["successes"] >= 1
     assert ai["latency_ms"]["p50"] > 0
@@ -85,25 +87,29 @@ def test_a_config_change_reaches_every_replica(backend: BackendMaker) -> None:
     ids=["empty", "unknown", "zero", "string", "below-one", "not-bool", "array"],
 )
 def test_bad_configuration_is_422_and_changes_nothing(
-    http: httpx.Client, admin_token: str, body: object
+    golive_http: httpx.Client, golive_admin_token: str, body: object
 ) -> None:
-    before = http.get("/resilience/config").json()["data"]
-    response = http.post("/resilience/config", json=body, headers={"Authorization": f"Bearer {admin_token}"})
+    before = golive_http.get("/resilience/config").json()["data"]
+    response = golive_http.post(
+        "/resilience/config", json=body, headers={"Authorization": f"Bearer {golive_admin_token}"}
+    )
     assert response.status_code == 422
     assert response.json()["metadata"]["error_code"] == "VALIDATION_ERROR"
-    assert http.get("/resilience/config").json()["data"] == before
+    assert golive_http.get("/resilience/config").json()["data"] == before
 
 
 @pytest.mark.parametrize(("who", "status"), [(None, 401), ("user", 403)])
-def test_only_admins_configure(http: httpx.Client, user_token: str, who: str | None, status: int) -> None:
-    headers = {"Authorization": f"Bearer {user_token}"} if who else {}
-    response = http.post("/resilience/config", json={"retry_max_attempts": 1}, headers=headers)
+def test_only_admins_configure(
+    golive_http: httpx.Client, golive_user_token: str, who: str | None, status: int
+) -> None:
+    headers = {"Authorization": f"Bearer {golive_user_token}"} if who else {}
+    response = golive_http.post("/resilience/config", json={"retry_max_attempts": 1}, headers=headers)
     assert response.status_code == status
 
 
-def test_a_full_bulkhead_rejects_at_once(backend: BackendMaker, upstream: UpstreamControl) -> None:
+def test_a_full_bulkhead_rejects_at_once(backend: BackendMaker, golive_upstream: UpstreamControl) -> None:
     service = backend(BULKHEAD_MAX_CONCURRENT="2", CIRCUIT_BREAKER_FAILURE_THRESHOLD="50")
-    upstream.program(latency_ms=1000)
+    golive_upstream.program(latency_ms=1000)
 
     async def storm() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=service.cluster.urls[0], timeout=30) as client:
@@ -120,18 +126,18 @@ def test_a_full_bulkhead_rejects_at_once(backend: BackendMaker, upstream: Upstre
     assert sorted(answer.status_code for answer in answers) == [201, 201, 503, 503, 503, 503]
     assert all(answer.json()["metadata"]["error_code"] == "BULKHEAD_FULL" for answer in full)
     assert all(answer.headers["retry-after"] == "1" for answer in full)
-    assert upstream.stats().calls == 2
+    assert golive_upstream.stats().calls == 2
     with service.client() as client:
         bulkhead = client.get("/resilience/status").json()["data"]["bulkheads"]["ai-service"]
     assert bulkhead == {"in_use": 0, "limit": 2, "rejected": 4}
 
 
 def test_the_call_that_trips_the_breaker_is_counted_for_its_agent(
-    backend: BackendMaker, upstream: UpstreamControl, database: str
+    backend: BackendMaker, golive_upstream: UpstreamControl, golive_database: str
 ) -> None:
     service = backend()  # threshold 2
     agent = f"agent-{uuid.uuid4().hex[:6]}"
-    upstream.program(script=[500, 500])
+    golive_upstream.program(script=[500, 500])
     with service.client() as client:
         for _ in range(3):  # two failures trip it; the third is refused while open
             client.post(
@@ -139,7 +145,7 @@ def test_the_call_that_trips_the_breaker_is_counted_for_its_agent(
                 json={"prompt": "p", "agent": agent},
                 headers={"Authorization": f"Bearer {service.user}"},
             )
-    with psycopg.connect(database) as connection:
+    with psycopg.connect(golive_database) as connection:
         row = connection.execute(
             "SELECT requests_total, errors_total, circuit_breaker_trips FROM agent_metrics "
             "WHERE agent_name = %s",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.clients import BackendFactory
 
 from ..contract.rules import envelope_problems
 
@@ -27,12 +27,14 @@ def assert_envelope(response: httpx.Response, status: int) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("depth", [1_000, 100_000])
-def test_deeply_nested_json_is_refused_cleanly(http: httpx.Client, user_token: str, depth: int) -> None:
+def test_deeply_nested_json_is_refused_cleanly(
+    golive_http: httpx.Client, golive_user_token: str, depth: int
+) -> None:
     body = "[" * depth + "]" * depth
-    response = http.post(
+    response = golive_http.post(
         "/api/v1/content/generate",
         content=body,
-        headers={"Authorization": f"Bearer {user_token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {golive_user_token}", "Content-Type": "application/json"},
     )
     assert response.status_code in (400, 422)
     assert_envelope(response, response.status_code)
@@ -43,14 +45,14 @@ def test_deeply_nested_json_is_refused_cleanly(http: httpx.Client, user_token: s
     ["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/json; charset=latin-1"],
 )
 def test_a_wrong_content_type_is_a_validation_error(
-    http: httpx.Client, user_token: str, content_type: str
+    golive_http: httpx.Client, golive_user_token: str, content_type: str
 ) -> None:
-    response = http.post(
+    response = golive_http.post(
         "/api/v1/content/generate",
         content=json.dumps({"prompt": "hello"}).encode("latin-1")
         if "latin" in content_type
         else b"<prompt>hello</prompt>",
-        headers={"Authorization": f"Bearer {user_token}", "Content-Type": content_type},
+        headers={"Authorization": f"Bearer {golive_user_token}", "Content-Type": content_type},
     )
     if "latin" in content_type and response.status_code == 201:
         return  # still JSON, and ASCII: a lenient but correct reading
@@ -58,8 +60,8 @@ def test_a_wrong_content_type_is_a_validation_error(
 
 
 @pytest.mark.parametrize("size", [16 * 1024, 256 * 1024])
-def test_oversized_headers_are_refused_without_a_server_error(sut_url: str, size: int) -> None:
-    with httpx.Client(base_url=sut_url, timeout=30) as client:
+def test_oversized_headers_are_refused_without_a_server_error(golive_sut_url: str, size: int) -> None:
+    with httpx.Client(base_url=golive_sut_url, timeout=30) as client:
         try:
             response = client.get("/health", headers={"X-Padding": "a" * size})
         except httpx.RemoteProtocolError:
@@ -83,8 +85,8 @@ def raw_request(base_url: str, head: bytes, timeout: float) -> tuple[bytes, floa
     return received, time.monotonic() - started
 
 
-def test_a_body_dripped_too_slowly_is_cut_off_with_408(start_backend: BackendFactory) -> None:
-    backend = start_backend({"REQUEST_BODY_TIMEOUT_SECONDS": "1"})
+def test_a_body_dripped_too_slowly_is_cut_off_with_408(golive_start_backend: BackendFactory) -> None:
+    backend = golive_start_backend({"REQUEST_BODY_TIMEOUT_SECONDS": "1"})
     head = (
         b"POST /api/v1/auth/token HTTP/1.1\r\nHost: golive\r\nContent-Type: application/json\r\n"
         b'Content-Length: 100\r\n\r\n{"user'
@@ -97,9 +99,67 @@ def test_a_body_dripped_too_slowly_is_cut_off_with_408(start_backend: BackendFac
     assert seconds < 15  # the connection was closed, not held until our own timeout
 
 
-def test_a_whole_body_is_not_cut_off_by_the_timeout(start_backend: BackendFactory) -> None:
-    backend = start_backend({"REQUEST_BODY_TIMEOUT_SECONDS": "1"})
+def test_a_whole_body_is_not_cut_off_by_the_timeout(golive_start_backend: BackendFactory) -> None:
+    backend = golive_start_backend({"REQUEST_BODY_TIMEOUT_SECONDS": "1"})
     response = httpx.post(
         f"{backend.urls[0]}/api/v1/auth/token", json={"username": "nobody", "password": "x"}, timeout=30
     )
     assert_envelope(response, 401)
+
+
+def send_head_until_refused(base_url: str, head: bytes, chunk: int = 65536) -> bytes:
+    """Sends `head` piece by piece until the server stops taking it; returns its answer."""
+    location = urlsplit(base_url)
+    with socket.create_connection((location.hostname, location.port), timeout=20) as connection:
+        try:
+            for start in range(0, len(head), chunk):
+                connection.sendall(head[start : start + chunk])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused partway: the answer is already waiting
+        received = b""
+        try:
+            while chunk_received := connection.recv(65536):
+                received += chunk_received
+        except ConnectionResetError:
+            pass  # closed with our unread bytes still queued: what was sent before still counts
+    return received
+
+
+def assert_raw_envelope(received: bytes, status_line: bytes, code: str) -> None:
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == status_line
+    assert b"connection: close" in head.lower()
+    assert json.loads(body)["metadata"]["error_code"] == code
+
+
+@pytest.mark.parametrize("size", [40 * 1024, 50 * 1024 * 1024])
+def test_a_head_over_the_header_limit_is_431(golive_sut_url: str, size: int) -> None:
+    # 40 KiB arrives whole; 50 MiB is refused while it is still arriving, never buffered whole.
+    head = b"GET /health HTTP/1.1\r\nHost: golive\r\nX-Padding: " + b"a" * size + b"\r\n\r\n"
+    received = send_head_until_refused(golive_sut_url, head)
+    assert_raw_envelope(received, b"HTTP/1.1 431 Request Header Fields Too Large", "HEADERS_TOO_LARGE")
+
+
+def test_many_headers_add_up_to_the_limit(golive_sut_url: str) -> None:
+    lines = b"".join(b"X-H%d: %s\r\n" % (index, b"v" * 1000) for index in range(40))
+    received = send_head_until_refused(
+        golive_sut_url, b"GET /health HTTP/1.1\r\nHost: golive\r\n" + lines + b"\r\n"
+    )
+    assert_raw_envelope(received, b"HTTP/1.1 431 Request Header Fields Too Large", "HEADERS_TOO_LARGE")
+
+
+def test_a_head_within_the_limit_is_served(golive_sut_url: str) -> None:
+    response = httpx.get(f"{golive_sut_url}/health", headers={"X-Padding": "a" * 16 * 1024}, timeout=30)
+    assert response.status_code in (200, 503)  # 503: a degraded dependency, still an answer
+
+
+@pytest.mark.parametrize(
+    "head", [b"", b"GET /health HTTP/1.1\r\nHost: golive\r\nX-Slow: "], ids=["nothing", "half a head"]
+)
+def test_a_head_not_sent_in_time_is_cut_off_with_408(
+    golive_start_backend: BackendFactory, head: bytes
+) -> None:
+    backend = golive_start_backend({"REQUEST_HEAD_TIMEOUT_SECONDS": "1"})
+    # The socket's own timeout (20 s) is far beyond: an answer means the server closed it.
+    received, _ = raw_request(backend.urls[0], head, timeout=20)
+    assert_raw_envelope(received, b"HTTP/1.1 408 Request Timeout", "REQUEST_TIMEOUT")

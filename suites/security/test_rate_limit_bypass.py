@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from golive.fixtures.plugin import BackendFactory
+from golive.fixtures.clients import BackendFactory
 from golive.fixtures.stack import Stack, create_users, mint_token, new_credentials
 
 VARIANTS = [
@@ -40,18 +40,18 @@ def get(base_url: str, path: str, token: str) -> int:
 
 @pytest.mark.parametrize("per_endpoint", ["false", "true"])
 def test_no_spelling_of_the_path_gets_past_an_empty_bucket(
-    golive_stack: Stack, database: str, start_backend: BackendFactory, per_endpoint: str
+    golive_stack: Stack, golive_database: str, golive_start_backend: BackendFactory, per_endpoint: str
 ) -> None:
-    backend = start_backend(
+    backend = golive_start_backend(
         {
-            "DATABASE_URL": database,
+            "DATABASE_URL": golive_database,
             "RATE_LIMIT_BURST_SIZE": "3",
             "RATE_LIMIT_REQUESTS_PER_MINUTE": "1",
             "RATE_LIMIT_PER_ENDPOINT": per_endpoint,
         }
     )
     user = new_credentials("bypass")
-    user_id = create_users(database, {"user": user})["user"]
+    user_id = create_users(golive_database, {"user": user})["user"]
     token = mint_token(golive_stack.sut_env["JWT_SECRET"], user_id, user.username, "user")
     base = backend.urls[0]
     assert [get(base, "/api/v1/auth/me", token) for _ in range(3)] == [200, 200, 200]

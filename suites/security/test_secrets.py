@@ -33,15 +33,15 @@ FAILING: list[tuple[str, str, dict[str, str], dict[str, object] | None]] = [
 
 @pytest.fixture(scope="module")
 def secrets_of_the_backend(
-    stack_description: StackDescription, pusher_credentials: PusherCredentials
+    golive_stack_description: StackDescription, golive_pusher_credentials: PusherCredentials
 ) -> dict[str, str]:
-    assert stack_description.jwt_secret is not None
-    assert stack_description.postgres is not None
-    password = urlsplit(stack_description.postgres).password
+    assert golive_stack_description.jwt_secret is not None
+    assert golive_stack_description.postgres is not None
+    password = urlsplit(golive_stack_description.postgres).password
     assert password
     return {
-        "JWT secret": stack_description.jwt_secret.get_secret_value(),
-        "Pusher secret": pusher_credentials.secret,
+        "JWT secret": golive_stack_description.jwt_secret.get_secret_value(),
+        "Pusher secret": golive_pusher_credentials.secret,
         "database password": password,
     }
 
@@ -52,41 +52,41 @@ def leaks(text: str, secrets: dict[str, str]) -> list[str]:
 
 @pytest.mark.parametrize("path", PUBLIC)
 def test_public_endpoints_hold_no_secret(
-    http: httpx.Client, path: str, secrets_of_the_backend: dict[str, str]
+    golive_http: httpx.Client, path: str, secrets_of_the_backend: dict[str, str]
 ) -> None:
-    response = http.get(path)
+    response = golive_http.get(path)
     assert response.status_code == 200
     assert leaks(response.text, secrets_of_the_backend) == []
 
 
 @pytest.mark.parametrize("path", ADMIN)
 def test_admin_endpoints_hold_no_secret(
-    http: httpx.Client, admin_token: str, path: str, secrets_of_the_backend: dict[str, str]
+    golive_http: httpx.Client, golive_admin_token: str, path: str, secrets_of_the_backend: dict[str, str]
 ) -> None:
-    response = http.get(path, headers={"Authorization": f"Bearer {admin_token}"})
+    response = golive_http.get(path, headers={"Authorization": f"Bearer {golive_admin_token}"})
     assert response.status_code == 200, response.text
     assert leaks(response.text, secrets_of_the_backend) == []
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "body"), FAILING)
 def test_error_bodies_hold_no_secret(
-    http: httpx.Client,
+    golive_http: httpx.Client,
     method: str,
     path: str,
     headers: dict[str, str],
     body: dict[str, object] | None,
     secrets_of_the_backend: dict[str, str],
 ) -> None:
-    response = http.request(method, path, headers=headers, json=body)
+    response = golive_http.request(method, path, headers=headers, json=body)
     assert response.status_code >= 400
     assert leaks(response.text, secrets_of_the_backend) == []
 
 
 def test_the_backends_logs_hold_no_secret(
-    golive_stack: Stack, http: httpx.Client, secrets_of_the_backend: dict[str, str]
+    golive_stack: Stack, golive_http: httpx.Client, secrets_of_the_backend: dict[str, str]
 ) -> None:
     for method, path, headers, body in FAILING:
-        http.request(method, path, headers=headers, json=body)
+        golive_http.request(method, path, headers=headers, json=body)
     logs = sorted(golive_stack.log_dir.glob("sut-*.log"))
     assert logs
     for log in logs:

@@ -9,24 +9,24 @@ import requests
 pytestmark = pytest.mark.external_ok
 
 
-def test_health_endpoint(sut_url: str) -> None:
-    response = requests.get(f"{sut_url}/health", timeout=30)
+def test_health_endpoint(golive_sut_url: str) -> None:
+    response = requests.get(f"{golive_sut_url}/health", timeout=30)
     assert response.status_code == 200
     assert response.json()["status"] == "success"
 
 
-def test_pusher_auth(sut_url: str) -> None:
-    response = requests.post(f"{sut_url}/pusher/auth", timeout=30)
+def test_pusher_auth(golive_sut_url: str) -> None:
+    response = requests.post(f"{golive_sut_url}/pusher/auth", timeout=30)
     assert response.status_code in [200, 401]  # Should not error
 
 
-def test_circuit_breaker_status(sut_url: str) -> None:
-    response = requests.get(f"{sut_url}/circuit-breakers/status", timeout=30)
+def test_circuit_breaker_status(golive_sut_url: str) -> None:
+    response = requests.get(f"{golive_sut_url}/circuit-breakers/status", timeout=30)
     assert response.status_code == 200
 
 
-def test_rate_limit_functionality(sut_url: str) -> None:
+def test_rate_limit_functionality(golive_sut_url: str) -> None:
     # Make multiple requests to test rate limiting
     for _ in range(5):
-        response = requests.get(f"{sut_url}/health", timeout=30)
+        response = requests.get(f"{golive_sut_url}/health", timeout=30)
         assert response.status_code == 200

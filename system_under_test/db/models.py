@@ -113,6 +113,8 @@ class CircuitBreakerState(Base):
     next_attempt_time: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     created_at: Mapped[datetime | None] = mapped_column(TIMESTAMP, server_default=func.current_timestamp())
     updated_at: Mapped[datetime | None] = mapped_column(TIMESTAMP, server_default=func.current_timestamp())
+    # Revision 0004: how often the breaker has opened, so a restore does not start it from 0.
+    trips: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class RateLimitState(Base):

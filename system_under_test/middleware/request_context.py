@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import RequestContext, current_request
 from ..envelope import ErrorCode, code_for_status, error_body, reason_for_status
+from ..errors import is_dependency_failure
 from ..logs import get_logger
 
 # Printable, header-safe, bounded: enough for UUIDs, ULIDs and W3C trace ids; nothing that could
@@ -53,11 +54,23 @@ class RequestContextMiddleware:
         exchange = _Exchange(self.header_name, request_id, send)
         try:
             await self.app(scope, receive, exchange.send)
-        except Exception:
-            logger.exception("unhandled error", path=scope.get("path"))
+        except Exception as error:
+            # Middleware runs outside the exception handlers: a dependency lost there is still a 503.
+            unavailable = is_dependency_failure(error)
+            if unavailable:
+                logger.warning(
+                    "dependency unavailable", error_type=type(error).__name__, path=scope.get("path")
+                )
+            else:
+                logger.exception("unhandled error", path=scope.get("path"))
             if exchange.started or scope["type"] != "http":
                 raise  # the client already has part of a response; only aborting the connection is honest
-            await exchange.send_error(500, "Internal server error", ErrorCode.INTERNAL_ERROR)
+            if unavailable:
+                await exchange.send_error(
+                    503, "A dependency of this service is unavailable", ErrorCode.DEPENDENCY_UNAVAILABLE
+                )
+            else:
+                await exchange.send_error(500, "Internal server error", ErrorCode.INTERNAL_ERROR)
         finally:
             if scope["type"] == "http":
                 logger.info(

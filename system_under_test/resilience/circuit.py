@@ -5,6 +5,12 @@ Calls consult the local view first: while it says CLOSED (and nothing needs coun
 half-open trial, a reset — is a transition done in the shared store, whose answer refreshes the
 view. When the shared store is unreachable the breaker keeps working on local state (`degraded`)
 until it is back.
+
+Every instant in breaker state (opened_at, next_attempt_at) is on the shared store's clock: the
+store applies transitions with its own time, so replicas agree. A replica compares those instants
+with its estimate of the store's time (its own clock plus the offset the store's last answer
+showed), never with its own clock: one whose clock lags would otherwise hold a breaker open for
+as long as it lags.
 """
 
 from __future__ import annotations
@@ -55,11 +61,18 @@ class CircuitBreaker:
         self.name = name
         self.config = config
         self.shared = shared
-        self.local = MemoryBreakerStore(clock)
         self.clock = clock
+        # The shared store's clock minus this replica's; kept while degraded, so the local store
+        # goes on with the instants the shared one wrote.
+        self.store_offset = 0.0
+        self.local = MemoryBreakerStore(self.store_now)
         self.on_transition = on_transition
         self.view = BreakerState()
         self.degraded = False
+
+    def store_now(self) -> float:
+        """The shared store's time as this replica estimates it."""
+        return self.clock() + self.store_offset
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -67,12 +80,9 @@ class CircuitBreaker:
         view = self.view
         if view.state is State.CLOSED:
             return Permit(view.epoch, trial=False)
-        if (
-            view.state is State.OPEN
-            and view.next_attempt_at is not None
-            and self.clock() < view.next_attempt_at
-        ):
-            raise CircuitOpenError(self.name, view.next_attempt_at - self.clock())
+        now = self.store_now()
+        if view.state is State.OPEN and view.next_attempt_at is not None and now < view.next_attempt_at:
+            raise CircuitOpenError(self.name, view.next_attempt_at - now)
         decision = await self._transact(lambda state, now: breaker.acquire(state, self.config, now))
         if isinstance(decision, Rejection):
             raise CircuitOpenError(self.name, decision.retry_after)
@@ -107,17 +117,27 @@ class CircuitBreaker:
     async def reset(self) -> None:
         await self._transact(lambda state, now: (breaker.reset(state, self.config, now), None))
 
-    def observe(self, shared_state: BreakerState | None) -> None:
-        """Adopts the shared state read by the periodic refresh (another replica's transitions)."""
+    def observe(self, shared_state: BreakerState | None, *, store_now: float) -> None:
+        """Adopts the shared state read by the periodic refresh (another replica's transitions),
+        with the store's time read in the same round trip."""
+        self._sync_clock(store_now)
         if shared_state is not None and shared_state != self.view:
             self._adopt(shared_state, announce=False)
 
     # --- internals -----------------------------------------------------------------------------
 
+    def _sync_clock(self, store_now: float) -> None:
+        self.store_offset = store_now - self.clock()
+
     async def _transact(self, change: Change[T]) -> T:
         if self.shared is not None and not self.degraded:
+
+            def on_store_clock(state: BreakerState, now: float) -> tuple[BreakerState, T]:
+                self._sync_clock(now)
+                return change(state, now)
+
             try:
-                state, result = await self.shared.transact(self.name, change)
+                state, result = await self.shared.transact(self.name, on_store_clock)
             except StoreUnavailable as error:
                 logger.warning(
                     "breaker state unshared: store unavailable", breaker=self.name, error=str(error)

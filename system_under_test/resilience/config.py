@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from ..settings import Settings
+from .bounds import (
+    BreakerTimeoutSeconds,
+    BulkheadMaxConcurrent,
+    BurstSize,
+    FailureThreshold,
+    HalfOpenMaxCalls,
+    RequestsPerMinute,
+    RetryBackoffFactor,
+    RetryMaxAttempts,
+)
 
 
 class ResilienceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     circuit_breaker_enabled: bool
-    circuit_breaker_failure_threshold: int = Field(gt=0, le=10_000)
-    circuit_breaker_timeout_seconds: float = Field(gt=0, le=86_400)
-    circuit_breaker_half_open_max_calls: int = Field(gt=0, le=1_000)
+    circuit_breaker_failure_threshold: FailureThreshold
+    circuit_breaker_timeout_seconds: BreakerTimeoutSeconds
+    circuit_breaker_half_open_max_calls: HalfOpenMaxCalls
     rate_limit_enabled: bool
-    rate_limit_requests_per_minute: int = Field(gt=0, le=1_000_000)
-    rate_limit_burst_size: int = Field(gt=0, le=1_000_000)
-    retry_max_attempts: int = Field(gt=0, le=10)
-    retry_backoff_factor: float = Field(ge=1, le=10)
-    bulkhead_max_concurrent: int = Field(gt=0, le=10_000)
+    rate_limit_requests_per_minute: RequestsPerMinute
+    rate_limit_burst_size: BurstSize
+    retry_max_attempts: RetryMaxAttempts
+    retry_backoff_factor: RetryBackoffFactor
+    bulkhead_max_concurrent: BulkheadMaxConcurrent
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ResilienceConfig:
@@ -48,23 +58,24 @@ class ResilienceConfigUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_without_null)
 
     circuit_breaker_enabled: bool | None = None
-    circuit_breaker_failure_threshold: int | None = Field(default=None, gt=0, le=10_000)
-    circuit_breaker_timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
-    circuit_breaker_half_open_max_calls: int | None = Field(default=None, gt=0, le=1_000)
+    circuit_breaker_failure_threshold: FailureThreshold | None = None
+    circuit_breaker_timeout_seconds: BreakerTimeoutSeconds | None = None
+    circuit_breaker_half_open_max_calls: HalfOpenMaxCalls | None = None
     rate_limit_enabled: bool | None = None
-    rate_limit_requests_per_minute: int | None = Field(default=None, gt=0, le=1_000_000)
-    rate_limit_burst_size: int | None = Field(default=None, gt=0, le=1_000_000)
-    retry_max_attempts: int | None = Field(default=None, gt=0, le=10)
-    retry_backoff_factor: float | None = Field(default=None, ge=1, le=10)
-    bulkhead_max_concurrent: int | None = Field(default=None, gt=0, le=10_000)
+    rate_limit_requests_per_minute: RequestsPerMinute | None = None
+    rate_limit_burst_size: BurstSize | None = None
+    retry_max_attempts: RetryMaxAttempts | None = None
+    retry_backoff_factor: RetryBackoffFactor | None = None
+    bulkhead_max_concurrent: BulkheadMaxConcurrent | None = None
 
     @field_validator("*", mode="before")
     @classmethod
     def _json_types(cls, value: object, info: ValidationInfo) -> object:
         if value is None:
             raise ValueError("null is not a value: leave the setting out to keep it")
-        annotation = cls.model_fields[info.field_name or ""].annotation
-        if isinstance(value, float) and value.is_integer() and int in get_args(annotation):
+        # The full config's annotation is the bare type: the bounds sit in its metadata.
+        wanted = ResilienceConfig.model_fields[info.field_name or ""].annotation
+        if isinstance(value, float) and value.is_integer() and wanted is int:
             return int(value)  # JSON Schema's integer includes 3.0; strict mode alone would not
         return value
 

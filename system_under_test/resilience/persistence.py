@@ -1,7 +1,10 @@
 """Breaker state in `circuit_breaker_state`, so it survives a restart of everything (Redis too).
 
-Writes go through a bounded queue to one background task: a request that trips a breaker only
-enqueues, and a database that is itself failing costs a logged warning, never a request.
+Writes go to one background task: a request that trips a breaker only leaves the new state for it,
+and a database that is itself failing costs a logged warning, never a request. What waits is the
+latest state of each breaker: a newer one supersedes it (only the newest is worth writing), so
+what waits is bounded by the number of breakers, and a breaker that flaps cannot push another
+breaker's state out.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from .background import Background
 from .breaker import BreakerState, State
 
 logger = get_logger("system_under_test.circuit_breaker")
-_QUEUE_LIMIT = 256
 _WRITE_TIMEOUT_SECONDS = 2.0
 
 
@@ -34,7 +36,8 @@ def _to_seconds(moment: datetime | None) -> float | None:
 class BreakerPersister:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
-        self.queue: asyncio.Queue[tuple[str, BreakerState]] = asyncio.Queue(_QUEUE_LIMIT)
+        self.pending: dict[str, BreakerState] = {}
+        self._wakeup = asyncio.Event()
         self.written = 0
         self.dropped = 0
         self._background = Background("breaker-persister")
@@ -46,20 +49,24 @@ class BreakerPersister:
         await self._background.stop()
 
     def enqueue(self, name: str, state: BreakerState) -> None:
-        if self.queue.full():
-            self.queue.get_nowait()  # the newest state matters; the oldest is superseded anyway
-            self.dropped += 1
-        self.queue.put_nowait((name, state))
+        self.pending[name] = state
+        self._wakeup.set()
 
     async def _drain(self) -> None:
         while True:
-            name, state = await self.queue.get()
-            try:
-                await asyncio.wait_for(self._write(name, state), _WRITE_TIMEOUT_SECONDS)
-                self.written += 1
-            except Exception as error:
-                self.dropped += 1
-                logger.warning("breaker state not persisted", breaker=name, error_type=type(error).__name__)
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self.pending:
+                name = next(iter(self.pending))
+                await self._persist(name, self.pending.pop(name))
+
+    async def _persist(self, name: str, state: BreakerState) -> None:
+        try:
+            await asyncio.wait_for(self._write(name, state), _WRITE_TIMEOUT_SECONDS)
+            self.written += 1
+        except Exception as error:
+            self.dropped += 1
+            logger.warning("breaker state not persisted", breaker=name, error_type=type(error).__name__)
 
     async def _write(self, name: str, state: BreakerState) -> None:
         values = {
@@ -67,6 +74,7 @@ class BreakerPersister:
             "failure_count": state.failure_count,
             "last_failure_time": _to_datetime(state.last_failure_at),
             "next_attempt_time": _to_datetime(state.next_attempt_at),
+            "trips": state.trips,
             "updated_at": datetime.now(UTC).replace(tzinfo=None),
         }
         statement = insert(CircuitBreakerState).values(name=name, **values)
@@ -91,5 +99,6 @@ class BreakerPersister:
                 last_failure_at=_to_seconds(row.last_failure_time),
                 next_attempt_at=next_attempt if state is not State.CLOSED else None,
                 opened_at=None,
+                trips=row.trips,
             )
         return states

@@ -131,7 +131,11 @@ class Resilience:
     async def refresh(self) -> None:
         names = list(self.dependencies)
         try:
-            raw = await self.client.mget([*(KEY_PREFIX + name for name in names), CONFIG_KEY])
+            # The store's time with the state: breakers compare its instants on its clock.
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.mget([*(KEY_PREFIX + name for name in names), CONFIG_KEY])
+                pipe.time()
+                raw, (seconds, micros) = await pipe.execute()
         except (RedisError, OSError):
             for breaker in self.breakers.values():
                 breaker.degraded = True
@@ -140,7 +144,7 @@ class Resilience:
         for name, value in zip(names, raw[:-1], strict=True):
             breaker = self.dependencies[name].breaker
             breaker.degraded = False  # shared again: the shared state wins over what was local
-            breaker.observe(decode_state(value))
+            breaker.observe(decode_state(value), store_now=seconds + micros / 1e6)
         self._apply_overrides(raw[-1])
 
     # --- runtime configuration -----------------------------------------------------------------

@@ -96,13 +96,15 @@ async def generate(
             request_id=request.state.request_id,
             claim=claim,
         )
-    except ApiError:
+        data = ContentOut.model_validate(job).model_dump(mode="json")
+        if claim is not None:
+            await idempotency.complete(resources, claim, 201, data)
+    except BaseException:
+        # Not only ApiError: a database lost partway or a cancelled request must not leave the key
+        # claimed, or every retry gets 409 until the claim goes stale.
         if claim is not None:
             await idempotency.release(resources, claim)
         raise
-    data = ContentOut.model_validate(job).model_dump(mode="json")
-    if claim is not None:
-        await idempotency.complete(resources, claim, 201, data)
     return ok(data, "Content generated", status_code=201)
 
 

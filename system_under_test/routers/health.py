@@ -1,4 +1,7 @@
-"""GET /health: the process answers while it can serve; dependency trouble is reported inside."""
+"""GET /health: the process answers while it can serve; dependency trouble is reported inside.
+
+HEAD /health answers the same without the body: uptime monitors and load balancers probe with HEAD.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +53,9 @@ def _ms_since(started: float) -> float:
 
 
 @router.get("/health", response_model=Envelope[Health])
+@router.head(
+    "/health", response_model=None, responses={200: {"description": "As GET /health, without the body"}}
+)
 async def health(request: Request) -> object:
     resources: Resources = request.app.state.resources
 

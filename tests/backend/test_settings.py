@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from golive.system_under_test.settings import Settings, describe_settings_error
+from golive.system_under_test.settings import Settings, describe_settings_error, load_settings
 from tests.backend.conftest import REQUIRED_ENV
 
 
@@ -155,3 +155,56 @@ def test_the_server_refuses_to_start_with_one_clear_line(
         "Input should be a valid number, unable to parse string as a number",
         "configuration error: REDIS_URL: required but not set",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RETRY_MAX_ATTEMPTS", "11"),
+        ("RATE_LIMIT_BURST_SIZE", "2000000"),
+        ("CIRCUIT_BREAKER_TIMEOUT_SECONDS", "inf"),
+        ("CIRCUIT_BREAKER_TIMEOUT_SECONDS", "nan"),
+        ("RETRY_BACKOFF_FACTOR", "inf"),
+        ("JWT_EXPIRE_MINUTES", "9999999999"),
+        ("DATABASE_TIMEOUT_SECONDS", "inf"),
+        ("PUSHER_TIMEOUT_SECONDS", "nan"),
+        ("AI_SERVICE_TIMEOUT_SECONDS", "infinity"),
+        ("SENTRY_TRACES_SAMPLE_RATE", "nan"),
+    ],
+)
+def test_out_of_bounds_values_are_refused_before_start_up(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    environment.setenv(name, value)
+    with pytest.raises(SystemExit) as exited:
+        load_settings()
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"configuration error: {name}: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RETRY_MAX_ATTEMPTS", "11"),
+        ("RATE_LIMIT_BURST_SIZE", "2000000"),
+        ("CIRCUIT_BREAKER_TIMEOUT_SECONDS", "inf"),
+    ],
+)
+def test_a_value_the_runtime_config_refuses_stops_the_server_with_one_line(
+    environment: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    environment.setenv(name, value)
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "golive.system_under_test.main:app", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("configuration error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"configuration error: {name}: ")

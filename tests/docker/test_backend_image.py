@@ -24,7 +24,6 @@ from golive.fixtures.providers.docker.settings import DockerSettings
 from golive.fixtures.stack import FUNCTIONAL_HEADROOM
 from golive.images.build import Builder
 from golive.images.catalog import BY_NAME
-from golive.images.debian import DEFAULT_MIRROR
 from golive.suite_runs import CONTRACT, run_suite
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("no_leftovers")]
@@ -42,7 +41,7 @@ def backend_image(docker_client: docker.DockerClient, tmp_path_factory: pytest.T
         docker_client.images.get(base)
     except docker.errors.ImageNotFound:
         pytest.skip(f"no {base} to build on (`golive images build python`)")
-    Builder(docker_client, tmp_path_factory.mktemp("build"), DEFAULT_MIRROR).build(BACKEND)
+    Builder(docker_client, tmp_path_factory.mktemp("build"), None).build(BACKEND)  # no base to make
     return BACKEND.tag
 
 

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_no_engine_is_a_clear_error(args: list[str], tmp_path: Path) -> None:
     socket = tmp_path / "no-engine.sock"
     done = run_golive(*args, env={"DOCKER_HOST": f"unix://{socket}"}, timeout=60)
-    assert done.returncode == 1
+    # clean still did its other work (temp dirs of killed runs); without an engine, no container exists.
+    assert done.returncode == (0 if args == ["clean"] else 1)
     assert f"no Docker engine at unix://{socket}" in done.stderr
     assert "start dockerd, or set DOCKER_HOST" in done.stderr
     assert "Traceback" not in done.stderr

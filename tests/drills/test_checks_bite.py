@@ -1,5 +1,5 @@
 """The drills' checks bite. The migration drill, on each deliberately broken migration
-(tests/drills/broken/, added as revision 0004 after the backend's own), fails and says precisely
+(tests/drills/broken/, added as revision 0005 after the backend's own), fails and says precisely
 what is wrong; the rollback drill fails when the version it restarts cannot serve the old schema."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ BROKEN = Path(__file__).parent / "broken"
 SMALL = Sizes(users=100, content=1_000, agent_metrics=10)
 
 
-def test_the_drill_passes_without_them(empty_database: str) -> None:
-    result = MigrationDrill(empty_database, SMALL).run()
+def test_the_drill_passes_without_them(golive_empty_database: str) -> None:
+    result = MigrationDrill(golive_empty_database, SMALL).run()
     assert result.ok, result.failures
 
 
@@ -53,11 +53,11 @@ def test_the_drill_passes_without_them(empty_database: str) -> None:
     ],
 )
 def test_the_drill_fails_precisely_on_a_broken_migration(
-    empty_database: str, broken: str, expected: list[str]
+    golive_empty_database: str, broken: str, expected: list[str]
 ) -> None:
-    result = MigrationDrill(empty_database, SMALL, extra_versions=BROKEN / broken).run()
+    result = MigrationDrill(golive_empty_database, SMALL, extra_versions=BROKEN / broken).run()
     assert not result.ok
-    assert result.settings["revisions"][-1] == "0004"
+    assert result.settings["revisions"][-1] == "0005"
     for message in expected:
         assert any(failure.startswith(message) for failure in result.failures), result.failures
 

@@ -34,26 +34,28 @@ def test_wipe_needs_a_database_url() -> None:
     assert "--wipe-database applies to --database-url only" in run.stderr
 
 
-def test_a_database_that_holds_something_is_refused_untouched(database: str) -> None:
-    before = tables_of(database)
-    run = golive_drill("migration", "--database-url", database)
+def test_a_database_that_holds_something_is_refused_untouched(golive_database: str) -> None:
+    before = tables_of(golive_database)
+    run = golive_drill("migration", "--database-url", golive_database)
     assert run.returncode == 2
     assert "is not empty (table agent_metrics, table alembic_version" in run.stderr
     assert "pass --wipe-database" in run.stderr
-    assert tables_of(database) == before
+    assert tables_of(golive_database) == before
 
 
-def test_a_role_that_cannot_create_the_restore_target_is_told_so(empty_database: str) -> None:
-    run = golive_drill("backup", "--database-url", empty_database)
+def test_a_role_that_cannot_create_the_restore_target_is_told_so(golive_empty_database: str) -> None:
+    run = golive_drill("backup", "--database-url", golive_empty_database)
     assert run.returncode == 2
     assert "may not create databases" in run.stderr
     assert "grant CREATEDB" in run.stderr
 
 
-def test_an_unreachable_database_is_named_without_its_password(unused_port: int) -> None:
-    run = golive_drill("migration", "--database-url", f"postgresql://drill:s3cret@127.0.0.1:{unused_port}/x")
+def test_an_unreachable_database_is_named_without_its_password(golive_unused_port: int) -> None:
+    run = golive_drill(
+        "migration", "--database-url", f"postgresql://drill:s3cret@127.0.0.1:{golive_unused_port}/x"
+    )
     assert run.returncode == 2
-    assert f"cannot use postgresql://drill:***@127.0.0.1:{unused_port}/x" in run.stderr
+    assert f"cannot use postgresql://drill:***@127.0.0.1:{golive_unused_port}/x" in run.stderr
     assert "s3cret" not in run.stderr
     assert "Traceback" not in run.stderr
 

@@ -24,12 +24,13 @@ from golive.drills.backups import (
 )
 from golive.drills.catalog import _same_definition
 from golive.drills.data import LEGACY_HASH, LEGACY_PASSWORD
-from golive.drills.database import DrillDatabase, UnsafeDatabase, redact
+from golive.drills.database import DrillDatabase, UnsafeDatabase
 from golive.drills.migrator import Migrator
 from golive.drills.rollback import PLANTED
 from golive.drills.runner import UnknownDrill, select, stack_database
 from golive.fixtures.providers.local.redis import LocalRedis
 from golive.fixtures.stack import Stack
+from golive.redaction import redact
 
 
 def test_the_seeded_users_hash_is_of_the_legacy_password() -> None:
@@ -128,14 +129,14 @@ def tables_of(dsn: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def test_a_database_that_holds_something_is_refused_and_left_alone(database: str) -> None:
-    before = tables_of(database)
+def test_a_database_that_holds_something_is_refused_and_left_alone(golive_database: str) -> None:
+    before = tables_of(golive_database)
     with pytest.raises(
         UnsafeDatabase,
         match=r"is not empty \(table agent_metrics, table alembic_version, table circuit_breaker_state",
     ):
-        DrillDatabase(database).ensure_empty(wipe=False)
-    assert tables_of(database) == before
+        DrillDatabase(golive_database).ensure_empty(wipe=False)
+    assert tables_of(golive_database) == before
 
 
 def test_wiping_drops_the_public_schema_of_that_database_only(golive_stack: Stack) -> None:
@@ -166,8 +167,8 @@ def test_it_drops_only_databases_it_created(golive_stack: Stack) -> None:
         assert other.contents() == []  # still there to ask
 
 
-def test_a_role_without_createdb_is_told_so(database: str) -> None:
-    drill_database = DrillDatabase(database)
+def test_a_role_without_createdb_is_told_so(golive_database: str) -> None:
+    drill_database = DrillDatabase(golive_database)
     assert not drill_database.can_create_databases()
     with pytest.raises(UnsafeDatabase, match="the drill needs a role with CREATEDB"):
         drill_database.create_sibling("restored")

@@ -191,13 +191,13 @@ def test_ctrl_c_during_validate_stops_cleanly_and_still_reports_what_ran(tmp_pat
     assert_no_survivors(marker)
 
 
-def test_validate_against_a_deployment_that_is_down_fails(tmp_path: Path, unused_port: int) -> None:
+def test_validate_against_a_deployment_that_is_down_fails(tmp_path: Path, golive_unused_port: int) -> None:
     result = subprocess.run(
         [
             *GOLIVE,
             "validate",
             "--target",
-            f"http://127.0.0.1:{unused_port}",
+            f"http://127.0.0.1:{golive_unused_port}",
             "--run-dir",
             str(tmp_path / "run"),
         ],
@@ -207,8 +207,9 @@ def test_validate_against_a_deployment_that_is_down_fails(tmp_path: Path, unused
         check=False,
     )
     assert result.returncode == 1
-    assert f"golive validate: --target http://127.0.0.1:{unused_port}: does not answer GET /health" in (
-        result.stderr.replace("\n", " ")
+    assert (
+        f"golive validate: --target http://127.0.0.1:{golive_unused_port}: does not answer GET /health"
+        in (result.stderr.replace("\n", " "))
     )
     assert "ConnectError" in result.stderr
     assert "contract" not in result.stderr  # no suite ran against nothing

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from golive.rundir import RunDir, RunDirError, new_run_id
+from tests.harness.golive import run_golive
 
 
 def test_run_ids_sort_by_time_and_name_the_command() -> None:
@@ -26,10 +31,11 @@ def test_a_new_run_dir_describes_itself(tmp_path: Path) -> None:
     assert entry["finished_at"].endswith("Z")
 
 
-def test_commands_share_an_explicit_run_dir(tmp_path: Path) -> None:
+def test_commands_share_an_explicit_run_dir_one_after_the_other(tmp_path: Path) -> None:
     first = RunDir.create("validate", tmp_path / "shared")
-    second = RunDir.create("load", tmp_path / "shared")
     first.finish(0)
+    first.release()
+    second = RunDir.create("load", tmp_path / "shared")
     second.finish(1)
     commands = json.loads((tmp_path / "shared" / "run.json").read_text())["commands"]
     assert commands["validate"]["exit_code"] == 0
@@ -40,3 +46,37 @@ def test_a_file_in_the_way_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("")
     with pytest.raises(RunDirError, match="not a directory"):
         RunDir.create("up", tmp_path / "taken")
+
+
+def test_a_run_dir_is_its_owners_alone(tmp_path: Path) -> None:
+    (tmp_path / "given").mkdir(mode=0o755)
+    for run in (RunDir.create("up", base=tmp_path), RunDir.create("up", tmp_path / "given")):
+        assert stat.S_IMODE(run.path.stat().st_mode) == 0o700
+        run.release()
+
+
+def test_a_second_command_in_a_run_dir_in_use_is_refused_in_one_line(tmp_path: Path) -> None:
+    held = RunDir.create("up", tmp_path / "run")
+    try:
+        done = run_golive("up", "--run-dir", str(tmp_path / "run"), timeout=60)
+        with pytest.raises(RunDirError, match="in use by another golive command"):
+            RunDir.create("load", tmp_path / "run")
+    finally:
+        held.release()
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"golive up: {held.path}: in use by another golive command (pid {os.getpid()}); "
+        "wait for it to end, or give another --run-dir"
+    )
+    assert list(json.loads(held.meta_path.read_text())["commands"]) == ["up"]
+    assert not (tmp_path / "run" / "logs").exists()
+
+
+def test_a_command_that_ends_without_finishing_is_still_recorded_as_ended(tmp_path: Path) -> None:
+    script = (
+        "from pathlib import Path; from golive.rundir import RunDir; RunDir.create('pytest', Path('run'))"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, timeout=60)
+    entry = json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["pytest"]
+    assert entry["finished_at"].endswith("Z")
+    assert entry["owner"].split(":")[0].isdigit()

@@ -12,8 +12,8 @@ from typing import Protocol
 import pusher
 import pytest
 
+from golive.fixtures.clients import sdk_for
 from golive.fixtures.description import PusherCredentials
-from golive.fixtures.plugin import sdk_for
 from golive.fixtures.pusher.service import PusherControl, PusherService
 from tests.pusher.client import PUSHER_JS_QUERY, PusherSocket, open_socket
 from tests.pusher.receiver import WebhookReceiver

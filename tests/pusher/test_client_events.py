@@ -10,7 +10,7 @@ import json
 import pusher
 import pytest
 
-from golive.fixtures.plugin import PusherFactory, sdk_for
+from golive.fixtures.clients import PusherFactory, sdk_for
 from golive.fixtures.pusher.protocol import Close
 from tests.pusher.client import PusherSocket, expect_marker
 from tests.pusher.conftest import SocketFactory
@@ -125,8 +125,10 @@ async def test_client_events_over_ten_per_second_are_refused(
     await expect_marker(sdk, channel, receiver)
 
 
-async def test_client_events_disabled(start_pusher: PusherFactory, connect: SocketFactory, uid: str) -> None:
-    service = start_pusher("--no-client-events")
+async def test_client_events_disabled(
+    golive_start_pusher: PusherFactory, connect: SocketFactory, uid: str
+) -> None:
+    service = golive_start_pusher("--no-client-events")
     own_sdk = sdk_for(service.credentials)
     sender, receiver = await connect(service.credentials), await connect(service.credentials)
     channel = f"private-{uid}"

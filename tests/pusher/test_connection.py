@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from golive.fixtures.clients import PusherFactory
 from golive.fixtures.description import PusherCredentials
-from golive.fixtures.plugin import PusherFactory
 from golive.fixtures.pusher.protocol import Close
 from tests.pusher.client import (
     PUSHER_JS_QUERY,
@@ -106,8 +106,8 @@ async def test_ping_gets_pong(connect: SocketFactory, data: object) -> None:
     assert pong == {"event": "pusher:pong", "data": {}}
 
 
-async def test_silent_client_is_pinged_then_closed_with_4201(start_pusher: PusherFactory) -> None:
-    service = start_pusher("--activity-timeout", "1", "--pong-timeout", "0.5")
+async def test_silent_client_is_pinged_then_closed_with_4201(golive_start_pusher: PusherFactory) -> None:
+    service = golive_start_pusher("--activity-timeout", "1", "--pong-timeout", "0.5")
     async with open_socket(service.credentials) as socket:
         assert socket.activity_timeout == 1
         ping = await socket.expect("pusher:ping", deadline=5)
@@ -117,8 +117,8 @@ async def test_silent_client_is_pinged_then_closed_with_4201(start_pusher: Pushe
     assert closed.messages == []
 
 
-async def test_client_answering_the_ping_stays_connected(start_pusher: PusherFactory) -> None:
-    service = start_pusher("--activity-timeout", "1", "--pong-timeout", "0.5")
+async def test_client_answering_the_ping_stays_connected(golive_start_pusher: PusherFactory) -> None:
+    service = golive_start_pusher("--activity-timeout", "1", "--pong-timeout", "0.5")
     async with open_socket(service.credentials) as socket:
         await socket.expect("pusher:ping", deadline=5)
         await socket.send("pusher:pong", {})

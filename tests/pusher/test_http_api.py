@@ -10,8 +10,8 @@ import pusher
 import pusher.errors
 import pytest
 
+from golive.fixtures.clients import PusherFactory
 from golive.fixtures.description import PusherCredentials
-from golive.fixtures.plugin import PusherFactory
 from golive.fixtures.pusher.api import sign_request
 from tests.pusher.client import expect_marker
 from tests.pusher.conftest import SocketFactory
@@ -95,8 +95,8 @@ def test_timestamp_within_the_window_is_accepted(api: SignedApi) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_timestamp_window_zero_accepts_any_timestamp(start_pusher: PusherFactory) -> None:
-    service = start_pusher("--timestamp-window", "0")
+def test_timestamp_window_zero_accepts_any_timestamp(golive_start_pusher: PusherFactory) -> None:
+    service = golive_start_pusher("--timestamp-window", "0")
     api = SignedApi(service.credentials)
     try:
         response = api.get(f"{api.prefix}/channels", timestamp=1_000_000_000)  # 2001

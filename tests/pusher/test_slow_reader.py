@@ -13,8 +13,8 @@ import os
 import socket
 import struct
 
+from golive.fixtures.clients import PusherFactory, sdk_for
 from golive.fixtures.description import PusherCredentials
-from golive.fixtures.plugin import PusherFactory, sdk_for
 from golive.fixtures.pusher.protocol import Close
 from tests.pusher.client import app_path
 from tests.pusher.conftest import SocketFactory
@@ -98,9 +98,9 @@ class RawWebSocket:
 
 
 async def test_a_client_that_stops_reading_is_cut_off_without_delaying_others(
-    start_pusher: PusherFactory, connect: SocketFactory, uid: str
+    golive_start_pusher: PusherFactory, connect: SocketFactory, uid: str
 ) -> None:
-    service = start_pusher()
+    service = golive_start_pusher()
     credentials = service.credentials
     sdk = sdk_for(credentials)
     control = service.client()

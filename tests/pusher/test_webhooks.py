@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from golive.fixtures.clients import PusherFactory, sdk_for
 from golive.fixtures.network import wait_until
-from golive.fixtures.plugin import PusherFactory, sdk_for
 from golive.fixtures.pusher.service import PusherControl, PusherService
 from tests.pusher.conftest import SocketFactory
 from tests.pusher.receiver import Delivery, WebhookReceiver
@@ -54,9 +54,9 @@ def check_all(service: PusherService, deliveries: list[Delivery], *, batched: bo
 
 
 async def test_channel_occupied_and_vacated(
-    start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
+    golive_start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
 ) -> None:
-    service = start_pusher("--webhook-url", receiver.url)
+    service = golive_start_pusher("--webhook-url", receiver.url)
     first, second = await connect(service.credentials), await connect(service.credentials)
     channel = f"public-{uid}"
     await first.subscribe(channel)
@@ -71,9 +71,9 @@ async def test_channel_occupied_and_vacated(
 
 
 async def test_member_events_once_per_user(
-    start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
+    golive_start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
 ) -> None:
-    service = start_pusher("--webhook-url", receiver.url)
+    service = golive_start_pusher("--webhook-url", receiver.url)
     sdk = sdk_for(service.credentials)
     channel, user = f"presence-{uid}", f"user-{uid}"
     sockets = [await connect(service.credentials), await connect(service.credentials)]
@@ -94,9 +94,9 @@ async def test_member_events_once_per_user(
 
 
 async def test_client_event_webhooks(
-    start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
+    golive_start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
 ) -> None:
-    service = start_pusher("--webhook-url", receiver.url)
+    service = golive_start_pusher("--webhook-url", receiver.url)
     sdk = sdk_for(service.credentials)
     sender, other = await connect(service.credentials), await connect(service.credentials)
 
@@ -150,9 +150,9 @@ async def _until_client_event(
 
 
 async def test_batched_webhooks_carry_every_event(
-    start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
+    golive_start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
 ) -> None:
-    service = start_pusher("--webhook-url", receiver.url, "--batch-webhooks")
+    service = golive_start_pusher("--webhook-url", receiver.url, "--batch-webhooks")
     socket = await connect(service.credentials)
     channels = [f"batch-{uid}-{n}" for n in range(8)]
     for channel in channels:
@@ -172,9 +172,9 @@ async def test_batched_webhooks_carry_every_event(
 
 
 async def test_set_webhook_redirects_deliveries(
-    start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
+    golive_start_pusher: PusherFactory, receiver: WebhookReceiver, connect: SocketFactory, uid: str
 ) -> None:
-    service = start_pusher("--webhook-url", receiver.url)
+    service = golive_start_pusher("--webhook-url", receiver.url)
     control = service.client()
     other = WebhookReceiver().start()
     try:
@@ -208,11 +208,11 @@ async def test_set_webhook_redirects_deliveries(
 
 
 async def test_failed_delivery_is_retried(
-    start_pusher: PusherFactory, connect: SocketFactory, uid: str
+    golive_start_pusher: PusherFactory, connect: SocketFactory, uid: str
 ) -> None:
     failing = WebhookReceiver(fail_first=2).start()
     try:
-        service = start_pusher("--webhook-url", failing.url)
+        service = golive_start_pusher("--webhook-url", failing.url)
         socket = await connect(service.credentials)
         channel = f"retried-{uid}"
         await socket.subscribe(channel)

@@ -5,15 +5,22 @@ shows without complaint."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
+import os
 import shutil
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
 
+from golive.fixtures.processes import identity
 from golive.reports.build import FILES, build_report
 from golive.reports.gates import GATES
 from golive.reports.summary import SCHEMA_FILE, Summary, schema_text
@@ -231,3 +238,97 @@ def test_against_a_deployment_the_stack_only_gates_are_not_applicable(tmp_path: 
     assert statuses["migration"] == statuses["rollback"] == statuses["breakers"] == "n/a"
     assert report.summary.deployment is True
     assert report.summary.verdict == "GO"
+
+
+def dead_process() -> str:
+    """The identity of a process that ran and is gone."""
+    script = "from golive.fixtures.processes import identity; print(identity())"
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize(("owner", "verdict"), [(dead_process, "INCOMPLETE"), (identity, "NO-GO")])
+def test_failures_of_a_killed_run_make_it_incomplete_not_no_go(
+    tmp_path: Path, owner: Callable[[], str], verdict: str
+) -> None:
+    """A validate that never finished: killed (its process gone) or still running (this one)."""
+    run_dir = copy_of("no-go", tmp_path)
+
+    def never_finished(meta: dict[str, Any]) -> None:
+        entry = meta["commands"]["validate"]
+        for closing in ("finished_at", "exit_code", "verdict"):
+            entry.pop(closing, None)
+        entry["owner"] = owner()
+
+    edit_json(run_dir / "run.json", never_finished)
+    report = build_report(run_dir)
+    assert report.summary.verdict == verdict
+    killed = "golive validate was killed before it finished (its stack died with it)"
+    assert (killed in report.summary.reasons) == (verdict == "INCOMPLETE")
+    assert "redis-down (deviated)" in " ".join(report.summary.reasons)
+
+
+def test_a_full_disk_makes_the_report_incomplete_and_never_half_writes_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = copy_of("go", tmp_path)
+    build_report(run_dir)
+    before = {name: (run_dir / name).read_bytes() for name in FILES}
+    real_fdopen = os.fdopen
+
+    class FullDisk(io.RawIOBase):
+        """Takes a few bytes, then the disk is full (as write(2) answers ENOSPC)."""
+
+        def __init__(self, fd: int) -> None:
+            self.real = real_fdopen(fd, "wb")
+
+        def write(self, data: Any) -> int:
+            self.real.write(bytes(data)[:10])
+            self.real.flush()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def close(self) -> None:
+            self.real.close()
+            super().close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, *args, **kwargs: FullDisk(fd))
+    report = build_report(run_dir)
+    monkeypatch.undo()
+    assert report.summary.verdict == "INCOMPLETE"
+    assert report.summary.reasons[0] == "the report could not be written: No space left on device"
+    assert report.unwritten == report.summary.reasons[0]
+    assert {name: (run_dir / name).read_bytes() for name in FILES} == before
+    assert not [path for path in run_dir.iterdir() if path.name.startswith(tuple(f".{n}." for n in FILES))]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs: a disk that really fills up."""
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mountpoint)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "--lazy", str(mountpoint)], check=False)
+
+
+def test_golive_report_on_a_full_disk_says_incomplete_and_why(tiny_disk: Path) -> None:
+    run_dir = Path(shutil.copytree(RUNS / "go", tiny_disk / "run", ignore=shutil.ignore_patterns("load")))
+    filler = tiny_disk / "filler"
+    with filler.open("wb") as output, contextlib.suppress(OSError):
+        while True:
+            output.write(b"\0" * 65536)
+            output.flush()
+    done = run_golive("report", str(run_dir), timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "the report could not be written: No space left on device" in done.stderr
+    assert "INCOMPLETE" in done.stderr
+    assert "no report written" in done.stderr
+    assert not (run_dir / "summary.json").exists()

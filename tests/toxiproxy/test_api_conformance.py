@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from golive.chaos.toxiproxy.api import create_api
+from golive.chaos.toxiproxy.server import ToxiproxyServer
 from tests.toxiproxy.conftest import EchoServer
 
 
@@ -25,6 +27,16 @@ def error(response: httpx.Response) -> dict[str, object]:
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text.endswith("}\n")
     document: dict[str, object] = json.loads(response.text)
+    return document
+
+
+def populate_error(response: httpx.Response) -> dict[str, object]:
+    """/populate's errors: Toxiproxy's handler writes them itself, as JSON, with no newline."""
+    assert response.headers["content-type"] == "application/json"
+    document: dict[str, object] = json.loads(response.text)
+    assert list(document) == ["error", "status", "proxies"]
+    assert response.text == json.dumps(document, separators=(",", ":"))
+    assert document["status"] == response.status_code
     return document
 
 
@@ -277,12 +289,63 @@ def test_populate_validates_everything_before_creating_anything(api: httpx.Clien
         "/populate", json=[{"name": "ok", "upstream": echo.address}, {"upstream": echo.address}]
     )
     assert response.status_code == 400
-    assert error(response)["error"] == "missing required field: name at proxy 2"
+    assert populate_error(response) == {
+        "error": "missing required field: name at proxy 2",
+        "status": 400,
+        "proxies": None,
+    }
+    assert api.get("/proxies").json() == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ("", 400, "bad request body: EOF"),
+        ("[{not json", 400, "bad request body: "),
+        ('{"name": "p", "upstream": "127.0.0.1:1"}', 400, "bad request body: json: cannot unmarshal object "),
+        (
+            '[{"name": "p", "upstream": "127.0.0.1:1", "enabled": "yes"}]',
+            400,
+            "bad request body: json: cannot unmarshal string into Go struct field .enabled of type bool",
+        ),
+        (
+            '[{"name": "p", "upstream": "127.0.0.1:1"}, {"name": 7, "upstream": "127.0.0.1:1"}]',
+            400,
+            "bad request body: json: cannot unmarshal number into Go struct field .name of type string",
+        ),
+        (
+            '[{"name": "p", "upstream": "127.0.0.1:1"}, "p"]',
+            400,
+            "bad request body: json: cannot unmarshal string ",
+        ),
+        ('[{"name": "p"}]', 400, "missing required field: upstream at proxy 1"),
+        ('[{"name": "p", "upstream": "127.0.0.1:1"}, null]', 400, "missing required field: name at proxy 2"),
+        ('[{"name": "p", "upstream": "127.0.0.1:1", "toxics": 5}]', 400, "bad request body: toxics must be"),
+        (
+            '[{"name": "p", "upstream": "127.0.0.1:1", "toxics": [{"type": "nope"}]}]',
+            400,
+            "invalid toxic type",
+        ),
+        (
+            '[{"name": "p", "upstream": "127.0.0.1:1", "toxics": [{"type": "noop"}, {"type": "noop"}]}]',
+            409,
+            "toxic already exists",
+        ),
+    ],
+)
+def test_populate_errors_are_json_with_null_proxies_and_nothing_made(
+    api: httpx.Client, body: str, status: int, message: str
+) -> None:
+    response = api.post("/populate", content=body)
+    assert response.status_code == status
+    document = populate_error(response)
+    assert str(document["error"]).startswith(message)
+    assert document["proxies"] is None  # Toxiproxy's nil list: nothing was done
     assert api.get("/proxies").json() == {}
 
 
 def test_populate_stops_at_a_bind_failure_and_reports_what_it_made(
-    api: httpx.Client, echo: EchoServer
+    api: httpx.Client, echo: EchoServer, taken: int
 ) -> None:
     response = api.post(
         "/populate",
@@ -293,7 +356,8 @@ def test_populate_stops_at_a_bind_failure_and_reports_what_it_made(
         ],
     )
     assert response.status_code == 500
-    document = error(response)
+    document = populate_error(response)
+    assert str(document["error"]).startswith(f"listen tcp 127.0.0.1:{taken}: bind: ")
     assert [proxy["name"] for proxy in document["proxies"]] == ["made"]  # type: ignore[attr-defined]
     assert list(api.get("/proxies").json()) == ["made"]
 
@@ -319,3 +383,149 @@ def test_populate_accepts_toxics_beyond_toxiproxy(api: httpx.Client, echo: EchoS
     bad = api.post("/populate", json=[{"name": "u", "upstream": echo.address, "toxics": [{"type": "nope"}]}])
     assert bad.status_code == 400
     assert "u" not in api.get("/proxies").json()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("enabled", "yes", "cannot unmarshal string into Go struct field Proxy.enabled of type bool"),
+        ("enabled", 1, "cannot unmarshal number into Go struct field Proxy.enabled of type bool"),
+        ("name", 7, "cannot unmarshal number into Go struct field Proxy.name of type string"),
+        ("name", True, "cannot unmarshal bool into Go struct field Proxy.name of type string"),
+        ("listen", 8474, "cannot unmarshal number into Go struct field Proxy.listen of type string"),
+        (
+            "upstream",
+            ["127.0.0.1:1"],
+            "cannot unmarshal array into Go struct field Proxy.upstream of type string",
+        ),
+        (
+            "upstream",
+            {"host": "x"},
+            "cannot unmarshal object into Go struct field Proxy.upstream of type string",
+        ),
+    ],
+)
+def test_wrong_json_types_are_refused_on_proxy_create_and_update(
+    api: httpx.Client, echo: EchoServer, field: str, value: object, message: str
+) -> None:
+    body = {"name": "other", "upstream": echo.address, "listen": "127.0.0.1:0", field: value}
+    created = api.post("/proxies", json=body)
+    assert created.status_code == 400
+    assert error(created) == {"error": f"bad request body: json: {message}", "status": 400}
+    assert "other" not in api.get("/proxies").json()
+    before = make(api, echo).json()
+    updated = api.post("/proxies/echo", json={field: value})
+    assert updated.status_code == 400
+    assert error(updated) == {"error": f"bad request body: json: {message}", "status": 400}
+    assert api.get("/proxies/echo").json() == before
+
+
+def test_a_proxy_body_that_is_not_an_object_is_refused(api: httpx.Client, echo: EchoServer) -> None:
+    response = api.post("/proxies", json=["echo"])
+    assert response.status_code == 400
+    assert error(response)["error"] == (
+        "bad request body: json: cannot unmarshal array into Go value of type toxiproxy.Proxy"
+    )
+
+
+def test_a_null_body_sets_nothing(api: httpx.Client, echo: EchoServer) -> None:
+    # Go decodes null into a struct as no field at all: what follows is what an empty object gets.
+    assert error(api.post("/proxies", content="null"))["error"] == "missing required field: name"
+    before = make(api, echo).json()
+    assert api.post("/proxies/echo", content="null").json() == before
+    assert error(api.post("/proxies/echo/toxics", content="null"))["error"] == "invalid toxic type"
+    assert api.post("/populate", content="null").json() == {"proxies": []}
+
+
+def test_null_fields_are_left_as_they_were(api: httpx.Client, echo: EchoServer) -> None:
+    # Go's decoder leaves a field untouched for null: the defaults on create, the current values on update.
+    created = make(api, echo, enabled=None)
+    assert created.json()["enabled"] is True
+    updated = api.patch("/proxies/echo", json={"enabled": None, "listen": None, "upstream": None})
+    assert updated.json() == created.json()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", 7, "cannot unmarshal number into Go struct field ToxicWrapper.name of type string"),
+        ("type", ["latency"], "cannot unmarshal array into Go struct field ToxicWrapper.type of type string"),
+        ("stream", 1, "cannot unmarshal number into Go struct field ToxicWrapper.stream of type string"),
+        (
+            "toxicity",
+            "1",
+            "cannot unmarshal string into Go struct field ToxicWrapper.toxicity of type float32",
+        ),
+        (
+            "toxicity",
+            True,
+            "cannot unmarshal bool into Go struct field ToxicWrapper.toxicity of type float32",
+        ),
+    ],
+)
+def test_wrong_json_types_are_refused_on_toxic_create(
+    api: httpx.Client, echo: EchoServer, field: str, value: object, message: str
+) -> None:
+    make(api, echo)
+    response = api.post("/proxies/echo/toxics", json={"type": "latency", field: value})
+    assert response.status_code == 400
+    assert error(response) == {"error": f"bad request body: json: {message}", "status": 400}
+    assert api.get("/proxies/echo/toxics").json() == []
+
+
+def test_wrong_json_types_are_refused_on_toxic_update(api: httpx.Client, echo: EchoServer) -> None:
+    make(api, echo)
+    toxic = api.post("/proxies/echo/toxics", json={"type": "latency", "toxicity": 0.5}).json()
+    for value, kind in (("1", "string"), (False, "bool"), ([1], "array")):
+        response = api.patch("/proxies/echo/toxics/latency_downstream", json={"toxicity": value})
+        assert response.status_code == 400
+        assert error(response)["error"] == (
+            f"bad request body: json: cannot unmarshal {kind} into Go struct field .toxicity of type float32"
+        )
+    assert api.get("/proxies/echo/toxics/latency_downstream").json() == toxic
+    # An update decodes only attributes and toxicity: Toxiproxy never looks at the others' types.
+    ignored = api.patch("/proxies/echo/toxics/latency_downstream", json={"name": 1, "type": [], "stream": {}})
+    assert (ignored.status_code, ignored.json()) == (200, toxic)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "message"),
+    [
+        ("POST", "/proxies/echo/toxics", {"type": "latency", "toxicity": 2.0}, "bad request body: toxicity"),
+        ("POST", "/proxies/echo/toxics", {"type": "latency", "toxicity": -0.5}, "bad request body: toxicity"),
+        (
+            "POST",
+            "/proxies/echo/toxics",
+            {"type": "latency", "attributes": {"latency": -5}},
+            "bad request body: latency: ",
+        ),
+        ("PATCH", "/proxies/echo/toxics/slow", {"toxicity": 2.0}, "bad request body: toxicity"),
+        ("PATCH", "/proxies/echo/toxics/slow", {"attributes": {"jitter": -5}}, "bad request body: jitter: "),
+    ],
+)
+def test_values_toxiproxy_accepts_but_golive_refuses(
+    api: httpx.Client, echo: EchoServer, method: str, path: str, body: dict[str, object], message: str
+) -> None:
+    """Deliberate differences (README: "Fault proxy: differences from Toxiproxy"): a toxicity
+    outside 0..1 and negative durations are 400s here, never a toxic that silently misbehaves."""
+    make(api, echo)
+    slow = api.post("/proxies/echo/toxics", json={"type": "latency", "name": "slow"}).json()
+    response = api.request(method, path, json=body)
+    assert response.status_code == 400
+    assert str(error(response)["error"]).startswith(message)
+    assert api.get("/proxies/echo/toxics").json() == [slow]
+
+
+class _BrokenServer(ToxiproxyServer):
+    """A failure nothing foreseen (no request can make one on purpose: it would be a bug)."""
+
+    async def reset(self) -> None:
+        raise RuntimeError("the unforeseen")
+
+
+async def test_an_unforeseen_failure_is_a_500_in_toxiproxys_error_shape() -> None:
+    transport = httpx.ASGITransport(create_api(_BrokenServer()), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://toxiproxy") as client:
+        response = await client.post("/reset")
+    assert response.status_code == 500
+    assert error(response) == {"error": "RuntimeError: the unforeseen", "status": 500}

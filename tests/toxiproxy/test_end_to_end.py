@@ -45,12 +45,15 @@ def test_redis_traffic_is_byte_exact(golive_stack: Stack) -> None:
         assert client.delete("golive:e2e") == 1
 
 
-def test_a_down_redis_proxy_is_what_the_backend_sees(toxiproxy: ToxiproxyClient, sut_url: str) -> None:
+def test_a_down_redis_proxy_is_what_the_backend_sees(
+    golive_toxiproxy: ToxiproxyClient, golive_sut_url: str
+) -> None:
     import httpx
 
-    with toxiproxy.down("redis"):
-        health = httpx.get(f"{sut_url}/health", timeout=30).json()["data"]
+    with golive_toxiproxy.down("redis"):
+        health = httpx.get(f"{golive_sut_url}/health", timeout=30).json()["data"]
     assert health["dependencies"]["redis"]["status"] == "down"
     assert (
-        httpx.get(f"{sut_url}/health", timeout=30).json()["data"]["dependencies"]["redis"]["status"] == "up"
+        httpx.get(f"{golive_sut_url}/health", timeout=30).json()["data"]["dependencies"]["redis"]["status"]
+        == "up"
     )

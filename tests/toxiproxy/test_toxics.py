@@ -174,9 +174,9 @@ def test_a_disabled_proxy_refuses_and_drops_its_connections(client: ToxiproxyCli
 
 
 def test_an_unreachable_upstream_closes_the_client_without_data(
-    client: ToxiproxyClient, unused_port: int
+    client: ToxiproxyClient, golive_unused_port: int
 ) -> None:
-    listen = client.create("nowhere", f"127.0.0.1:{unused_port}")["listen"]
+    listen = client.create("nowhere", f"127.0.0.1:{golive_unused_port}")["listen"]
     with connect(listen) as sock:
         assert sock.recv(10) == b""
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# golive as a team installs it: builds the sdist and, from it, the wheel; installs the wheel into a
+# fresh virtualenv in a temporary directory outside the checkout; then, from a directory that is not
+# the checkout, runs `golive chaos list`, `golive validate --quick` (must say GO) and golive's pytest
+# plugin inside a throwaway project (its own conftest.py, --strict-markers, pytest-asyncio,
+# pytest-xdist). A file left out of the package, or a name installed outside the golive namespace,
+# fails it. Usage: scripts/check-wheel.sh (after ./scripts/bootstrap.sh, which brings `build`).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+python=${PYTHON:-python3}
+work=$(mktemp -d -t golive-wheel-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+step() { echo "== check-wheel: $*"; }
+fail() { echo "check-wheel: $*" >&2; exit 1; }
+
+step "build the sdist, then the wheel from it"
+"$root/.venv/bin/python" -m build --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 ||
+  { tail -n 30 "$work/build.log" >&2; fail "python -m build failed"; }
+wheel=$(ls "$work"/dist/golive-*.whl)
+"$root/.venv/bin/python" - "$wheel" <<'EOF'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+top = sorted({name.split("/")[0] for name in names})
+outside = [name for name in top if name != "golive" and not name.endswith(".dist-info")]
+if outside:
+    sys.exit(f"check-wheel: installed outside the golive namespace: {outside}")
+print(f"wheel: {len(names)} files, top level {top}")
+EOF
+
+step "install it into a fresh virtualenv outside the checkout"
+"$python" -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q --upgrade pip >"$work/pip.log" 2>&1
+"$work/venv/bin/python" -m pip install -q "$wheel[all]" pytest-xdist >>"$work/pip.log" 2>&1 ||
+  { tail -n 30 "$work/pip.log" >&2; fail "pip install of the wheel failed"; }
+export PATH="$work/venv/bin:$PATH"
+mkdir "$work/elsewhere"
+cd "$work/elsewhere"
+
+step "golive chaos list"
+listed=$(golive chaos list)
+echo "$listed"
+grep -q "postgres-down" <<<"$listed" || fail "golive chaos list does not list the experiment library"
+
+step "golive validate --quick (must say GO)"
+golive validate --quick --run-dir "$work/run"
+
+step "the pytest plugin in a throwaway project"
+mkdir "$work/project"
+cd "$work/project"
+cat >pyproject.toml <<'EOF'
+[tool.pytest.ini_options]
+addopts = "--strict-markers -p no:cacheprovider"
+asyncio_mode = "strict"
+EOF
+cat >conftest.py <<'EOF'
+import pytest
+
+@pytest.fixture
+def health_path() -> str:
+    return "/health"
+EOF
+cat >test_team.py <<'EOF'
+import signal
+
+import httpx
+import pytest
+
+
+def test_without_golive_fixtures_nothing_is_installed():
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@pytest.mark.external_ok
+def test_the_backend_is_healthy(golive_http, health_path):
+    assert golive_http.get(health_path).status_code == 200
+
+
+def test_a_user_token_logs_in(golive_http, golive_user_token):
+    me = golive_http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {golive_user_token}"})
+    assert me.status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_async_clients_work_beside_it(golive_sut_url):
+    async with httpx.AsyncClient(base_url=golive_sut_url) as client:
+        assert (await client.get("/health")).status_code == 200
+
+
+def test_a_database_of_its_own(golive_database):
+    assert golive_database.startswith("postgresql")
+
+
+def test_generation_fails_fast_when_the_ai_service_is_down(golive_http, golive_user_token, golive_toxiproxy):
+    # The README's example, as written there.
+    with golive_toxiproxy.down("upstream"):
+        answer = golive_http.post(
+            "/api/v1/content/generate",
+            json={"prompt": "x"},
+            headers={"Authorization": f"Bearer {golive_user_token}"},
+        )
+    assert answer.status_code in (502, 503, 504)
+EOF
+pytest --help | grep -q -- "--golive-provider" || fail "pytest --help does not list --golive-* options"
+pytest -q -n 2
+step "passed"

@@ -1,0 +1,91 @@
+"""A replica whose clock is off from the shared store's still agrees with the store on when an
+open breaker's wait is over: every instant in breaker state is on the store's clock."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import pytest
+
+from golive.system_under_test.resilience.breaker import BreakerConfig, BreakerState, State
+from golive.system_under_test.resilience.breaker_store import Change, MemoryBreakerStore, StoreUnavailable
+from golive.system_under_test.resilience.circuit import CircuitBreaker, CircuitOpenError
+
+T = TypeVar("T")
+
+OPEN_SECONDS = 10.0
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Clocks:
+    """The shared store's clock and a replica's, `offset` seconds behind it; time passes for both."""
+
+    def __init__(self, offset: float) -> None:
+        self.store = Clock(1_000_000.0)
+        self.replica = Clock(1_000_000.0 - offset)
+
+    def advance(self, seconds: float) -> None:
+        self.store.now += seconds
+        self.replica.now += seconds
+
+
+class FlakyStore(MemoryBreakerStore):
+    """The shared store, until it becomes unreachable."""
+
+    reachable = True
+
+    async def transact(self, name: str, change: Change[T]) -> tuple[BreakerState, T]:
+        if not self.reachable:
+            raise StoreUnavailable("connection refused")
+        return await super().transact(name, change)
+
+
+def config() -> BreakerConfig:
+    return BreakerConfig(failure_threshold=1, open_seconds=OPEN_SECONDS, half_open_max_calls=1)
+
+
+async def trip(breaker: CircuitBreaker) -> None:
+    assert await breaker.record_failure(await breaker.acquire())
+
+
+@pytest.mark.parametrize("offset", [30.0, -30.0, 0.0])
+async def test_the_wait_ends_when_the_store_says_so(offset: float) -> None:
+    clocks = Clocks(offset)
+    breaker = CircuitBreaker("ai", config(), MemoryBreakerStore(clocks.store), clock=clocks.replica)
+    await trip(breaker)
+    clocks.advance(OPEN_SECONDS - 4)
+    with pytest.raises(CircuitOpenError) as rejected:
+        await breaker.acquire()
+    assert rejected.value.headers == {"Retry-After": "4"}
+    clocks.advance(4)
+    assert (await breaker.acquire()).trial
+    assert breaker.view.state is State.HALF_OPEN
+
+
+async def test_a_trip_observed_from_another_replica_ends_on_the_stores_clock() -> None:
+    clocks = Clocks(offset=30.0)
+    shared = MemoryBreakerStore(clocks.store)
+    in_sync = CircuitBreaker("ai", config(), shared, clock=clocks.store)
+    lagging = CircuitBreaker("ai", config(), shared, clock=clocks.replica)
+    await trip(in_sync)
+    lagging.observe(shared.states["ai"], store_now=clocks.store())
+    clocks.advance(OPEN_SECONDS)
+    assert (await lagging.acquire()).trial
+
+
+async def test_a_degraded_replica_keeps_the_stores_clock() -> None:
+    clocks = Clocks(offset=30.0)
+    shared = FlakyStore(clocks.store)
+    breaker = CircuitBreaker("ai", config(), shared, clock=clocks.replica)
+    await trip(breaker)
+    shared.reachable = False
+    clocks.advance(OPEN_SECONDS)
+    assert (await breaker.acquire()).trial
+    assert breaker.degraded
