@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from golive.chaos.toxiproxy.service import ToxiproxyService
 from golive.fixtures.network import LOOPBACK, listening_socket
 from golive.fixtures.providers.local.postgres import LocalPostgres
+from golive.fixtures.toxiproxy import ToxiproxyService
 
 # An echo and a sink server on uvloop in their own process, so the Python test client and the
 # proxy each have a core's worth of room to be measured.

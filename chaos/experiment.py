@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from golive.chaos.toxiproxy.toxics import TOXIC_TYPES
-from golive.documents import DocumentError, first_problem, read_yaml
+from golive.core.documents import DocumentError, first_problem, read_yaml
 
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
 State = Literal["CLOSED", "OPEN", "HALF_OPEN"]

@@ -20,10 +20,10 @@ import httpx
 from golive.chaos.checkers import run_checks
 from golive.chaos.experiment import Experiment, Probe, Request, Step
 from golive.chaos.journal import Activity, Journal, RequestRecord
-from golive.chaos.toxiproxy.service import ToxiproxyClient
+from golive.core.contract_rules import response_problems
+from golive.core.signals import shielded
+from golive.fixtures.toxiproxy import ToxiproxyClient
 from golive.fixtures.upstream.control import UpstreamControl
-from golive.signals import shielded
-from golive.suites.contract.rules import response_problems
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 SAMPLE_SECONDS = 0.1

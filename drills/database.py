@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from golive.redaction import redact
+from golive.core.redaction import redact
 
 SCHEMA = "public"
 

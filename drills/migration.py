@@ -8,8 +8,8 @@ full of legacy data.
    downgrade base; upgrade head. After each: the schema equals the revision's reference, every
    legacy value is intact while its table exists, data in what a downgrade keeps is intact (what
    it drops is reported), the CHECK on circuit_breaker_state.state holds; each step's duration,
-   locks and table rewrites are recorded, and long ACCESS EXCLUSIVE locks or rewrites of tables
-   holding data are flagged.
+   locks and table rewrites are recorded, and an ACCESS EXCLUSIVE lock held over its budget or a
+   rewrite of a table holding data fails the step.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import SQLAlchemyError
 
+from golive.drills.budgets import Budgets
 from golive.drills.catalog import Catalog, read_catalog
 from golive.drills.data import LEGACY_TABLES, Sizes, Snapshot, changes, seed_legacy, snapshot
 from golive.drills.locks import storage_of
@@ -32,7 +33,6 @@ from golive.system_under_test.db.models import Base
 from golive.system_under_test.db.urls import sync_database_url
 
 Progress = Callable[[str], None]
-DEFAULT_MAX_LOCK_MS = 1000.0
 # What the guide's migration added (a table, or a table.column), and rows to put there.
 FEATURE_DATA = {
     "circuit_breaker_state": """
@@ -60,20 +60,21 @@ class MigrationDrill:
         sizes: Sizes,
         *,
         extra_versions: Path | None = None,
-        max_lock_ms: float = DEFAULT_MAX_LOCK_MS,
+        budgets: Budgets = Budgets(),  # noqa: B008 - frozen
         progress: Progress = lambda message: None,
     ) -> None:
         self.dsn = dsn
         self.sizes = sizes
         self.migrator = Migrator(dsn, extra_versions)
-        self.max_lock_ms = max_lock_ms
+        self.budgets = budgets
         self.progress = progress
         self.result = DrillResult(
             "migration",
             settings={
                 "rows": sizes.rows(),
                 "revisions": self.migrator.revisions,
-                "max_lock_ms": max_lock_ms,
+                "max_lock_ms": budgets.max_lock_ms,
+                "max_rewrite_rows": budgets.max_rewrite_rows,
             },
         )
         self.references: dict[str | None, Catalog] = {}
@@ -242,21 +243,27 @@ class MigrationDrill:
         self.result.steps.append(step)
 
     def _record_locks(self, step: Step, run: StepRun, before: Snapshot, storage: dict[str, int]) -> None:
+        """Over budget is a failure, not a warning: in production the same step stops the
+        readers and writers of a live table, for longer the more it holds."""
         now_storage = storage_of(self.connection)
         step.locks = [{"table": lock.table, "mode": lock.mode, "held_ms": lock.held_ms} for lock in run.locks]
+        long_locks = []
         for lock in run.locks:
             rows = before[lock.table].rows if lock.table in before else 0
-            if lock.mode == "AccessExclusiveLock" and rows and lock.held_ms > self.max_lock_ms:
-                step.warnings.append(
+            if lock.mode == "AccessExclusiveLock" and rows and lock.held_ms > self.budgets.max_lock_ms:
+                long_locks.append(
                     f"ACCESS EXCLUSIVE on {lock.table} ({rows} rows) held {lock.held_ms:.0f} ms: "
                     f"readers and writers of {lock.table} wait that long"
                 )
+        budget = self.budgets.max_lock_ms
+        step.check(f"no table with data locked exclusively over {budget:g} ms", long_locks)
         step.rewrites = sorted(t for t in storage if t in now_storage and now_storage[t] != storage[t])
-        for table in step.rewrites:
-            if before.get(table) and before[table].rows:
-                step.warnings.append(
-                    f"{table} ({before[table].rows} rows) was rewritten: its time grows with the table"
-                )
+        rewritten = [
+            f"{table} ({before[table].rows} rows) was rewritten: its time grows with the table"
+            for table in step.rewrites
+            if before.get(table) and before[table].rows > self.budgets.max_rewrite_rows
+        ]
+        step.check(f"no table of over {self.budgets.max_rewrite_rows} rows rewritten", rewritten)
 
     def _previous(self, revision: str) -> str | None:
         index = self.migrator.revisions.index(revision)

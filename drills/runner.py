@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from golive.drills.backup import BackupDrill
+from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.database import DrillDatabase
 from golive.drills.flags import FlagsDrill
-from golive.drills.migration import DEFAULT_MAX_LOCK_MS, MigrationDrill
+from golive.drills.migration import MigrationDrill
 from golive.drills.result import DrillResult
 from golive.drills.rollback import RollbackDrill
 from golive.fixtures.stack import Stack
@@ -31,7 +32,7 @@ class DrillRun:
     stack: Stack | None
     work_dir: Path  # backups and other files the drill writes
     sizes: Sizes = field(default_factory=Sizes)
-    max_lock_ms: float = DEFAULT_MAX_LOCK_MS
+    budgets: Budgets = field(default_factory=Budgets)
     extra_versions: Path | None = None  # more migration scripts (the tests' broken ones)
     progress: Progress = lambda message: None
 
@@ -47,7 +48,7 @@ def _migration(run: DrillRun) -> DrillResult:
         run.database.dsn,
         run.sizes,
         extra_versions=run.extra_versions,
-        max_lock_ms=run.max_lock_ms,
+        budgets=run.budgets,
         progress=run.progress,
     ).run()
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from golive.documents import DocumentError, first_problem, read_yaml
+from golive.core.documents import DocumentError, first_problem, read_yaml
 from golive.loadtests.thresholds import Threshold, ThresholdError, parse_all
 
 DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")

@@ -17,6 +17,11 @@ from typing import Any
 # `[group] METHOD /path`: how the journeys name their requests.
 _GROUP = re.compile(r"^\[(?P<group>[a-z0-9_-]+)\]\s")
 WORKER_MARKER = "WORKER"  # one pseudo-request per distributed worker (see the locustfile)
+# A 429 a journey expected is counted apart, under its request's name with this suffix (Locust
+# aggregates by name): the burst journey's, and a log-in that waited one out.
+THROTTLED_SUFFIX = " (throttled)"
+# The one journey that drives the rate limiter on purpose: only its 429s prove it holds a burst back.
+BURST_GROUP = "burst"
 
 
 class ResultsError(ValueError):
@@ -40,6 +45,14 @@ class Endpoint:
     def group(self) -> str:
         match = _GROUP.match(self.name)
         return match["group"] if match else "other"
+
+    @property
+    def throttled(self) -> bool:
+        return self.name.endswith(THROTTLED_SUFFIX)
+
+    @property
+    def expects_throttle(self) -> bool:
+        return self.group == BURST_GROUP
 
 
 @dataclass

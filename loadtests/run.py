@@ -115,7 +115,12 @@ class LoadResult:
             "total": total.summary(),
             "groups": {group: self.stats.select(group=group).summary() for group in self.stats.groups},
             "endpoints": {
-                endpoint.name: self.stats.select(name=endpoint.name).summary()
+                endpoint.name: {
+                    **self.stats.select(name=endpoint.name).summary(),
+                    "group": endpoint.group,
+                    "expects_throttle": endpoint.expects_throttle,
+                    "throttled": endpoint.throttled,
+                }
                 for endpoint in self.stats.endpoints
             },
             "thresholds": [

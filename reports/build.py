@@ -14,11 +14,11 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from golive.core.rundir import write_atomically
 from golive.reports.charts import steps_svg, timeline_svg
 from golive.reports.evidence import Evidence
 from golive.reports.gates import evaluate
 from golive.reports.summary import Summary, junit, markdown, summarize
-from golive.rundir import write_atomically
 
 FILES = ("report.html", "summary.json", "summary.md", "junit.xml")
 
@@ -62,7 +62,7 @@ def build_report(run_dir: Path) -> Report:
 
 def render_html(summary: Summary, evidence: Evidence) -> str:
     environment = Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=PackageLoader("golive.reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,

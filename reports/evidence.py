@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golive.fixtures.processes import is_alive
-from golive.redaction import redact_all
-from golive.suite_runs import SUITES, Suite, SuiteResult, read_junit
+from golive.core.junit import SUITES, Suite, SuiteResult, read_junit
+from golive.core.owners import is_alive
+from golive.core.redaction import redact_all
+from golive.reports.gate_map import gate_of
 
 
 @dataclass
@@ -43,6 +44,13 @@ class Evidence:
                 evidence.suites[name] = read_junit(suite, path)
             except Exception as error:  # ParseError, and whatever a truncated file raises
                 evidence.problems.append(f"{path.name}: unreadable JUnit XML ({error})")
+                continue
+            # A test no gate judges would leave a GO that does not rest on it.
+            evidence.problems += [
+                f"{path.name}: {case.id} feeds no gate (reports/gate_map.py)"
+                for case in evidence.suites[name].cases
+                if gate_of(case.module) is None
+            ]
         for path in sorted(run_dir.glob("drill-*.json")):
             document = evidence._json(path)
             if document is not None:
@@ -59,6 +67,9 @@ class Evidence:
         # The stack file holds the JWT key and the users' passwords: keep what a report shows.
         if stack is not None:
             shown = {key: stack.get(key) for key in ("provider", "services", "sut", "sut_replicas")}
+            shown["dependencies"] = [
+                key for key in ("postgres", "redis", "upstream", "pusher") if stack.get(key)
+            ]
             evidence.stack = redact_all(shown)  # a --target URL may carry a password
         return evidence
 

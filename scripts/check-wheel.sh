@@ -41,6 +41,25 @@ listed=$(golive chaos list)
 echo "$listed"
 grep -q "postgres-down" <<<"$listed" || fail "golive chaos list does not list the experiment library"
 
+step "golive images: every build context can be put together from the installed package"
+python - <<'EOF'
+import re, shlex, tempfile
+from pathlib import Path
+from golive.images.catalog import BASE, CATALOG, assemble_context
+for spec in CATALOG:
+    if spec is BASE:
+        continue
+    with tempfile.TemporaryDirectory() as folder:
+        context = Path(folder)
+        assemble_context(spec, context)
+        text = (context / spec.dockerfile).read_text().replace("\\\n", " ")
+        for line in re.findall(r"^\s*(?:COPY|ADD)\s+(.*)$", text, re.MULTILINE):
+            for source in [word for word in shlex.split(line) if not word.startswith("--")][:-1]:
+                if source != "ca-bundle.pem" and not (context / source).exists():
+                    raise SystemExit(f"check-wheel: image {spec.name}: {source} is not in its build context")
+print("image contexts: every COPY source present")
+EOF
+
 step "golive validate --quick (must say GO)"
 golive validate --quick --run-dir "$work/run"
 

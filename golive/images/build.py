@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from collections import deque
@@ -12,7 +11,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from golive.images.catalog import BASE, BY_NAME, ImageSpec
+from golive.images.catalog import BASE, BY_NAME, ImageSpec, assemble_context
 from golive.images.debian import SUITE, BaseImageError, create_base_image
 
 
@@ -64,15 +63,13 @@ class Builder:
                 except (BaseImageError, docker.errors.DockerException) as error:
                     raise ImageBuildError(f"{spec.tag}: {error}") from None
                 how = "imported"
-        elif spec.takes_ca_bundle:
-            with tempfile.TemporaryDirectory(prefix="golive-context-") as context:
-                shutil.copytree(spec.context, context, dirs_exist_ok=True)
-                bundle = self.ca_bundle.read_bytes() if self.ca_bundle else b""
-                (Path(context) / "ca-bundle.pem").write_bytes(bundle)
-                self._docker_build(spec, log_path, Path(context))
-            how = "built"
         else:
-            self._docker_build(spec, log_path, spec.context)
+            with tempfile.TemporaryDirectory(prefix="golive-context-") as context:
+                assemble_context(spec, Path(context))
+                if spec.takes_ca_bundle:
+                    bundle = self.ca_bundle.read_bytes() if self.ca_bundle else b""
+                    (Path(context) / "ca-bundle.pem").write_bytes(bundle)
+                self._docker_build(spec, log_path, Path(context))
             how = "built"
         return Built(spec, round(time.perf_counter() - started, 1), self.size(spec.tag), how)
 

@@ -10,14 +10,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from golive.console import err, fail
+from golive.core.console import err, fail
+from golive.core.rundir import RunDir, RunDirError
 from golive.fixtures.providers.docker.engine import DockerUnavailable, connect
 from golive.fixtures.providers.docker.settings import DockerSettings
 from golive.images.apt_sources import mirror_for
 from golive.images.build import Builder, ImageBuildError
 from golive.images.catalog import BY_NAME, CATALOG, UnknownImage, closure, host_ca_bundle
 from golive.images.debian import SUITE
-from golive.rundir import RunDir, RunDirError
 
 images_app = typer.Typer(
     help="Local images for the docker provider and the backend (for machines without a registry).",

@@ -11,7 +11,8 @@ from _pytest.mark import ParameterSet
 from golive.chaos.experiment import library, load
 from golive.chaos.runner import Runner
 from golive.chaos.targets import dedicated_target
-from golive.fixtures.stack import Stack
+from golive.fixtures.clients import owned
+from golive.fixtures.stack import StackHandle
 
 SEED = 20261128
 
@@ -26,11 +27,12 @@ def _cases() -> list[ParameterSet]:
 
 
 @pytest.mark.parametrize("path", _cases())
-def test_the_experiment_holds(golive_stack: Stack, path: Path) -> None:
+def test_the_experiment_holds(golive_stack: StackHandle, path: Path) -> None:
+    stack = owned(golive_stack)
     experiment = load(path)
-    with dedicated_target(golive_stack, experiment) as target:
+    with dedicated_target(stack, experiment) as target:
         journal = Runner(experiment, target, seed=SEED).run()
-    journal.write(golive_stack.run_dir / "chaos" / f"{experiment.name}.json")
+    journal.write(stack.run_dir / "chaos" / f"{experiment.name}.json")
     failed = [f"{check.name}: {check.detail}" for check in journal.checks if not check.ok]
     errors = [event.detail for event in journal.events if event.kind == "error"]
     assert journal.held, f"{journal.outcome}: {failed or errors}"

@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 
-from golive.chaos.toxiproxy.service import ToxiproxyClient
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import PusherCredentials
 from golive.fixtures.pusher.client import PusherSocket
+from golive.fixtures.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.chaos
 

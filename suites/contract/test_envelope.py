@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from golive.core.contract_rules import envelope_problems, response_problems
+
 from .openapi import Operation, wrong_methods
-from .rules import envelope_problems, response_problems
 
 pytestmark = pytest.mark.external_ok
 
@@ -49,7 +50,7 @@ def test_every_operation_answers_inside_the_contract(
     operations: list[Operation],
     components: dict[str, Any],
 ) -> None:
-    headers = {} if role == "anonymous" else bearer(request.getfixturevalue(f"{role}_token"))
+    headers = {} if role == "anonymous" else bearer(request.getfixturevalue(f"golive_{role}_token"))
     failures = []
     for operation in operations:
         request_id = f"contract-{role}-{uuid.uuid4().hex[:12]}"

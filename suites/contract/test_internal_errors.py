@@ -22,12 +22,11 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core.contract_rules import response_problems
 from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.network import wait_until
 from golive.fixtures.stack import create_users, new_credentials
 from golive.fixtures.sut import SutCluster
-
-from .rules import response_problems
 
 LEAKS = ["Traceback", "agent_metrics", "sqlalchemy", "asyncpg", "UndefinedTable", 'File "', "postgresql://"]
 

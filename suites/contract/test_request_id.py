@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from .rules import request_id_problems
+from golive.core.contract_rules import request_id_problems
 
 pytestmark = pytest.mark.external_ok
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from golive.drills.data import Sizes
 from golive.drills.result import DrillResult
 from golive.drills.runner import DRILLS, DrillRun, stack_database
-from golive.fixtures.stack import Stack
+from golive.fixtures.clients import owned
+from golive.fixtures.stack import Stack, StackHandle
 
 # A third of the command's default: the same checks, in the default suite's time.
 SIZES = Sizes(users=700, content=10_000, agent_metrics=50)
@@ -25,8 +26,8 @@ def run_drill(name: str, stack: Stack, work_dir: Path) -> DrillResult:
     return result
 
 
-def test_migration(golive_stack: Stack, tmp_path: Path) -> None:
-    result = run_drill("migration", golive_stack, tmp_path)
+def test_migration(golive_stack: StackHandle, tmp_path: Path) -> None:
+    result = run_drill("migration", owned(golive_stack), tmp_path)
     steps = {step.name: step for step in result.steps}
     assert list(steps)[2:] == [
         "upgrade head",
@@ -42,8 +43,8 @@ def test_migration(golive_stack: Stack, tmp_path: Path) -> None:
     assert all(step.locks for step in steps.values() if step.name.startswith(("upgrade", "downgrade")))
 
 
-def test_rollback(golive_stack: Stack, tmp_path: Path) -> None:
-    result = run_drill("rollback", golive_stack, tmp_path)
+def test_rollback(golive_stack: StackHandle, tmp_path: Path) -> None:
+    result = run_drill("rollback", owned(golive_stack), tmp_path)
     assert [step.name for step in result.steps][-3:] == [
         "restore the backup into a fresh database",
         "the previous version serves from it",
@@ -53,8 +54,8 @@ def test_rollback(golive_stack: Stack, tmp_path: Path) -> None:
     assert sorted(path.suffix for path in tmp_path.glob("backup_*")) == [".json", ".rdb", ".sql"]
 
 
-def test_flags(golive_stack: Stack, tmp_path: Path) -> None:
-    result = run_drill("flags", golive_stack, tmp_path)
+def test_flags(golive_stack: StackHandle, tmp_path: Path) -> None:
+    result = run_drill("flags", owned(golive_stack), tmp_path)
     assert [step.name for step in result.steps] == [
         "CIRCUIT_BREAKER_ENABLED=false",
         "RATE_LIMIT_ENABLED=false",
@@ -64,8 +65,8 @@ def test_flags(golive_stack: Stack, tmp_path: Path) -> None:
     assert pusher["off"] == "/pusher/auth 503; /ws/content delivered content_completed"
 
 
-def test_backup(golive_stack: Stack, tmp_path: Path) -> None:
-    result = run_drill("backup", golive_stack, tmp_path)
+def test_backup(golive_stack: StackHandle, tmp_path: Path) -> None:
+    result = run_drill("backup", owned(golive_stack), tmp_path)
     refusals = [step.figures["refusal"] for step in result.steps[1:-1]]
     assert len(refusals) == 8
     assert all(refusals)

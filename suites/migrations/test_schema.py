@@ -59,7 +59,8 @@ def test_revision_0004_persists_breaker_trips_and_its_downgrade_keeps_the_rest(
     with alembic_engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO circuit_breaker_state (name, state, failure_count) VALUES ('ai-service', 'OPEN', 5)"
+                "INSERT INTO circuit_breaker_state (name, state, failure_count) "
+                "VALUES ('ai-service', 'OPEN', 5)"
             )
         )
     alembic_runner.migrate_up_to("0004")

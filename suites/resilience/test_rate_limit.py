@@ -12,7 +12,7 @@ import pytest
 
 from golive.fixtures.clients import login
 from golive.fixtures.network import wait_until
-from golive.fixtures.stack import Stack, create_users, new_credentials
+from golive.fixtures.stack import StackHandle, create_users, new_credentials
 
 from .conftest import Backend, BackendMaker
 
@@ -108,7 +108,7 @@ def test_replicas_together_admit_exactly_the_burst(backend: BackendMaker) -> Non
 
 
 def test_without_redis_the_limiter_degrades_to_local_buckets(
-    backend: BackendMaker, golive_stack: Stack, tmp_path: object
+    backend: BackendMaker, golive_stack: StackHandle, tmp_path: object
 ) -> None:
     from pathlib import Path
 

@@ -12,7 +12,7 @@ import redis.asyncio as redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from golive.fixtures.stack import Stack
+from golive.fixtures.stack import StackHandle
 from golive.system_under_test.resilience.breaker import BreakerConfig, BreakerState, Permit, State
 from golive.system_under_test.resilience.breaker_store import RedisBreakerStore
 from golive.system_under_test.resilience.circuit import CircuitBreaker, CircuitOpenError
@@ -21,7 +21,7 @@ from golive.system_under_test.resilience.token_bucket import Limit, take
 
 
 @pytest.fixture
-def redis_url(golive_stack: Stack) -> str:
+def redis_url(golive_stack: StackHandle) -> str:
     return golive_stack.scratch_redis_url()
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from golive.fixtures.stack import Stack, create_users, mint_token, new_credentials
+from golive.fixtures.stack import StackHandle, create_users, mint_token, new_credentials
 from golive.fixtures.sut import SutCluster
 
 
@@ -23,7 +23,7 @@ class FuzzedBackend:
 
 
 @pytest.fixture(scope="module")
-def fuzzed_backend(golive_stack: Stack, request: pytest.FixtureRequest) -> Iterator[FuzzedBackend]:
+def fuzzed_backend(golive_stack: StackHandle, request: pytest.FixtureRequest) -> Iterator[FuzzedBackend]:
     with golive_stack.scratch_database(migrated=True) as database:
         env = {
             **golive_stack.sut_env,

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from golive.core.contract_rules import envelope_problems
 from golive.fixtures.clients import BackendFactory
-
-from ..contract.rules import envelope_problems
 
 
 def assert_envelope(response: httpx.Response, status: int) -> dict[str, object]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from golive.fixtures.clients import BackendFactory
-from golive.fixtures.stack import Stack, create_users, mint_token, new_credentials
+from golive.fixtures.stack import StackHandle, create_users, mint_token, new_credentials
 
 VARIANTS = [
     "/api/v1/auth/me",
@@ -40,7 +40,7 @@ def get(base_url: str, path: str, token: str) -> int:
 
 @pytest.mark.parametrize("per_endpoint", ["false", "true"])
 def test_no_spelling_of_the_path_gets_past_an_empty_bucket(
-    golive_stack: Stack, golive_database: str, golive_start_backend: BackendFactory, per_endpoint: str
+    golive_stack: StackHandle, golive_database: str, golive_start_backend: BackendFactory, per_endpoint: str
 ) -> None:
     backend = golive_start_backend(
         {

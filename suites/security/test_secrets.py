@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from golive.fixtures.description import PusherCredentials, StackDescription
-from golive.fixtures.stack import Stack
+from golive.fixtures.stack import StackHandle
 
 PUBLIC = [
     "/health",
@@ -83,7 +83,7 @@ def test_error_bodies_hold_no_secret(
 
 
 def test_the_backends_logs_hold_no_secret(
-    golive_stack: Stack, golive_http: httpx.Client, secrets_of_the_backend: dict[str, str]
+    golive_stack: StackHandle, golive_http: httpx.Client, secrets_of_the_backend: dict[str, str]
 ) -> None:
     for method, path, headers, body in FAILING:
         golive_http.request(method, path, headers=headers, json=body)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from golive.suites.contract.rules import envelope_problems
+from golive.core.contract_rules import envelope_problems
 from golive.system_under_test.errors import install_exception_handlers, is_dependency_failure
 from golive.system_under_test.middleware.request_context import RequestContextMiddleware
 

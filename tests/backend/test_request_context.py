@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from golive.suites.contract.rules import envelope_problems
+from golive.core.contract_rules import envelope_problems
 from golive.system_under_test.middleware.request_context import RequestContextMiddleware, accept_request_id
 
 VALID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")

@@ -26,7 +26,7 @@ SHELL_OPERATORS = {"&&", "||", ";", "|", "then", "do", "fi", "done"}
 SETUP = re.compile(r"apt-get install .*\bpostgresql\b.*\bredis-server\b")
 
 
-def recipe(path: Path) -> dict[str, Any]:
+def recipe(path: Path) -> dict[Any, Any]:
     document = yaml.safe_load(path.read_text())
     assert isinstance(document, dict), f"{path}: not a YAML mapping"
     return document

@@ -44,7 +44,7 @@ def ci_commands() -> list[str]:
         if line.lstrip().startswith("#"):
             continue
         for match in re.finditer(r"\.venv/bin/([^&|;)]+)", line):
-            commands.append(match.group(1).replace("2>&1", "").strip())
+            commands.append(re.sub(r"\s*\d?>.*$", "", match.group(1)).strip())  # no redirection
         commands += [script for script in CI_SCRIPTS if line.strip().startswith(script)]
     return commands
 

@@ -14,6 +14,7 @@ import pytest
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
+from golive.core.junit import CONTRACT
 from golive.fixtures.description import StackDescription
 from golive.fixtures.network import wait_until
 from golive.fixtures.providers.docker.container import ContainerService, publish_on_loopback
@@ -24,7 +25,7 @@ from golive.fixtures.providers.docker.settings import DockerSettings
 from golive.fixtures.stack import FUNCTIONAL_HEADROOM
 from golive.images.build import Builder
 from golive.images.catalog import BY_NAME
-from golive.suite_runs import CONTRACT, run_suite
+from golive.stages.suites import run_suite
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("no_leftovers")]
 

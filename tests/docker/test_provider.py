@@ -16,7 +16,6 @@ import pytest
 import redis
 from docker.models.containers import Container
 
-from golive.chaos.toxiproxy.service import ToxiproxyClient
 from golive.fixtures.network import wait_until
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.providers.docker import DockerProvider
@@ -30,6 +29,7 @@ from golive.fixtures.providers.docker.engine import (
     remove,
 )
 from golive.fixtures.providers.docker.settings import DockerSettings
+from golive.fixtures.toxiproxy import ToxiproxyClient
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 

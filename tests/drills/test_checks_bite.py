@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.migration import MigrationDrill
 from golive.drills.rollback import RollbackDrill
@@ -60,6 +61,34 @@ def test_the_drill_fails_precisely_on_a_broken_migration(
     assert result.settings["revisions"][-1] == "0005"
     for message in expected:
         assert any(failure.startswith(message) for failure in result.failures), result.failures
+
+
+def test_a_long_exclusive_lock_and_a_rewrite_of_a_table_with_data_fail_the_drill(
+    golive_empty_database: str,
+) -> None:
+    broken = BROKEN / "locks_and_rewrites"
+    # The migration sleeps 1.5 s holding content: far over a 200 ms budget, whatever the load.
+    result = MigrationDrill(
+        golive_empty_database, SMALL, extra_versions=broken, budgets=Budgets(max_lock_ms=200)
+    ).run()
+    assert not result.ok
+    (locked,) = [f for f in result.failures if f.startswith("upgrade head: no table with data locked")]
+    assert locked.startswith("upgrade head: no table with data locked exclusively over 200 ms: ")
+    assert "ACCESS EXCLUSIVE on content (1000 rows) held" in locked
+    assert (
+        "upgrade head: no table of over 0 rows rewritten: content (1000 rows) was rewritten: "
+        "its time grows with the table"
+    ) in result.failures
+
+
+def test_a_rewrite_within_its_budget_passes(golive_empty_database: str) -> None:
+    broken = BROKEN / "locks_and_rewrites"
+    result = MigrationDrill(
+        golive_empty_database, SMALL, extra_versions=broken, budgets=Budgets(60_000, max_rewrite_rows=1_000)
+    ).run()
+    assert result.ok, result.failures
+    (upgrade,) = [step for step in result.steps if step.name == "upgrade head"]
+    assert "content" in upgrade.rewrites
 
 
 def test_the_rollback_drill_fails_when_the_restarted_version_is_not_the_old_one(

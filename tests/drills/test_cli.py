@@ -77,6 +77,10 @@ def test_drills_in_a_given_database_wiped_first_leave_the_rest_of_the_server_alo
             given.dsn,
             "--wipe-database",
             *SMALL,
+            "--max-lock-ms",
+            "5000",
+            "--max-rewrite-rows",
+            "7",
             "--run-dir",
             str(tmp_path),
         )
@@ -91,6 +95,9 @@ def test_drills_in_a_given_database_wiped_first_leave_the_rest_of_the_server_alo
         result = json.loads((tmp_path / f"drill-{name}.json").read_text())
         assert result["ok"] is True
         assert result["drill"] == name
+    # The run's own budgets, not the defaults, judged the migration.
+    settings = json.loads((tmp_path / "drill-migration.json").read_text())["settings"]
+    assert (settings["max_lock_ms"], settings["max_rewrite_rows"]) == (5000, 7)
     recorded = json.loads((tmp_path / "run.json").read_text())["commands"]["drill"]
     assert recorded["drills"] == {"migration": True, "backup": True}
     assert recorded["exit_code"] == 0

@@ -12,6 +12,7 @@ import pytest
 import redis
 from argon2 import PasswordHasher
 
+from golive.core.redaction import redact
 from golive.drills.backups import (
     BackupRejected,
     Manifest,
@@ -30,7 +31,6 @@ from golive.drills.rollback import PLANTED
 from golive.drills.runner import UnknownDrill, select, stack_database
 from golive.fixtures.providers.local.redis import LocalRedis
 from golive.fixtures.stack import Stack
-from golive.redaction import redact
 
 
 def test_the_seeded_users_hash_is_of_the_legacy_password() -> None:

@@ -81,9 +81,36 @@ def test_spec_variables_in_the_environment_reach_the_backend(tmp_path: Path) -> 
     assert_no_survivors(marker)
 
 
-def test_the_guides_suite_passes_against_golive_up(tmp_path: Path) -> None:
+ATTACHED = """
+import psycopg
+import httpx
+
+
+def test_a_database_of_its_own_on_that_stack(golive_database):
+    with psycopg.connect(golive_database) as connection:
+        assert connection.execute("SELECT count(*) FROM users").fetchone()[0] >= 2
+
+
+def test_a_backend_of_its_own_on_that_stack(golive_start_backend, golive_database, golive_admin_credentials):
+    backend = golive_start_backend({"DATABASE_URL": golive_database})
+    assert httpx.get(f"{backend.urls[0]}/health", timeout=30).json()["data"]["status"] == "healthy"
+    login = httpx.post(f"{backend.urls[0]}/api/v1/auth/token", json=golive_admin_credentials.model_dump())
+    assert login.status_code == 200
+
+
+def test_the_jwt_key(golive_jwt_secret):
+    assert len(golive_jwt_secret) >= 32
+"""
+
+
+def test_suites_given_the_stack_file_of_golive_up_run_every_test(tmp_path: Path) -> None:
+    """The guide's suite, and tests that reach inside the stack (a database and a backend of their
+    own, the JWT key) against a stack another golive process runs: none of them skips."""
     marker = new_marker()
     process = spawn_up(tmp_path / "run", marker)
+    attached = tmp_path / "attached" / "test_attached.py"
+    attached.parent.mkdir()
+    attached.write_text(ATTACHED)
     try:
         first_line(process)
         suite = subprocess.run(
@@ -92,6 +119,8 @@ def test_the_guides_suite_passes_against_golive_up(tmp_path: Path) -> None:
                 "-m",
                 "pytest",
                 "suites/spec",
+                str(attached),
+                "-rs",
                 f"--golive-stack-file={tmp_path / 'run' / 'stack.json'}",
             ],
             capture_output=True,
@@ -102,7 +131,8 @@ def test_the_guides_suite_passes_against_golive_up(tmp_path: Path) -> None:
     finally:
         stop(process, signal.SIGINT)
     assert suite.returncode == 0, suite.stdout
-    assert "4 passed" in suite.stdout
+    assert "7 passed" in suite.stdout, suite.stdout
+    assert "skipped" not in suite.stdout
     assert_no_survivors(marker)
 
 

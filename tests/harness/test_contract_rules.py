@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from golive.suites.contract.rules import envelope_problems, request_id_problems, response_problems
+from golive.core.contract_rules import envelope_problems, request_id_problems, response_problems
 
 
 def good_error() -> dict[str, Any]:

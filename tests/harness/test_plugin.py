@@ -67,9 +67,10 @@ def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Pa
     )
     pytester.makepyfile(MODULE.format(url="http://127.0.0.1:9"))
     result = pytester.runpytest_subprocess("--golive-stack-file", str(stack), "-rs")
-    # The session did not start this stack: only what needs reaching inside it skips, and says why.
-    result.assert_outcomes(passed=2, skipped=1)
-    result.stdout.fnmatch_lines(["*needs a stack this session starts*"])
+    # A description without the stack's secrets (golive up --json's public line) cannot give what
+    # reaching inside needs: that test errors and says why, it does not skip.
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*--golive-stack-file: the description lacks postgres, postgres_admin*"])
 
 
 @pytest.mark.parametrize(

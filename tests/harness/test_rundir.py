@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from golive.rundir import RunDir, RunDirError, new_run_id
+from golive.core.rundir import RunDir, RunDirError, new_run_id
 from tests.harness.golive import run_golive
 
 
@@ -73,8 +73,12 @@ def test_a_second_command_in_a_run_dir_in_use_is_refused_in_one_line(tmp_path: P
 
 
 def test_a_command_that_ends_without_finishing_is_still_recorded_as_ended(tmp_path: Path) -> None:
-    script = (
-        "from pathlib import Path; from golive.rundir import RunDir; RunDir.create('pytest', Path('run'))"
+    script = "; ".join(
+        [
+            "from pathlib import Path",
+            "from golive.core.rundir import RunDir",
+            "RunDir.create('pytest', Path('run'))",
+        ]
     )
     subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, timeout=60)
     entry = json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["pytest"]

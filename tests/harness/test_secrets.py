@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from golive.redaction import redact, redact_all
+from golive.core.redaction import redact, redact_all
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
 from tests.harness.leaks import new_marker
 

@@ -5,7 +5,8 @@ import shlex
 import tomllib
 from pathlib import Path
 
-from golive.suite_runs import CONFIG_FILE, CONTRACT, SUITES_DIR, read_junit
+from golive.core.junit import CONTRACT, read_junit
+from golive.stages.suites import CONFIG_FILE, SUITES_DIR
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="contract" tests="6">

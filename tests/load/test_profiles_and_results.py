@@ -125,6 +125,22 @@ def test_locusts_statistics_are_read_and_worker_markers_set_apart(tmp_path: Path
     }
 
 
+def test_only_the_burst_journeys_requests_expect_a_throttle(tmp_path: Path) -> None:
+    names = [
+        "[burst] GET /api/v1/auth/me",
+        "[burst] GET /api/v1/auth/me (throttled)",
+        "[auth] POST /api/v1/auth/token (throttled)",  # a log-in that waited a 429 out
+    ]
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps([{**ENTRY, "name": name} for name in names]))
+    endpoints = read_stats(path).endpoints
+    assert [(e.expects_throttle, e.throttled) for e in endpoints] == [
+        (True, False),
+        (True, True),
+        (False, True),
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

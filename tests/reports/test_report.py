@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from golive.fixtures.processes import identity
+from golive.core.owners import identity
 from golive.reports.build import FILES, build_report
 from golive.reports.gates import GATES
 from golive.reports.summary import SCHEMA_FILE, Summary, schema_text
@@ -46,7 +46,7 @@ def edit_json(path: Path, change: Callable[[Any], None]) -> None:
 
 
 def no_go(run_dir: Path) -> None:
-    """The load run's p95 gate set to 1 ms (the run's p95 was 62 ms), and the redis-down
+    """The load run's p95 gate set to 1 ms (the run's p95 was 190 ms), and the redis-down
     experiment deviating (its recovery check failed)."""
 
     def tighten(load: dict[str, Any]) -> None:
@@ -133,7 +133,7 @@ def test_every_gate_is_in_every_output(tmp_path: Path) -> None:
 def test_summary_json_follows_its_committed_schema(tmp_path: Path) -> None:
     assert SCHEMA_FILE.read_text() == schema_text(), (
         "summary.json's schema changed: if on purpose, regenerate reports/summary.schema.json "
-        '(python -c "from reports.summary import *; SCHEMA_FILE.write_text(schema_text())") and say so'
+        '(python -c "from golive.reports.summary import *; SCHEMA_FILE.write_text(schema_text())") and say so'
     )
     for name in ("go", "no-go", "incomplete"):
         run_dir = copy_of(name, tmp_path)
@@ -233,16 +233,24 @@ def test_against_a_deployment_the_stack_only_gates_are_not_applicable(tmp_path: 
     (run_dir / "stack.json").write_text(json.dumps({"provider": "external", "sut": stack["sut"]}))
     for path in [*run_dir.glob("drill-*.json"), *run_dir.glob("chaos/*.json")]:
         path.unlink()
+    # What the plugin does to a test not marked external_ok: here, every resilience test.
+    junit = ElementTree.parse(run_dir / "junit-resilience.xml")  # noqa: S314 - the recorded run's
+    reason = "not meaningful against a deployment (test not marked external_ok)"
+    for case in junit.iter("testcase"):
+        ElementTree.SubElement(case, "skipped", type="pytest.skip", message=reason)
+    junit.write(run_dir / "junit-resilience.xml", encoding="utf-8", xml_declaration=True)
     report = build_report(run_dir)
     statuses = gate_statuses(report.summary)
-    assert statuses["migration"] == statuses["rollback"] == statuses["breakers"] == "n/a"
+    stack_only = ("migration", "rollback", "flags", "backup", "breakers", "idempotency")
+    assert {statuses[gate] for gate in stack_only} == {"n/a"}
+    assert statuses["rate-limiting"] == "pass"  # the security suite's bypass tests and the load run
     assert report.summary.deployment is True
     assert report.summary.verdict == "GO"
 
 
 def dead_process() -> str:
     """The identity of a process that ran and is gone."""
-    script = "from golive.fixtures.processes import identity; print(identity())"
+    script = "from golive.core.owners import identity; print(identity())"
     return subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.strip()

@@ -10,7 +10,7 @@ import pytest
 import toxiproxy
 from toxiproxy.api import APIConsumer
 
-from golive.chaos.toxiproxy.service import ToxiproxyClient, ToxiproxyService
+from golive.fixtures.toxiproxy import ToxiproxyClient, ToxiproxyService
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import hashlib
 import psycopg
 import redis
 
-from golive.chaos.toxiproxy.service import ToxiproxyClient
 from golive.fixtures.stack import APP_DATABASE, Stack
+from golive.fixtures.toxiproxy import ToxiproxyClient
 
 
 def proxied(stack: Stack, name: str) -> tuple[str, int]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.chaos.toxiproxy.service import ToxiproxyService
 from golive.fixtures.node import NodeProject, node_for
+from golive.fixtures.toxiproxy import ToxiproxyService
 from tests.toxiproxy.conftest import EchoServer
 
 NODE_DIR = Path(__file__).parent / "node"

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from golive.chaos.toxiproxy.service import ToxiproxyClient
+from golive.fixtures.toxiproxy import ToxiproxyClient
 from tests.toxiproxy.conftest import EchoServer, connect, round_trip
 
 
@@ -186,7 +186,7 @@ def test_toxicity_is_reproducible_with_a_seed(
 ) -> None:
     from pathlib import Path
 
-    from golive.chaos.toxiproxy.service import ToxiproxyService
+    from golive.fixtures.toxiproxy import ToxiproxyService
 
     patterns = []
     for _ in range(2):
@@ -213,7 +213,7 @@ def test_toxicity_is_reproducible_with_a_seed(
 
 
 def test_counters_are_live(client: ToxiproxyClient, listen: str, toxiproxy_service: object) -> None:
-    from golive.chaos.toxiproxy.service import ToxiproxyService
+    from golive.fixtures.toxiproxy import ToxiproxyService
 
     assert isinstance(toxiproxy_service, ToxiproxyService)
     with connect(listen) as sock:

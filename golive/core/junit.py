@@ -1,22 +1,11 @@
-"""Runs pytest suites against a described stack, in a subprocess, and reads back their results.
-
-A subprocess keeps each suite's imports, event loops and plugins away from the command that
-owns the stack; the JUnit XML it writes is the result, also for CI systems and the report. It is
-a child like the stack's servers (fixtures/processes.py): killed with golive, however golive
-ends, rather than left testing a stack that died.
-"""
+"""The go-live suites by name, and their results read back from the JUnit XML a pytest run
+wrote: what the suites stage reports and what the report is built from."""
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
-
-from golive import suites
-from golive.fixtures.processes import ChildProcess
-from golive.signals import shielded
 
 
 @dataclass(frozen=True)
@@ -26,8 +15,6 @@ class Suite:
     paths: tuple[str, ...]
 
 
-SUITES_DIR = Path(suites.__file__).resolve().parent
-CONFIG_FILE = "pytest-suites.ini"
 CONTRACT = Suite("contract", "Error envelope and X-Request-ID contract", ("contract",))
 GUIDE = Suite("guide", "The migration guide's automated test suite", ("spec",))
 API = Suite("api", "Auth, health, content and agent metrics", ("api",))
@@ -35,6 +22,27 @@ REALTIME = Suite("realtime", "Pusher channels, pusher-js, the legacy WebSocket",
 RESILIENCE = Suite("resilience", "Circuit breakers, rate limiting, retries, bulkhead", ("resilience",))
 SECURITY = Suite("security", "Hostile input, fuzzing, secrets, rate-limit bypass", ("security",))
 SUITES = {suite.name: suite for suite in (CONTRACT, GUIDE, API, REALTIME, RESILIENCE, SECURITY)}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test as JUnit recorded it. `module` is dotted and relative to the suites folder
+    (`resilience.test_idempotency`, perhaps followed by a class), however pytest was run:
+    `suites.…` from a checkout, `golive.suites.…` from an installed package."""
+
+    module: str
+    name: str
+    outcome: str  # passed, failed, error, skipped, xfailed
+    message: str = ""  # a failure's first line, or a skip's reason
+
+    @property
+    def id(self) -> str:
+        return f"{self.module}::{self.name}" if self.name else self.module
+
+
+def suite_module(classname: str) -> str:
+    parts = classname.split(".")
+    return ".".join(parts[parts.index("suites") + 1 :]) if "suites" in parts else classname
 
 
 @dataclass
@@ -48,6 +56,7 @@ class SuiteResult:
     seconds: float = 0.0
     exit_code: int = 0
     failures: list[str] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
     junit: Path | None = None
     log: Path | None = None
 
@@ -70,39 +79,6 @@ class SuiteResult:
         return ", ".join(parts)
 
 
-def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
-    junit = run_dir / f"junit-{suite.name}.xml"
-    log = run_dir / "logs" / f"pytest-{suite.name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "pytest", *(str(SUITES_DIR / path) for path in suite.paths)]
-    # The suites' own configuration, never the surrounding project's (golive may be installed in a
-    # team's environment, whose pytest settings and plugins' options are not the suites'). One token
-    # per option: pytest would take a separate "/tmp/run/stack.json" for a path.
-    argv += [
-        f"--config-file={SUITES_DIR / CONFIG_FILE}",
-        f"--golive-stack-file={stack_file}",
-        f"--junitxml={junit}",
-        "-o",
-        f"junit_suite_name={suite.name}",
-    ]
-    argv += ["-q", "-p", "no:cacheprovider", "--rootdir", str(SUITES_DIR.parent)]
-    started = time.perf_counter()
-    log.unlink(missing_ok=True)  # the child appends to its log: this run's output only
-    child = ChildProcess(f"pytest {suite.name}", argv, log_path=log).start()
-    try:
-        returncode = child.wait()
-    finally:
-        with shielded():
-            child.stop()
-    result = read_junit(suite, junit) if junit.exists() else SuiteResult(suite, errors=1)
-    result.seconds = round(time.perf_counter() - started, 2)
-    result.exit_code = returncode
-    result.junit, result.log = junit, log
-    if returncode not in (0, 1) and not result.failures:
-        result.failures.append(f"pytest exited with {returncode}; see {log}")
-    return result
-
-
 def read_junit(suite: Suite, path: Path) -> SuiteResult:
     result = SuiteResult(suite)
     tree = ElementTree.parse(path)  # noqa: S314 - our own pytest's output, not outside input
@@ -110,18 +86,28 @@ def read_junit(suite: Suite, path: Path) -> SuiteResult:
     for case in tree.iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
         outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
+        message = _first_line(outcome.get("message")) if outcome is not None else ""
         if outcome is None:
             result.passed += 1
+            kind = "passed"
         elif outcome.tag == "failure":
             result.failed += 1
-            result.failures.append(f"{name}: {_first_line(outcome.get('message'))}")
+            result.failures.append(f"{name}: {message}")
+            kind = "failed"
         elif outcome.tag == "error":
             result.errors += 1
-            result.failures.append(f"{name}: error: {_first_line(outcome.get('message'))}")
+            result.failures.append(f"{name}: error: {message}")
+            kind = "error"
         elif outcome.get("type") == "pytest.xfail":
             result.xfailed += 1
+            kind = "xfailed"
         else:
             result.skipped += 1
+            kind = "skipped"
+        # A module that failed to collect is a test case with no classname, named by its module.
+        classname, test = case.get("classname") or "", case.get("name") or ""
+        module = suite_module(classname or test)
+        result.cases.append(Case(module, test if classname else "", kind, message))
     return result
 
 

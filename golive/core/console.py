@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from golive.redaction import redact
+from golive.core.redaction import redact
 
 err = Console(stderr=True, highlight=False)
 

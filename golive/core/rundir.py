@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from golive import __version__
-from golive.fixtures.processes import identity
-from golive.redaction import redact, redact_all
+from golive.core.owners import identity
+from golive.core.redaction import redact, redact_all
 
 DEFAULT_BASE = Path("reports") / "out"
 LOCK_FILE = ".lock"

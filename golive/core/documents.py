@@ -1,5 +1,5 @@
-"""The YAML files operators write (chaos experiments, load profiles), read with errors of one
-line that name the file and where in it the problem is."""
+"""The documents operators write (chaos experiments, load profiles, stack files, settings), read
+with errors of one line that name the file and where in it the problem is."""
 
 from __future__ import annotations
 
@@ -25,8 +25,15 @@ def read_yaml(path: Path) -> Any:
         raise DocumentError(f"{path}: {where}: not valid YAML") from None
 
 
+def located_problem(error: ValidationError) -> tuple[str, str]:
+    """The field path (dotted, '' for the whole document) and the message of the first thing
+    pydantic found wrong: the one reading of its errors for every document and setting golive
+    reads."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    return ".".join(str(part) for part in first["loc"]), first["msg"].removeprefix("Value error, ")
+
+
 def first_problem(error: ValidationError) -> str:
     """`field.path: message` for the first thing pydantic found wrong."""
-    first = error.errors(include_url=False, include_input=False)[0]
-    field = ".".join(str(part) for part in first["loc"]) or "document"
-    return f"{field}: {first['msg'].removeprefix('Value error, ')}"
+    field, message = located_problem(error)
+    return f"{field or 'document'}: {message}"

@@ -1,0 +1,67 @@
+"""`golive clean`: what earlier golive runs whose process is gone left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from typing import Annotated
+
+import typer
+from docker.models.networks import Network
+from rich.markup import escape
+
+from golive.core.console import err
+from golive.core.rundir import mark_killed, run_dir_of
+from golive.fixtures.providers import ProviderError
+from golive.fixtures.providers.docker.engine import OWNER_LABEL, connect, labels_of, leftovers, remove
+from golive.fixtures.providers.local.scratch import scratch_dirs
+
+
+def clean(
+    every: Annotated[
+        bool, typer.Option("--all", help="also containers of golive runs still going (stops them)")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be removed")] = False,
+) -> None:
+    """Remove what earlier golive runs left behind: the temp dirs (Postgres data, Redis) of runs
+    that were killed, their run.json marked so; containers and networks (found by label)."""
+    _clean_scratch_dirs(dry_run)
+    try:
+        client = connect()
+    except ProviderError as error:
+        # Without an engine there is no container to remove: the temp dirs were the work.
+        err.print(f"golive clean: no container looked for: {escape(str(error))}", soft_wrap=True)
+        return
+    found = leftovers(client, every=every)
+    for resource in found:
+        if not dry_run:
+            remove(resource)
+        kind = "network" if isinstance(resource, Network) else "container"
+        owner = labels_of(resource).get(OWNER_LABEL, "?")
+        verb = "would remove" if dry_run else "removed"
+        err.print(f"  {verb} {kind} {resource.name} (run of pid {owner})")
+    done = "to remove" if dry_run else "removed"
+    err.print(f"golive clean: {len(found)} container(s) and network(s) {done}")
+
+
+def _clean_scratch_dirs(dry_run: bool) -> None:
+    """Only dirs marked by a golive process that is gone (never those of a run still going)."""
+    abandoned = [scratch for scratch in scratch_dirs() if scratch.abandoned]
+    for scratch in abandoned:
+        pid = scratch.owner.split(":", 1)[0]
+        if dry_run:
+            err.print(f"  would remove {scratch.path} (run of pid {pid}, gone)")
+            continue
+        shutil.rmtree(scratch.path, ignore_errors=True)
+        if scratch.path.exists():
+            err.print(
+                f"  [red]x[/] could not remove {scratch.path} (run of pid {pid}): remove it as its owner"
+            )
+            continue
+        run_dir = run_dir_of(scratch.log_dir)
+        with contextlib.suppress(OSError, ValueError):
+            if run_dir is not None:
+                mark_killed(run_dir, scratch.owner, "killed; golive clean removed what it left")
+        err.print(f"  removed {scratch.path} (run of pid {pid}, gone)")
+    done = "to remove" if dry_run else "removed"
+    err.print(f"golive clean: {len(abandoned)} temp dir(s) of killed runs {done}")

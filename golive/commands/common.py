@@ -1,0 +1,152 @@
+"""What several commands share: their common options, how a stack or a run directory is had (or
+the one line and exit code when it cannot be), and the lines they print about stages."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from golive.chaos.experiment import Experiment
+from golive.core.console import err, fail
+from golive.core.redaction import redact
+from golive.core.rundir import RunDir, RunDirError
+from golive.fixtures.description import StackDescription, StackFileError, check_url
+from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
+from golive.fixtures.stack import Stack, overridden_by_stack
+from golive.loadtests.results import Second
+from golive.reports.build import Report
+from golive.stages.preflight import experiment_problems, settings_problems
+
+ProviderOption = Annotated[
+    str,
+    typer.Option(
+        "--provider",
+        envvar="GOLIVE_PROVIDER",
+        help=f"who starts Postgres, Redis and the fault proxy: {', '.join(PROVIDERS)}",
+    ),
+]
+ReplicasOption = Annotated[int, typer.Option("--replicas", min=1, max=16, help="backend replicas")]
+RunDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir", help="write artifacts here instead of a new reports/out/<run-id>/", file_okay=False
+    ),
+]
+
+
+def provider_named(command: str, name: str) -> Provider:
+    try:
+        return create_provider(name)
+    except ProviderError as error:
+        raise fail(command, str(error), 2 if isinstance(error, UnknownProvider) else 1) from None
+
+
+def start_stack(
+    command: str,
+    provider: Provider,
+    replicas: int,
+    run: RunDir,
+    env: dict[str, str] | None = None,
+    seed: int | None = None,
+) -> Stack:
+    try:
+        return Stack(provider, run.path, replicas=replicas, env=env, seed=seed).start()
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:
+        if os.environ.get("GOLIVE_DEBUG"):
+            raise
+        detail = str(error).strip() or type(error).__name__
+        run.finish(1, outcome=f"the stack did not start: {detail}")
+        raise fail(command, f"the stack did not start: {detail}\n  logs: {run.path / 'logs'}") from None
+
+
+def deployment(command: str, url: str) -> StackDescription:
+    try:
+        return StackDescription.for_deployment(check_url(url), os.environ)
+    except StackFileError as error:
+        raise fail(command, f"--target: {error}", 2) from None
+
+
+def preflight(command: str, overrides: Mapping[str, str], experiments: Sequence[Experiment] = ()) -> None:
+    """Every input checked before anything starts (golive/stages/preflight.py); then one line per
+    variable of the environment the stack replaces with its own, so none is dropped silently."""
+    problems = settings_problems(os.environ, overrides) + experiment_problems(
+        experiments, os.environ, overrides
+    )
+    if problems:
+        raise fail(command, "; ".join(problems), 2)
+    for name in overridden_by_stack(os.environ):
+        err.print(
+            f"[yellow]golive {command}:[/] {name} is set in the environment but not used: the stack "
+            "sets it to reach its own services",
+            soft_wrap=True,
+        )
+
+
+def run_dir_for(command: str, explicit: Path | None) -> RunDir:
+    try:
+        return RunDir.create(command, explicit)
+    except RunDirError as error:
+        raise fail(command, str(error), 2) from None
+
+
+def print_stage(name: str, detail: str, seconds: float, ok: bool) -> None:
+    mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+    err.print(f"{mark} {escape(name):<32} {seconds:6.1f} s  {escape(redact(detail))}", soft_wrap=True)
+
+
+def print_outcome(exit_code: int, run: RunDir, passed: str) -> None:
+    if exit_code == 0:
+        err.print(f"[bold green]PASS[/]: {passed}. Artifacts: {run.path}")
+    elif exit_code == 130:
+        err.print(f"[bold yellow]INCOMPLETE[/]: interrupted. Artifacts: {run.path}")
+    else:
+        err.print(f"[bold red]FAIL[/]: see the failures above. Artifacts: {run.path}")
+
+
+def progress_printer() -> Callable[[str], None]:
+    """Progress lines timed from when it was made."""
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        err.print(f"  [dim]{time.perf_counter() - started:6.1f} s[/]  {escape(message)}", soft_wrap=True)
+
+    return progress
+
+
+def load_progress(second: Second) -> None:
+    if second.at % 5:
+        return
+    p95 = f"{second.p95_ms:.0f} ms" if second.p95_ms is not None else "-"
+    err.print(
+        f"  [dim]{time.strftime('%H:%M:%S', time.localtime(second.at))}[/]  {second.users:>4} users  "
+        f"{second.requests_per_second:8.1f} req/s  p95 {p95:>8}  {second.failures_per_second:6.1f} fail/s"
+    )
+
+
+def print_report(built: Report) -> None:
+    summary = built.summary
+    colours = {"pass": "green", "fail": "red", "missing": "yellow", "n/a": "dim"}
+    table = Table("gate", "status", box=None, title="Gates", title_justify="left")
+    table.add_column("detail", overflow="fold")
+    for gate in summary.gates:
+        colour = colours[gate.status]
+        table.add_row(gate.title, f"[{colour}]{gate.status.upper()}[/]", escape(gate.detail[:160]))
+    err.print(table)
+    for reason in summary.reasons[:12]:
+        err.print(f"  [red]x[/] {escape(reason[:300])}", soft_wrap=True)
+    colour = {"GO": "green", "NO-GO": "red", "INCOMPLETE": "yellow"}[summary.verdict]
+    where = f"report: {built.paths['report.html']}" if built.unwritten is None else "no report written"
+    err.print(f"[bold {colour}]{summary.verdict}[/]  {escape(where)}", soft_wrap=True)
+
+
+def since(started: float) -> float:
+    return round(time.perf_counter() - started, 1)

@@ -1,0 +1,181 @@
+"""`golive drill`: the migration and rollback drills, in a database of the local stack or a given one."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from golive.commands.common import (
+    ProviderOption,
+    RunDirOption,
+    preflight,
+    print_outcome,
+    print_stage,
+    progress_printer,
+    provider_named,
+    run_dir_for,
+    start_stack,
+)
+from golive.core.console import err, fail
+from golive.core.redaction import redact
+from golive.core.rundir import RunDir
+from golive.core.signals import interruptible, shielded
+from golive.drills.budgets import Budgets
+from golive.drills.data import Sizes
+from golive.drills.database import DrillDatabase, UnsafeDatabase
+from golive.drills.result import DrillResult
+from golive.drills.runner import DRILLS, UnknownDrill, select, stack_database
+from golive.fixtures.stack import Stack, functional_headroom
+from golive.stages.drills import run_drill
+
+
+def drill(
+    names: Annotated[
+        list[str], typer.Argument(metavar="NAME...", help=f"{', '.join(DRILLS)}, or all", show_default=False)
+    ],
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="run in this (empty) database instead of a new one on the local stack; the drills "
+            "create and drop restore targets next to it, nothing else",
+        ),
+    ] = None,
+    wipe_database: Annotated[
+        bool,
+        typer.Option(
+            "--wipe-database",
+            help="with --database-url: the database may hold something, and the drill may drop "
+            "everything in its public schema",
+        ),
+    ] = False,
+    users: Annotated[int, typer.Option("--users", min=2, help="legacy users to seed")] = Sizes.users,
+    content: Annotated[int, typer.Option("--content", min=1, help="legacy content rows")] = Sizes.content,
+    agent_metrics: Annotated[
+        int, typer.Option("--agent-metrics", min=1, help="legacy agent_metrics rows")
+    ] = Sizes.agent_metrics,
+    max_lock_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-lock-ms", min=1, help="fail the migration drill on ACCESS EXCLUSIVE locks held longer"
+        ),
+    ] = Budgets.max_lock_ms,
+    max_rewrite_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-rewrite-rows", min=0, help="fail the migration drill on rewrites of larger tables"
+        ),
+    ] = Budgets.max_rewrite_rows,
+    provider: ProviderOption = "local",
+    run_dir: RunDirOption = None,
+) -> None:
+    """Migration and rollback drills: the guide's migration, rollback, partial rollback and
+    backup procedures, run for real and checked; drill-NAME.json per drill in the run directory."""
+    try:
+        chosen = select(names)
+    except UnknownDrill as error:
+        raise fail("drill", str(error), 2) from None
+    if wipe_database and database_url is None:
+        raise fail("drill", "--wipe-database applies to --database-url only", 2)
+    given = None
+    if database_url is not None:
+        given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
+    stack_provider = provider_named("drill", provider)
+    needs_stack = given is None or any(chosen_drill.runs_backend for chosen_drill in chosen)
+    if needs_stack:
+        preflight("drill", functional_headroom(os.environ))
+    run = run_dir_for("drill", run_dir)
+    sizes = Sizes(users=users, content=content, agent_metrics=agent_metrics)
+    budgets = Budgets(max_lock_ms=max_lock_ms, max_rewrite_rows=max_rewrite_rows)
+    stack: Stack | None = None
+    results: list[tuple[DrillResult, Path]] = []
+    exit_code = 1
+    with interruptible():
+        try:
+            if needs_stack:
+                started = time.perf_counter()
+                stack = start_stack("drill", stack_provider, 1, run, env=functional_headroom(os.environ))
+                print_stage("stack", provider, time.perf_counter() - started, True)
+            for index, chosen_drill in enumerate(chosen):
+                err.print(f"[bold]drill {chosen_drill.name}[/]: {chosen_drill.summary}")
+                if given is not None and index:
+                    given.ensure_empty(wipe=True)  # what is there, the previous drill put there
+                with _database_for(chosen_drill.name, given, stack) as database:
+                    result, path = run_drill(
+                        chosen_drill, database, stack, run.path, sizes, budgets, progress_printer()
+                    )
+                results.append((result, path))
+                _report_drill(result)
+            exit_code = 0 if all(result.ok for result, _ in results) else 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: stopping")
+            exit_code = 130
+        finally:
+            if stack is not None:
+                with shielded():
+                    stack.close()
+    _drill_summary(results, exit_code, run)
+    run.finish(exit_code, drills={result.drill: result.ok for result, _ in results})
+    raise typer.Exit(exit_code)
+
+
+def _given_database(url: str, wipe: bool, creates_databases: bool) -> DrillDatabase:
+    try:
+        database = DrillDatabase(url)
+        if creates_databases and not database.can_create_databases():
+            raise UnsafeDatabase(
+                f"the role of {redact(url)} may not create databases: the rollback and backup drills "
+                "restore into databases of their own next to it (grant CREATEDB, or use another role)"
+            )
+        database.ensure_empty(wipe=wipe)
+    except (UnsafeDatabase, ValueError) as error:
+        raise fail("drill", f"--database-url: {error}", 2) from None
+    except psycopg.Error as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise fail("drill", f"--database-url: cannot use {redact(url)}: {first}", 2) from None
+    return database
+
+
+@contextmanager
+def _database_for(name: str, given: DrillDatabase | None, stack: Stack | None) -> Iterator[DrillDatabase]:
+    if given is not None:
+        yield given
+        return
+    assert stack is not None
+    with stack_database(stack, name) as database:
+        yield database
+
+
+def _report_drill(result: DrillResult) -> None:
+    err.print(result.table())
+    for failure in result.failures:
+        err.print(f"  [red]x[/] {escape(failure)}", soft_wrap=True)
+    for warning in result.warnings:
+        err.print(f"  [yellow]![/] {escape(warning)}", soft_wrap=True)
+
+
+def _drill_summary(results: list[tuple[DrillResult, Path]], exit_code: int, run: RunDir) -> None:
+    table = Table(title="drills", title_justify="left")
+    for heading in ("drill", "verdict", "seconds", "checks", "warnings", "result"):
+        table.add_column(heading, overflow="fold")
+    for result, path in results:
+        checks = [check for step in result.steps for check in step.checks]
+        table.add_row(
+            result.drill,
+            "[green]PASS[/]" if result.ok else "[red]FAIL[/]",
+            f"{result.seconds:.1f}",
+            f"{sum(check.ok for check in checks)}/{len(checks)}",
+            str(len(result.warnings)),
+            str(path.relative_to(run.path)),
+        )
+    err.print(table)
+    print_outcome(exit_code, run, "every drill passed")

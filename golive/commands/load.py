@@ -1,0 +1,168 @@
+"""`golive load`: a Locust load profile against the local stack or a deployment, its thresholds
+passed or failed by name (exit 99 when one fails, as k6 does)."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+
+from golive.chaos.experiment import Experiment, ExperimentError, resolve
+from golive.chaos.experiment import load as load_experiment
+from golive.chaos.targets import dedicated_target
+from golive.commands.common import (
+    ProviderOption,
+    RunDirOption,
+    deployment,
+    load_progress,
+    preflight,
+    print_outcome,
+    print_stage,
+    provider_named,
+    run_dir_for,
+    start_stack,
+)
+from golive.core.console import err, fail
+from golive.core.documents import located_problem
+from golive.core.signals import interruptible, shielded
+from golive.fixtures.stack import Stack
+from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
+from golive.loadtests.profiles import Profile, ProfileError
+from golive.loadtests.run import LoadError, LoadResult
+from golive.stages.load import accounts_for, profile_with, run_profile
+
+THRESHOLDS_FAILED = 99  # as k6 exits when a threshold fails
+
+
+def load(
+    profile_name: Annotated[str, typer.Option("--profile", help="a profile of the profiles file")] = "smoke",
+    profiles_file: Annotated[
+        Path, typer.Option("--profiles", help="the profiles file", dir_okay=False)
+    ] = PROFILES_FILE,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="load this deployment instead of the local stack "
+            "(accounts: $GOLIVE_{USER,ADMIN}_{USERNAME,PASSWORD})",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, max=16, help="Locust workers under a master (0: one process)")
+    ] = 0,
+    replicas: Annotated[
+        int | None,
+        typer.Option("--replicas", min=1, max=16, help="backend replicas (default: the profile's)"),
+    ] = None,
+    users: Annotated[int | None, typer.Option("--users", min=1, help="override the profile's users")] = None,
+    run_time: Annotated[
+        str | None, typer.Option("--run-time", help="override the profile's run time (30s, 2m...)")
+    ] = None,
+    during: Annotated[
+        str | None,
+        typer.Option("--during", help="a chaos experiment (name or file) to run while the load runs"),
+    ] = None,
+    provider: ProviderOption = "local",
+    run_dir: RunDirOption = None,
+) -> None:
+    """Run a load profile with Locust against the local stack (or --target), judge its thresholds;
+    CSV, HTML, load.json and a per-second timeline.json in <run dir>/load/. Exit 99 when a
+    threshold fails."""
+    profile = _profile(profile_name, profiles_file, users, run_time, replicas)
+    experiment = _during(during, target)
+    described = deployment("load", target) if target is not None else None
+    stack_provider = provider_named("load", provider)
+    if described is None:
+        preflight("load", profile.backend_env, [experiment] if experiment else [])
+    run = run_dir_for("load", run_dir)
+    exit_code = 1
+    result: LoadResult | None = None
+    with interruptible(), ExitStack() as cleanup:
+        try:
+            started = time.perf_counter()
+            beside = None
+            if described is not None:
+                hosts, dsn = described.sut_replicas or [described.sut], None
+            else:
+                stack = start_stack("load", stack_provider, profile.replicas, run, env=profile.backend_env)
+                cleanup.callback(_close_shielded, stack)
+                print_stage(
+                    "stack", f"{provider}, {profile.replicas} replica(s)", time.perf_counter() - started, True
+                )
+                if experiment is not None:
+                    chaos_target = cleanup.enter_context(dedicated_target(stack, experiment))
+                    hosts, dsn = [chaos_target.sut_url], chaos_target.database
+                    beside = (experiment, chaos_target)
+                else:
+                    hosts, dsn = stack.sut.urls if stack.sut else [], stack.app_dsn
+                assert dsn is not None
+            accounts = accounts_for(profile, dsn, run.path, "load")
+            if not accounts.users:
+                err.print("[yellow]no user account[/]: only the anonymous journeys can run")
+            accounts_file = accounts.write(run.path / "load-accounts.json")
+            err.print(
+                f"[bold]load {profile.name}[/]: {profile.users} users, {profile.run_time}, "
+                f"{len(hosts)} backend(s), {workers or 'no'} Locust worker(s)"
+            )
+            result, summary = run_profile(
+                profile, hosts, accounts_file, run.path, load_progress, workers=workers, beside=beside
+            )
+            _report_load(result, summary)
+            exit_code = 0 if result.ok else THRESHOLDS_FAILED
+        except LoadError as error:
+            err.print(f"[bold red]golive load:[/] {escape(str(error))}", soft_wrap=True)
+            exit_code = 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: stopping")
+            exit_code = 130
+    print_outcome(exit_code if exit_code != THRESHOLDS_FAILED else 1, run, "every threshold held")
+    run.finish(exit_code, load={"profile": profile.name, "ok": result.ok if result else False})
+    raise typer.Exit(exit_code)
+
+
+def _profile(name: str, path: Path, users: int | None, run_time: str | None, replicas: int | None) -> Profile:
+    try:
+        return profile_with(name, path, users, run_time, replicas)
+    except ProfileError as error:
+        raise fail("load", str(error), 2) from None
+    except ValidationError as error:
+        field, problem = located_problem(error)
+        raise fail("load", f"--{(field or 'document').replace('_', '-')}: {problem}", 2) from None
+
+
+def _during(during: str | None, target: str | None) -> Experiment | None:
+    if during is None:
+        return None
+    if target is not None:
+        raise fail("load", "--during injects faults through the local stack's proxy: not with --target", 2)
+    try:
+        return load_experiment(resolve([during])[0])
+    except ExperimentError as error:
+        raise fail("load", f"--during: {error}", 2) from None
+
+
+def _close_shielded(stack: Stack) -> None:
+    with shielded():
+        stack.close()
+
+
+def _report_load(result: LoadResult, summary: Path) -> None:
+    total = result.stats.select().summary()
+    err.print(
+        f"  {total['requests']} requests, {total['requests_per_second']} req/s, "
+        f"p95 {total['p95_ms']} ms, {total['failures']} failed; Locust CPU avg "
+        f"{result.generator.average}% peak {result.generator.peak}% of a core",
+        soft_wrap=True,
+    )
+    if result.stats.workers:
+        err.print(f"  workers reporting: {', '.join(result.stats.workers)}")
+    err.print("[bold]THRESHOLDS[/]")
+    for verdict in result.verdicts:
+        mark = "[green]✓[/]" if verdict.ok else "[red]✗[/]"
+        err.print(f"  {mark} {escape(verdict.threshold.source)}  ({escape(verdict.detail)})", soft_wrap=True)
+    err.print(f"  results: {summary.parent}")

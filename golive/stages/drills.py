@@ -1,0 +1,55 @@
+"""The drills stage: each drill run for real in a database of its own, its
+result written as drill-NAME.json into the run directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from golive.drills.budgets import Budgets
+from golive.drills.data import Sizes
+from golive.drills.database import DrillDatabase
+from golive.drills.result import DrillResult
+from golive.drills.runner import Drill, DrillRun, stack_database
+from golive.fixtures.stack import Stack
+from golive.stages.outcome import Report, timed
+
+Progress = Callable[[str], None]
+
+
+def run_drill(
+    drill: Drill,
+    database: DrillDatabase,
+    stack: Stack | None,
+    run_dir: Path,
+    sizes: Sizes,
+    budgets: Budgets,
+    progress: Progress,
+) -> tuple[DrillResult, Path]:
+    """The drill's result and where it was written."""
+    work_dir = run_dir / "drills" / drill.name
+    result = drill.run(DrillRun(database, stack, work_dir, sizes, budgets, progress=progress))
+    return result, result.write(run_dir)
+
+
+def run_drills(
+    drills: Iterable[Drill],
+    stack: Stack,
+    run_dir: Path,
+    sizes: Sizes,
+    budgets: Budgets,
+    report: Report,
+    progress: Progress,
+) -> bool:
+    """Each drill in a database of its own on the stack, one outcome per drill."""
+    ok = True
+    for drill in drills:
+        with timed(f"drill {drill.name}", report) as stage, stack_database(stack, drill.name) as database:
+            result, _ = run_drill(drill, database, stack, run_dir, sizes, budgets, progress)
+            checks = [check for step in result.steps for check in step.checks]
+            stage["ok"] = result.ok
+            stage["detail"] = f"{sum(c.ok for c in checks)}/{len(checks)} checks" + (
+                f"; {result.failures[0]}" if result.failures else ""
+            )
+        ok = ok and result.ok
+    return ok

@@ -1,0 +1,115 @@
+"""The environment stage: versions, commit, the backend's settings in effect (secrets masked) and
+machine facts, into environment.json for the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+import redis
+
+from golive import __version__
+from golive.core.redaction import redact
+from golive.fixtures.description import StackDescription
+from golive.fixtures.stack import Stack
+from golive.system_under_test.settings import Settings
+
+LIBRARIES = (
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "asyncpg",
+    "redis",
+    "pydantic",
+    "locust",
+    "pusher",
+)
+_SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN")
+
+
+def record_environment(run_dir: Path, stack: Stack | None, deployment: StackDescription | None) -> None:
+    memory = psutil.virtual_memory().total
+    environment: dict[str, Any] = {
+        "golive": __version__,
+        "python": platform.python_version(),
+        "git_commit": _git_commit(),
+        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory / 2**30, 1),
+        "libraries": {name: _version(name) for name in LIBRARIES},
+    }
+    if stack is not None:
+        description = stack.describe()
+        environment["provider"] = description.provider
+        environment["services"] = description.services
+        environment["postgres_server"] = _postgres_version(stack)
+        environment["redis_server"] = _redis_version(description.redis)
+        environment["settings"] = masked_settings(stack.sut_env)
+        environment["backend_replicas"] = len(description.sut_replicas)
+    elif deployment is not None:
+        environment["target"] = redact(deployment.sut)
+        environment["settings"] = {"(not visible)": "the settings of a deployment are its own"}
+    (run_dir / "environment.json").write_text(json.dumps(environment, indent=2))
+
+
+def masked_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The backend's settings as it got them: secrets masked, passwords out of URLs."""
+    names = {name.upper() for name in Settings.model_fields}
+    return {
+        name: "***" if any(word in name for word in _SECRET_WORDS) else redact(value)
+        for name, value in sorted(env.items())
+        if name in names
+    }
+
+
+def _git_commit() -> str | None:
+    git = shutil.which("git")
+    root = Path(__file__).resolve().parents[2]
+    if git is None or not (root / ".git").exists():
+        return None
+    head = subprocess.run(
+        [git, "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    if head.returncode != 0:
+        return None
+    dirty = subprocess.run(
+        [git, "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _postgres_version(stack: Stack) -> str | None:
+    try:
+        with psycopg.connect(stack.app_dsn, connect_timeout=5) as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _redis_version(url: str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        with redis.Redis.from_url(url, socket_timeout=5) as client:
+            return str(client.info("server").get("redis_version"))
+    except redis.RedisError:
+        return None
