@@ -1,19 +1,24 @@
 """Checks over a recorded history. Each returns a verdict with the evidence in words; none raise.
 
-The writes check asks the database, everything else reads the journal only.
+The writes check asks the database, everything else reads the journal only. A traffic step's own
+expectation is judged on that step's requests alone, and says which replica answered what.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
-from golive.chaos.experiment import Expectations
+from golive.chaos.experiment import Expectations, Step, Traffic, TrafficExpectation
 from golive.chaos.journal import Check, Journal, RequestRecord
 
 ContentRows = Callable[[], dict[str, str]]  # content id -> status, for the experiment's user
 
 
-def run_checks(journal: Journal, expectations: Expectations, content_rows: ContentRows) -> list[Check]:
+def run_checks(
+    journal: Journal, expectations: Expectations, content_rows: ContentRows, steps: Sequence[Step] = ()
+) -> list[Check]:
+    """`steps`: the method, for the expectations of its traffic steps."""
     method = [record for record in journal.requests if record.phase == "method"]
     checks: list[Check] = []
     if expectations.all_enveloped:
@@ -105,13 +110,65 @@ def run_checks(journal: Journal, expectations: Expectations, content_rows: Conte
                 "never recovered" if recovery is None else f"in {recovery:.2f} s",
             )
         )
+    for index, step in enumerate(steps):
+        if step.traffic is not None and step.traffic.expect is not None:
+            mine = [record for record in method if record.step == index]
+            checks.extend(_step(index, step.traffic, step.traffic.expect, mine))
     if expectations.no_acknowledged_write_lost or expectations.no_duplicate_writes:
         checks.extend(_writes(journal, expectations, content_rows()))
     return checks
 
 
 def describe(record: RequestRecord) -> str:
-    return f"{record.method} {record.path} -> {record.status} at {record.at} s"
+    code = f" {record.error_code}" if record.error_code else ""
+    return (
+        f"{record.method} {record.path} -> {record.status}{code} at {record.at} s on replica {record.replica}"
+    )
+
+
+def _step(
+    index: int, traffic: Traffic, expect: TrafficExpectation, records: list[RequestRecord]
+) -> list[Check]:
+    where = f"on replica {traffic.replica}" if traffic.replica is not None else "across the replicas"
+    name = f"step {index} {where}"
+    checks = []
+    if expect.admitted is not None:
+        admitted = [record for record in records if 200 <= record.status < 300]
+        checks.append(
+            Check(
+                f"{name}: exactly {expect.admitted} admitted",
+                len(admitted) == expect.admitted,
+                f"{len(admitted)} of {len(records)} admitted ({_by_replica(admitted)})",
+            )
+        )
+    if expect.error_code is not None:
+        others = [record for record in records if record.error_code != expect.error_code]
+        first = f"; first other: {describe(others[0])}" if others else ""
+        checks.append(
+            Check(
+                f"{name}: every answer {expect.error_code}",
+                bool(records) and not others,
+                f"{len(records) - len(others)} of {len(records)}{first}",
+            )
+        )
+    if expect.reached_upstream is not None:
+        reached = [record for record in records if record.reached_upstream]
+        unknown = sum(record.reached_upstream is None for record in records)
+        checks.append(
+            Check(
+                f"{name}: {expect.reached_upstream} requests reached the AI service",
+                len(reached) == expect.reached_upstream and not unknown,
+                f"{len(reached)} of {len(records)} reached it ({_by_replica(reached)})"
+                + (f", {unknown} not known (no answer, or the stand-in did not remember)" if unknown else ""),
+            )
+        )
+    return checks
+
+
+def _by_replica(records: list[RequestRecord]) -> str:
+    """How many each replica answered: what a reader needs when state is meant to be shared."""
+    counts = Counter(record.replica for record in records)
+    return ", ".join(f"replica {replica}: {count}" for replica, count in sorted(counts.items())) or "none"
 
 
 def _writes(journal: Journal, expectations: Expectations, rows: dict[str, str]) -> list[Check]:

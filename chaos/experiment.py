@@ -1,16 +1,17 @@
 """Chaos experiments: a declarative YAML format in the spirit of Chaos Toolkit.
 
-An experiment names the backend settings it needs, a steady-state hypothesis (probes that must
-pass before and, after the faults are gone, again), a method (faults, traffic, waits, in order),
-the expectations the recorded history must meet, and rollbacks (which always run; every fault is
-removed whatever happens). A bad file is refused with one line naming the file, the field and the
-problem.
+An experiment names the backend settings it needs, how many replicas of it (state they must share,
+breakers and rate-limit buckets, is only put to the test by two or more), a steady-state
+hypothesis (probes that must pass before and, after the faults are gone, again), a method (faults,
+traffic, waits, in order), the expectations the recorded history must meet, and rollbacks (which
+always run; every fault is removed whatever happens). A bad file is refused with one line naming
+the file, the field and the problem.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,6 +20,9 @@ from golive.core.documents import DocumentError, first_problem, read_yaml
 
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
 State = Literal["CLOSED", "OPEN", "HALF_OPEN"]
+MAX_REPLICAS = 4
+# A replica of the experiment's backend, numbered from 0 as its logs are (sut-0.log, ...).
+ReplicaIndex = Annotated[int, Field(ge=0, lt=MAX_REPLICAS)]
 
 
 class Strict(BaseModel):
@@ -51,6 +55,7 @@ class Probe(Strict):
     name: str
     request: Request
     expect: Tolerance = Field(default_factory=Tolerance)
+    replica: ReplicaIndex | None = Field(default=None, description="None: the probe holds on every replica")
 
 
 class Fault(Strict):
@@ -69,17 +74,32 @@ class Fault(Strict):
         return value
 
 
+class TrafficExpectation(Strict):
+    """What one traffic step's own answers must be (the expectations judge the whole history)."""
+
+    admitted: int | None = Field(default=None, ge=0, description="exactly this many 2xx answers")
+    error_code: str | None = Field(default=None, description="every answer is a refusal with this code")
+    reached_upstream: int | None = Field(
+        default=None, ge=0, description="exactly this many of its requests reached the AI-service stand-in"
+    )
+
+
 class Traffic(Strict):
     request: Request
     count: int = Field(ge=1, le=10_000)
     concurrency: int = Field(default=1, ge=1, le=64)
     max_seconds: float = Field(default=120, gt=0, le=3600, description="the whole step, whatever happens")
+    replica: ReplicaIndex | None = Field(
+        default=None, description="None: spread over every replica in turn, as a load balancer does"
+    )
+    expect: TrafficExpectation | None = None
 
 
 class WaitFor(Strict):
     breaker: str
     state: State
     timeout_seconds: float = Field(gt=0, le=600)
+    replica: ReplicaIndex | None = Field(default=None, description="None: until every replica reports it")
 
 
 class Step(Strict):
@@ -132,6 +152,7 @@ class Experiment(Strict):
     backend: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="settings of its backend"
     )
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS, description="replicas of its backend")
     steady_state: list[Probe] = Field(min_length=1)
     method: list[Step] = Field(min_length=1)
     expectations: Expectations = Field(default_factory=Expectations)
@@ -144,6 +165,31 @@ class Experiment(Strict):
             key: str(value).lower() if isinstance(value, bool) else str(value)
             for key, value in self.backend.items()
         }
+
+    def cross_field_problem(self) -> str | None:
+        """`field.path: problem` for the first thing no single field shows wrong: a replica the
+        backend will not have, or a step expectation that nothing would judge."""
+        problems = [
+            self._missing_replica(f"steady_state.{index}", probe.replica)
+            for index, probe in enumerate(self.steady_state)
+        ]
+        for section, steps in (("method", self.method), ("rollbacks", self.rollbacks)):
+            for index, step in enumerate(steps):
+                where = f"{section}.{index}.{step.action}"
+                if step.traffic is not None:
+                    problems.append(self._missing_replica(where, step.traffic.replica))
+                    if section == "rollbacks" and step.traffic.expect is not None:
+                        problems.append(f"{where}.expect: rollbacks run after the checks")
+                if step.wait_for is not None:
+                    problems.append(self._missing_replica(where, step.wait_for.replica))
+        return next((problem for problem in problems if problem is not None), None)
+
+    def _missing_replica(self, where: str, replica: int | None) -> str | None:
+        if replica is None or replica < self.replicas:
+            return None
+        return (
+            f"{where}.replica: replica {replica} does not exist (replicas: {self.replicas}, numbered from 0)"
+        )
 
 
 class ExperimentError(ValueError):
@@ -161,6 +207,9 @@ def load(path: Path) -> Experiment:
         experiment = Experiment.model_validate(document)
     except ValidationError as error:
         raise ExperimentError(f"{path}: {first_problem(error)}") from None
+    problem = experiment.cross_field_problem()
+    if problem is not None:
+        raise ExperimentError(f"{path}: {problem}")
     experiment.name = path.stem
     return experiment
 

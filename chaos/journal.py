@@ -46,13 +46,16 @@ class RequestRecord:
     problems: list[str]
     content_id: str | None = None
     writes: bool = False
+    replica: int = 0  # which replica of the backend was asked (numbered as its logs: sut-0.log, ...)
+    step: int | None = None  # the method step that sent it (-1: a rollback); None for probes
+    reached_upstream: bool | None = None  # whether the AI-service stand-in saw it; None: not known
 
 
 @dataclass
 class Event:
     at: float
     kind: str  # fault-added, faults-removed, breaker, step, probe, rollback
-    detail: dict[str, Any]
+    detail: dict[str, Any]  # breaker and probe events name the replica that reported them
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Journal:
     experiment: str
     title: str
     seed: int | None
+    replicas: int = 1  # of the experiment's backend
     started_at: float = field(default_factory=time.time)
     outcome: str = "running"  # held, deviated, steady-state-not-met, aborted
     requests: list[RequestRecord] = field(default_factory=list)

@@ -3,6 +3,10 @@
 Order: steady state (must hold, or nothing is injected), the method's steps, recovery (the
 steady state again, timed from the moment the faults went away), the checks. Rollbacks always
 run, also after a failure or Ctrl-C, and every fault on the proxies is removed at the end.
+
+A target may have several replicas: each request goes to the replica its step names (or to each
+in turn), probes hold on every replica, and every replica's breakers are sampled; the journal
+says which replica answered what.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +22,7 @@ from typing import Any
 import httpx
 
 from golive.chaos.checkers import run_checks
-from golive.chaos.experiment import Experiment, Probe, Request, Step
+from golive.chaos.experiment import Experiment, Probe, Request, Step, Traffic, WaitFor
 from golive.chaos.journal import Activity, Journal, RequestRecord
 from golive.core.contract_rules import response_problems
 from golive.core.signals import shielded
@@ -32,7 +36,7 @@ RECOVERY_GRACE_SECONDS = 10.0  # how long past the expected recovery the runner 
 
 @dataclass
 class Target:
-    sut_url: str
+    sut_urls: list[str]  # one per replica of the backend, in the order of their logs
     toxiproxy: ToxiproxyClient
     upstream: UpstreamControl | None
     tokens: dict[str, str]
@@ -41,44 +45,87 @@ class Target:
     database: str | None = None  # the backend's own database (direct, not through the proxy)
 
 
+def breaker_states(client: httpx.Client) -> dict[str, str] | None:
+    """Each breaker's state as one replica reports it; None when it did not answer with them."""
+    try:
+        breakers = client.get("/circuit-breakers/status").json()["data"]["breakers"]
+        return {name: str(status["state"]) for name, status in breakers.items()}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # the backend is what is being broken: a missed sample is no error
+
+
 class BreakerSampler(threading.Thread):
-    """Polls the breakers and journals each change of state: the breaker line of the timeline."""
+    """Polls every replica's breakers and journals each change of state: the breaker line of the
+    timeline, one per replica (whether they agree is what shared state is about)."""
 
     def __init__(self, target: Target, journal: Journal) -> None:
         super().__init__(name="breaker-sampler", daemon=True)
         self.target, self.journal = target, journal
         self.stopped = threading.Event()
-        self.states: dict[str, str] = {}
+        self.states: dict[tuple[int, str], str] = {}
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.target.sut_url, timeout=5) as client:
+        clients = [httpx.Client(base_url=url, timeout=5) for url in self.target.sut_urls]
+        try:
             while not self.stopped.wait(SAMPLE_SECONDS):
-                try:
-                    breakers = client.get("/circuit-breakers/status").json()["data"]["breakers"]
-                except (httpx.HTTPError, ValueError, KeyError, TypeError):
-                    continue  # the backend is what is being broken: a missed sample is no error
-                for name, status in breakers.items():
-                    if self.states.get(name) != status["state"]:
-                        self.states[name] = status["state"]
-                        self.journal.event("breaker", breaker=name, state=status["state"])
+                for replica, client in enumerate(clients):
+                    for name, state in (breaker_states(client) or {}).items():
+                        if self.states.get((replica, name)) != state:
+                            self.states[replica, name] = state
+                            self.journal.event("breaker", breaker=name, state=state, replica=replica)
+        finally:
+            for client in clients:
+                client.close()
 
     def stop(self) -> None:
         self.stopped.set()
         self.join(5)
 
 
+class UpstreamWitness:
+    """Which requests reached the AI-service stand-in. It keeps the X-Request-ID of its last calls
+    (the backend passes each request's on), so one look after a traffic step tells for each of the
+    step's requests. The stand-in is the stack's: experiments run one at a time, so the calls it
+    saw meanwhile are theirs."""
+
+    def __init__(self, control: UpstreamControl) -> None:
+        self.control = control
+        self.calls = control.stats().calls
+
+    def mark(self, records: Sequence[RequestRecord]) -> None:
+        stats = self.control.stats()
+        new_calls, self.calls = stats.calls - self.calls, stats.calls
+        seen = set(stats.request_ids)
+        # More calls than it remembers (or a reset in between): one it does not list may still
+        # have reached it.
+        remembers_all = 0 <= new_calls <= len(stats.request_ids)
+        for record in records:
+            if record.request_id in seen:
+                record.reached_upstream = True
+            elif remembers_all and record.request_id is not None:
+                record.reached_upstream = False
+
+
 class Runner:
     def __init__(self, experiment: Experiment, target: Target, seed: int | None = None) -> None:
         self.experiment = experiment
         self.target = target
-        self.journal = Journal(experiment.name, experiment.title, seed)
+        self.journal = Journal(experiment.name, experiment.title, seed, replicas=len(target.sut_urls))
         self._local = threading.local()
         self._faults_removed_at: float | None = None
+        self._upstream: UpstreamWitness | None = None
 
     def run(self) -> Journal:
         sampler = BreakerSampler(self.target, self.journal)
         sampler.start()
         try:
+            if len(self.target.sut_urls) < self.experiment.replicas:
+                raise ValueError(
+                    f"the experiment needs {self.experiment.replicas} replicas, "
+                    f"the target has {len(self.target.sut_urls)}"
+                )
+            if self.target.upstream is not None:
+                self._upstream = UpstreamWitness(self.target.upstream)
             if not self._steady_state("steady-state-before"):
                 self.journal.outcome = "steady-state-not-met"
                 return self.journal
@@ -90,7 +137,7 @@ class Runner:
             self._recover()
             self._read_backend_figures()
             self.journal.checks = run_checks(
-                self.journal, self.experiment.expectations, self.target.content_rows
+                self.journal, self.experiment.expectations, self.target.content_rows, self.experiment.method
             )
             self.journal.outcome = "held" if all(check.ok for check in self.journal.checks) else "deviated"
         except KeyboardInterrupt:
@@ -130,13 +177,11 @@ class Runner:
             self._faults_removed_at = None
             self.journal.event("fault-added", **fault.model_dump())
         elif step.traffic is not None:
-            self._traffic(
-                step.traffic.request, step.traffic.count, step.traffic.concurrency, step.traffic.max_seconds
-            )
+            self._traffic(index, step.traffic)
         elif step.wait_seconds is not None:
             time.sleep(step.wait_seconds)
         elif step.wait_for is not None:
-            self._wait_for(step.wait_for.breaker, step.wait_for.state, step.wait_for.timeout_seconds)
+            self._wait_for(step.wait_for)
         elif step.remove_faults:
             self._remove_faults()
         elif step.upstream is not None:
@@ -147,28 +192,48 @@ class Runner:
         elif step.reset_breakers:
             self._reset_breakers()
 
-    def _traffic(self, request: Request, count: int, concurrency: int, max_seconds: float) -> None:
-        deadline = time.monotonic() + max_seconds
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="traffic") as pool:
-            for _ in range(count):
-                if time.monotonic() >= deadline:
-                    self.journal.event("traffic-cut", reason=f"{max_seconds} s limit")
-                    break
-                pool.submit(self._send, request, "method")
+    def _replicas(self, replica: int | None) -> list[int]:
+        """The replica named, or all of them."""
+        return list(range(len(self.target.sut_urls))) if replica is None else [replica]
 
-    def _wait_for(self, breaker: str, state: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(base_url=self.target.sut_url, timeout=5) as client:
-            while time.monotonic() < deadline:
-                try:
-                    breakers = client.get("/circuit-breakers/status").json()["data"]["breakers"]
-                    if breakers[breaker]["state"] == state:
-                        self.journal.event("waited", breaker=breaker, state=state)
-                        return
-                except (httpx.HTTPError, ValueError, KeyError, TypeError):
-                    pass  # not an answer (throttled, failing): a missed sample
-                time.sleep(SAMPLE_SECONDS)
-        self.journal.event("wait-timed-out", breaker=breaker, state=state)
+    def _traffic(self, index: int, traffic: Traffic) -> None:
+        deadline = time.monotonic() + traffic.max_seconds
+        replicas = self._replicas(traffic.replica)
+        futures = []
+        with ThreadPoolExecutor(traffic.concurrency, thread_name_prefix="traffic") as pool:
+            for number in range(traffic.count):
+                if time.monotonic() >= deadline:
+                    self.journal.event("traffic-cut", reason=f"{traffic.max_seconds} s limit")
+                    break
+                replica = replicas[number % len(replicas)]
+                futures.append(pool.submit(self._send, traffic.request, "method", replica, index))
+        if self._upstream is not None:
+            self._upstream.mark([future.result() for future in futures])
+
+    def _wait_for(self, wait_for: WaitFor) -> None:
+        """Until each replica named has reported the state (each at its own moment), or the timeout."""
+        pending = self._replicas(wait_for.replica)
+        clients = {
+            replica: httpx.Client(base_url=self.target.sut_urls[replica], timeout=5) for replica in pending
+        }
+        deadline = time.monotonic() + wait_for.timeout_seconds
+        try:
+            while pending and time.monotonic() < deadline:
+                pending = [
+                    replica
+                    for replica in pending
+                    if (breaker_states(clients[replica]) or {}).get(wait_for.breaker) != wait_for.state
+                ]
+                if pending:
+                    time.sleep(SAMPLE_SECONDS)
+        finally:
+            for client in clients.values():
+                client.close()
+        named = {"breaker": wait_for.breaker, "state": wait_for.state}
+        if pending:
+            self.journal.event("wait-timed-out", **named, replicas=pending)
+        else:
+            self.journal.event("waited", **named, replicas=self._replicas(wait_for.replica))
 
     def _remove_faults(self) -> None:
         if self._faults_removed_at is None:
@@ -177,12 +242,13 @@ class Runner:
             self.journal.event("faults-removed")
 
     def _reset_breakers(self) -> None:
+        """On every replica: shared breakers need one reset, but a backend that does not share
+        them must not be judged on the replica that happened to be asked."""
         headers = {"Authorization": f"Bearer {self.target.tokens['admin']}"}
-        with httpx.Client(
-            base_url=self.target.sut_url, timeout=REQUEST_TIMEOUT_SECONDS, headers=headers
-        ) as client:
-            for name in client.get("/circuit-breakers/status").json()["data"]["breakers"]:
-                client.post(f"/circuit-breakers/{name}/reset")
+        for url in self.target.sut_urls:
+            with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS, headers=headers) as client:
+                for name in client.get("/circuit-breakers/status").json()["data"]["breakers"]:
+                    client.post(f"/circuit-breakers/{name}/reset")
         self.journal.event("breakers-reset")
 
     # --- steady state and recovery -------------------------------------------------------------
@@ -191,22 +257,26 @@ class Runner:
         """Probes in order, up to the first that fails (as Chaos Toolkit's hypothesis does)."""
         probes: list[Activity] = []
         for probe in self.experiment.steady_state:
-            if not self._probe(probe, phase, probes):
+            if not all(
+                self._probe(probe, phase, replica, probes) for replica in self._replicas(probe.replica)
+            ):
                 break
         self.journal.steady_state(phase, probes)
         return all(result.tolerance_met for result in probes)
 
-    def _probe(self, probe: Probe, phase: str, into: list[Activity]) -> bool:
-        definition = probe.model_dump(mode="json", exclude_none=True)
+    def _probe(self, probe: Probe, phase: str, replica: int, into: list[Activity]) -> bool:
+        definition = {**probe.model_dump(mode="json", exclude_none=True), "replica": replica}
         with self.journal.activity("probe", definition, into) as result:
-            record = self._send(probe.request, phase)
+            record = self._send(probe.request, phase, replica)
             ok = record.status in probe.expect.status and (
                 probe.expect.max_latency_ms is None or record.latency_ms <= probe.expect.max_latency_ms
             )
             result.output = {"status": record.status, "latency_ms": record.latency_ms}
             result.status = "succeeded" if record.status else "failed"  # 0: no answer at all
             result.tolerance_met = ok
-        self.journal.event("probe", name=probe.name, phase=phase, ok=ok, status=record.status)
+        self.journal.event(
+            "probe", name=probe.name, phase=phase, ok=ok, status=record.status, replica=replica
+        )
         return ok
 
     def _recover(self) -> None:
@@ -223,14 +293,21 @@ class Runner:
             time.sleep(0.2)
 
     def _read_backend_figures(self) -> None:
-        """The backend's own counts (retries, rejections) for the checks that need its view."""
-        try:
-            metrics = httpx.get(f"{self.target.sut_url}/resilience/metrics", timeout=10).json()["data"]
-        except (httpx.HTTPError, ValueError, KeyError):
-            return
-        for name, figures in metrics["dependencies"].items():
-            self.journal.figures[f"{name}.retries"] = figures["retries"]
-            self.journal.figures[f"{name}.trips"] = figures["trips"]
+        """The backend's own counts (retries, trips) for the checks that need its view: retries
+        are each replica's own and add up; trips are of the shared breaker, the same everywhere."""
+        retries: dict[str, float] = {}
+        trips: dict[str, float] = {}
+        for url in self.target.sut_urls:
+            try:
+                metrics = httpx.get(f"{url}/resilience/metrics", timeout=10).json()["data"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                continue
+            for name, figures in metrics["dependencies"].items():
+                retries[name] = retries.get(name, 0) + figures["retries"]
+                trips[name] = max(trips.get(name, 0), figures["trips"])
+        for name in retries:
+            self.journal.figures[f"{name}.retries"] = retries[name]
+            self.journal.figures[f"{name}.trips"] = trips[name]
 
     def _roll_back(self) -> None:
         rollbacks = self.journal.rollbacks
@@ -252,14 +329,18 @@ class Runner:
 
     # --- requests ------------------------------------------------------------------------------
 
-    def _client(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = httpx.Client(base_url=self.target.sut_url, timeout=REQUEST_TIMEOUT_SECONDS)
-            self._local.client = client
-        return client
+    def _client(self, replica: int) -> httpx.Client:
+        """This thread's client of the replica: each traffic thread keeps its own connections."""
+        clients: dict[int, httpx.Client] | None = getattr(self._local, "clients", None)
+        if clients is None:
+            clients = self._local.clients = {}
+        if replica not in clients:
+            clients[replica] = httpx.Client(
+                base_url=self.target.sut_urls[replica], timeout=REQUEST_TIMEOUT_SECONDS
+            )
+        return clients[replica]
 
-    def _send(self, request: Request, phase: str) -> RequestRecord:
+    def _send(self, request: Request, phase: str, replica: int, step: int | None = None) -> RequestRecord:
         request_id = f"chaos-{uuid.uuid4().hex[:16]}"
         headers = {"X-Request-ID": request_id, **request.headers}
         if request.auth != "anonymous":
@@ -267,7 +348,7 @@ class Runner:
         at = self.journal.now()
         started = time.perf_counter()
         try:
-            response = self._client().request(
+            response = self._client(replica).request(
                 request.method, request.path, json=request.body, headers=headers
             )
         except httpx.HTTPError:
@@ -286,6 +367,7 @@ class Runner:
             )
         else:
             record = _record(at, phase, request, response, _ms(started), request_id)
+        record.replica, record.step = replica, step
         self.journal.requests.append(record)  # list.append is atomic: threads may share it
         return record
 

@@ -1,5 +1,6 @@
-"""Where an experiment runs: a backend of its own on the stack, every dependency through the
-stack's proxies, with its own database and Redis database, and a user and an admin."""
+"""Where an experiment runs: a backend of its own on the stack (as many replicas as the experiment
+needs, sharing their database and Redis database), every dependency through the stack's proxies,
+and a user and an admin."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from golive.fixtures.stack import Stack, create_users, mint_token, new_credentia
 def dedicated_target(stack: Stack, experiment: Experiment) -> Iterator[Target]:
     assert stack.toxiproxy is not None
     assert stack.upstream is not None
-    with stack.dedicated_backend(f"chaos/{experiment.name}", experiment.env) as (cluster, database):
+    backend = stack.dedicated_backend(f"chaos/{experiment.name}", experiment.env, experiment.replicas)
+    with backend as (cluster, database):
         users = {role: new_credentials(f"chaos-{role}-{uuid.uuid4().hex[:6]}") for role in ("user", "admin")}
         ids = create_users(database, users)
         secret = cluster.env["JWT_SECRET"]
@@ -32,7 +34,7 @@ def dedicated_target(stack: Stack, experiment: Experiment) -> Iterator[Target]:
                 return dict(rows.fetchall())
 
         yield Target(
-            sut_url=cluster.urls[0],
+            sut_urls=cluster.urls,
             toxiproxy=stack.toxiproxy.client(),
             upstream=stack.upstream.control(),
             tokens=tokens,

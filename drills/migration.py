@@ -1,20 +1,27 @@
 """The migration drill: the guide's "Database Migrations" and "Database Rollback" on a database
-full of legacy data.
+full of legacy data, every revision's downgrade seen with data on both sides of it.
 
 1. References: from an empty database, one revision at a time, the schema each revision defines
    (its catalog); the models are compared with head; `downgrade base` must leave nothing behind.
 2. Legacy data at the first revision (sizes configurable), checksummed per column.
-3. upgrade head, then data written into what the migration added; downgrade -1; upgrade head;
-   downgrade base; upgrade head. After each: the schema equals the revision's reference, every
-   legacy value is intact while its table exists, data in what a downgrade keeps is intact (what
-   it drops is reported), the CHECK on circuit_breaker_state.state holds; each step's duration,
-   locks and table rewrites are recorded, and an ACCESS EXCLUSIVE lock held over its budget or a
-   rewrite of a table holding data fails the step.
+3. The ladder, for every revision N after the first, from N-1 holding data (the legacy rows and
+   what was written into what the revisions before N added): upgrade N; data written into what
+   N added; downgrade N -> N-1, which must give back every row and column N-1 held, checksum for
+   checksum; upgrade N again, and its data written again for N+1 to start from. Only there is
+   an older revision's downgrade seen: inside `downgrade base`, what it destroys is dropped by
+   the revisions below it anyway.
+4. downgrade base; upgrade head from base.
+After each migration step: the schema equals the revision's reference, every legacy value is
+intact while its table exists, data in what the step kept is intact (what it drops is reported),
+the CHECK on circuit_breaker_state.state holds; each step's duration, locks and table rewrites
+are recorded, and an ACCESS EXCLUSIVE lock held over its budget or a rewrite of a table holding
+data fails the step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import psycopg
@@ -33,7 +40,8 @@ from golive.system_under_test.db.models import Base
 from golive.system_under_test.db.urls import sync_database_url
 
 Progress = Callable[[str], None]
-# What the guide's migration added (a table, or a table.column), and rows to put there.
+# What the guide's migrations add (a table, or a table.column), and rows to put there: written by
+# the revision that adds the target (or its table), in this order.
 FEATURE_DATA = {
     "circuit_breaker_state": """
         INSERT INTO circuit_breaker_state (name, state, failure_count, last_failure_time, next_attempt_time)
@@ -50,6 +58,9 @@ FEATURE_DATA = {
         INSERT INTO idempotency_keys (user_id, key, fingerprint, status, content_id, response_status)
         SELECT user_id, 'drill-' || id, md5(prompt), 'completed', id, 201 FROM content
         ORDER BY id LIMIT 500""",
+    # Never the default (0): a downgrade that kept the column must keep these values.
+    "circuit_breaker_state.trips": """
+        UPDATE circuit_breaker_state SET trips = 1 + coalesce(failure_count, 0)""",
 }
 
 
@@ -79,6 +90,9 @@ class MigrationDrill:
         )
         self.references: dict[str | None, Catalog] = {}
         self.legacy: Snapshot = {}
+        # Checksums of everything the database holds, taken when the last step left it: nothing
+        # else writes to the drill's database, so the next step starts from them without a rescan.
+        self.held: Snapshot = {}
 
     def run(self) -> DrillResult:
         with psycopg.connect(self.dsn, autocommit=True) as connection:
@@ -86,13 +100,9 @@ class MigrationDrill:
             try:
                 self._references()
                 self._seed()
-                head, previous = self.migrator.head, self._previous(self.migrator.head)
-                self._migrate("upgrade head", "upgrade", "head", expected=head)
-                self._write_feature_data()
-                self._migrate("downgrade -1", "downgrade", "-1", expected=previous)
-                self._migrate("upgrade head again", "upgrade", "head", expected=head)
+                self._ladder()
                 self._migrate("downgrade base", "downgrade", "base", expected=None)
-                self._migrate("upgrade head from base", "upgrade", "head", expected=head)
+                self._migrate("upgrade head from base", "upgrade", "head", expected=self.migrator.head)
             except _Aborted:
                 pass  # the failed step says why
             except (psycopg.Error, SQLAlchemyError, ValueError, RuntimeError) as error:
@@ -122,6 +132,17 @@ class MigrationDrill:
             self.references[revision] = read_catalog(self.connection)
         step.revision = self.migrator.head
         step.check("the models match the head revision", self._model_differences())
+        head = self.references[self.migrator.head]
+        added = _added(self.references[self.migrator.revisions[0]], head)
+        step.check(
+            "the revisions add tables or columns the drill has data for",
+            []
+            if _writable(added, head)
+            else [
+                "they add none of the guide's new tables or columns: every downgrade would be seen "
+                "without data in what it drops"
+            ],
+        )
         run = self._alembic(step, "downgrade", "base")
         step.check(
             "downgrade base from head leaves nothing",
@@ -147,9 +168,10 @@ class MigrationDrill:
         with psycopg.connect(self.dsn) as writer:
             seed_legacy(writer, self.sizes)
         catalog = read_catalog(self.connection)
-        self.legacy = snapshot(
-            self.connection, {table: catalog.column_names(table) for table in LEGACY_TABLES}
+        self.held = snapshot(
+            self.connection, {table: catalog.column_names(table) for table in catalog.tables}
         )
+        self.legacy = {table: self.held[table] for table in LEGACY_TABLES}
         step.seconds = run.seconds
         step.figures = {table: checksum.rows for table, checksum in self.legacy.items()}
         step.check(
@@ -162,12 +184,28 @@ class MigrationDrill:
         )
         self.result.steps.append(step)
 
-    def _migrate(self, name: str, action: str, target: str, expected: str | None) -> None:
+    def _ladder(self) -> None:
+        """Each revision's downgrade, from the revision below it with data on both sides: the
+        only place where what that downgrade destroys can be told apart."""
+        for previous, revision in pairwise(self.migrator.revisions):
+            added = _added(self.references[previous], self.references[revision])
+            held = self._migrate(f"upgrade {revision}", "upgrade", revision, expected=revision)
+            self._write_feature_data(f"data written into what {revision} added", revision, added)
+            self._migrate(
+                f"downgrade {revision} -> {previous}", "downgrade", previous, expected=previous, restores=held
+            )
+            self._migrate(f"upgrade {revision} again", "upgrade", revision, expected=revision)
+            # The downgrade dropped that data: the next revision starts from data everywhere.
+            self._write_feature_data(f"data written into what {revision} added, again", revision, added)
+
+    def _migrate(
+        self, name: str, action: str, target: str, expected: str | None, restores: Snapshot | None = None
+    ) -> Snapshot:
+        """One alembic step, checked. `restores`: what the database held at `expected` before it
+        was upgraded from there, all of which the step must give back. Returns what the database
+        held before the step."""
         self.progress(name)
-        before_catalog = read_catalog(self.connection)
-        before_data = snapshot(
-            self.connection, {t: before_catalog.column_names(t) for t in before_catalog.tables}
-        )
+        before_catalog, before_data = read_catalog(self.connection), self.held
         before_storage = storage_of(self.connection)
         step = Step(name)
         run = self._alembic(step, action, target)
@@ -178,21 +216,21 @@ class MigrationDrill:
             [] if step.revision == expected else [f"it is at {step.revision or 'base'}"],
         )
         step.check(f"the schema is {expected or 'base'}'s", after.diff(self.references[expected]))
-        kept = {
-            t: [c for c in before_catalog.column_names(t) if c in after.column_names(t)]
-            for t in before_catalog.tables & after.tables
-        }
-        after_data = snapshot(self.connection, kept)
+        after_data = self.held = snapshot(self.connection, {t: after.column_names(t) for t in after.tables})
         step.check("data in what the step kept is intact", changes(before_data, after_data))
-        step.check("every legacy value is intact", self._legacy_problems(after))
+        if restores is not None:
+            step.check(f"every row and column of {expected} is intact", _lost(restores, after_data))
+        step.check("every legacy value is intact", self._legacy_problems(after, after_data))
         step.check("the CHECK on circuit_breaker_state.state holds", self._state_check_problems(after))
         dropped = _dropped(before_catalog, after, before_data)
         if dropped:
             step.figures["dropped"] = dropped
         self._record_locks(step, run, before_data, before_storage)
         self.result.steps.append(step)
+        return before_data
 
-    def _legacy_problems(self, catalog: Catalog) -> list[str]:
+    def _legacy_problems(self, catalog: Catalog, now: Snapshot) -> list[str]:
+        """The legacy values `now` (checksums of all of `catalog`) holds differently or not at all."""
         present = {
             t: [c for c in self.legacy[t].columns if c in catalog.column_names(t)]
             for t in self.legacy
@@ -201,7 +239,7 @@ class MigrationDrill:
         if not present:
             self.legacy = {}  # base: the legacy tables are gone, as downgrade base says; so is the data
             return []
-        problems = changes({t: self.legacy[t] for t in present}, snapshot(self.connection, present))
+        problems = changes({t: self.legacy[t] for t in present}, now)
         for table in present:
             lost = [c for c in self.legacy[table].columns if c not in present[table]]
             problems += [f"{table}.{column}: the legacy column is gone" for column in lost]
@@ -225,21 +263,27 @@ class MigrationDrill:
                     problems.append(f"state {state!r} was refused")
         return problems
 
-    def _write_feature_data(self) -> None:
-        """Rows in what the migration added, so downgrades have something to keep or drop."""
-        self.progress("data in the new tables and columns")
-        catalog = read_catalog(self.connection)
-        step = Step("data written into the new schema", revision=self.migrator.current())
+    def _write_feature_data(self, name: str, revision: str, added: set[str]) -> None:
+        """Rows in what the revision added, so its downgrade has something to keep or drop."""
+        if not added:
+            return  # no table or column (a data migration, say): nothing to write into
+        self.progress(name)
+        step = Step(name, revision=revision)
         written: dict[str, int] = {}
         with self.connection.transaction():
-            for target, statement in FEATURE_DATA.items():
-                table, _, column = target.partition(".")
-                if table in catalog.tables and (not column or column in catalog.column_names(table)):
-                    written[target] = self.connection.execute(statement).rowcount
+            for target in _writable(added, self.references[revision]):
+                written[target] = self.connection.execute(FEATURE_DATA[target]).rowcount
         step.figures["written"] = written
-        step.check(
-            "something was written", [] if written else ["the head schema has none of the guide's new tables"]
-        )
+        catalog, tables = read_catalog(self.connection), {target.partition(".")[0] for target in written}
+        self.held = {**self.held, **snapshot(self.connection, {t: catalog.column_names(t) for t in tables})}
+        # An UPDATE of an empty table writes nothing: the downgrade would be seen without data.
+        step.check("rows were written", [f"{target}: none" for target, rows in written.items() if not rows])
+        if not written:
+            # Not a failure: a backend may add more than the guide, which the drill has no rows for.
+            step.warnings.append(
+                f"the drill has no data for what {revision} added ({', '.join(sorted(added))}): "
+                "its downgrade is seen with those empty"
+            )
         self.result.steps.append(step)
 
     def _record_locks(self, step: Step, run: StepRun, before: Snapshot, storage: dict[str, int]) -> None:
@@ -265,10 +309,6 @@ class MigrationDrill:
         ]
         step.check(f"no table of over {self.budgets.max_rewrite_rows} rows rewritten", rewritten)
 
-    def _previous(self, revision: str) -> str | None:
-        index = self.migrator.revisions.index(revision)
-        return self.migrator.revisions[index - 1] if index else None
-
 
 class _Aborted(Exception):
     pass
@@ -281,13 +321,48 @@ def _first_line(error: BaseException) -> str:
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"
 
 
+def _added(before: Catalog, after: Catalog) -> set[str]:
+    """The tables (`table`) and the columns of the other tables (`table.column`) that `after`
+    has and `before` has not."""
+    added = after.tables - before.tables
+    for table in after.tables & before.tables:
+        added |= {
+            f"{table}.{column}"
+            for column in after.column_names(table)
+            if column not in before.column_names(table)
+        }
+    return added
+
+
+def _writable(added: set[str], catalog: Catalog) -> list[str]:
+    """The FEATURE_DATA targets among what was added (`_added`) to reach `catalog`: a table, or a
+    column added on its own or with its table."""
+    writable = []
+    for target in FEATURE_DATA:
+        table, _, column = target.partition(".")
+        if target in added or (table in added and column in catalog.column_names(table)):
+            writable.append(target)
+    return writable
+
+
 def _dropped(before: Catalog, after: Catalog, data: Snapshot) -> dict[str, int]:
     """What the step dropped, with the rows that held data there."""
-    dropped = {table: data[table].rows for table in before.tables - after.tables if table in data}
-    for table in before.tables & after.tables:
-        for column in set(before.column_names(table)) - set(after.column_names(table)):
-            dropped[f"{table}.{column}"] = data[table].rows if table in data else 0
-    return dropped
+    return {target: data[target.partition(".")[0]].rows for target in sorted(_added(after, before))}
+
+
+def _lost(held: Snapshot, now: Snapshot) -> list[str]:
+    """What `now` no longer holds of `held`: tables or columns gone, rows or values changed."""
+    problems = [
+        f"{table}: the table is gone ({was.rows} rows)" for table, was in held.items() if table not in now
+    ]
+    problems += [
+        f"{table}.{column}: the column is gone ({was.rows} rows)"
+        for table, was in held.items()
+        if table in now
+        for column in was.columns
+        if column not in now[table].columns
+    ]
+    return problems + changes(held, now)
 
 
 def _describe(difference: object) -> str:

@@ -2,7 +2,9 @@
 (tests/mutants/NN-name.patch, a realistic mistake in the reference backend, with the gate that
 must fail) is applied to a scratch copy of the whole golive package, and `golive validate` runs
 from that copy in a child process; the unpatched copy runs first and must say GO, every defect
-must then be NO-GO with its gate among the failed ones. The working tree is never touched.
+must then be NO-GO with its gate among the failed ones. The working tree is never touched. Each
+defect's load run is compared with the unpatched one's (`--baseline`): the last GO, as a team
+compares a release with its previous one, so a defect that only slows the backend is caught.
 
 A patch starts with comment lines, then the unified diff (paths a/system_under_test/...):
 
@@ -29,6 +31,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 import golive
+from golive.core.load_evidence import LOAD_DIR, LOAD_FILE
 from golive.core.signals import shielded
 from golive.fixtures.processes import ChildProcess
 from golive.reports.gates import GATES
@@ -192,13 +195,16 @@ def _scratch() -> Iterator[Path]:
 
 
 def validate_copy(
-    root: Path, run_dir: Path, quick: bool, timeout: float
+    root: Path, run_dir: Path, quick: bool, timeout: float, baseline: Path | None = None
 ) -> tuple[Summary | None, str | None]:
     """`golive validate` from the copy in `root` (its own working directory too: `python -m`
-    puts the working directory first on the path). The summary it wrote, or why there is none."""
+    puts the working directory first on the path), its load compared with the `baseline` run's
+    if given. The summary it wrote, or why there is none."""
     argv = [sys.executable, "-m", "golive", "validate", "--run-dir", str(run_dir)]
     if quick:
         argv.append("--quick")
+    if baseline is not None:
+        argv += ["--baseline", str(baseline)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -229,9 +235,15 @@ def _summary(run_dir: Path) -> Summary | None:
 
 
 def run_one(
-    defect: Defect | None, run_path: Path, quick: bool, timeout: float, source: Path = PACKAGE
+    defect: Defect | None,
+    run_path: Path,
+    quick: bool,
+    timeout: float,
+    source: Path = PACKAGE,
+    baseline: Path | None = None,
 ) -> Outcome:
-    """The baseline (`defect` None) or one defect: copy, patch, validate, read the verdict back."""
+    """The baseline (`defect` None) or one defect: copy, patch, validate (compared with the
+    `baseline` run, if given), read the verdict back."""
     name = BASELINE if defect is None else defect.name
     outcome = Outcome(name, None if defect is None else defect.gate, run_dir=run_path / name)
     started = time.perf_counter()
@@ -243,7 +255,7 @@ def run_one(
                 outcome.error = problem
                 return outcome
             assert outcome.run_dir is not None
-            summary, outcome.error = validate_copy(root, outcome.run_dir, quick, timeout)
+            summary, outcome.error = validate_copy(root, outcome.run_dir, quick, timeout, baseline)
             if summary is not None:
                 outcome.verdict = summary.verdict
                 outcome.failed = [gate.id for gate in summary.gates if gate.status == "fail"]
@@ -262,10 +274,15 @@ def run_selftest(
 ) -> list[Outcome]:
     """The baseline, then each defect, one at a time (each validation starts a stack of its own
     on a machine of a few cores). The defects run even when the baseline is not GO: which gate
-    each one fails still says something, though the selftest as a whole fails."""
-    outcomes: list[Outcome] = []
-    for defect in [None, *defects]:
-        outcome = run_one(defect, run_path, quick, timeout, source)
+    each one fails still says something, though the selftest as a whole fails. Each defect's load
+    is compared with the baseline's load run, when it wrote one."""
+    unpatched = run_one(None, run_path, quick, timeout, source)
+    report(unpatched)
+    assert unpatched.run_dir is not None
+    reference = unpatched.run_dir if (unpatched.run_dir / LOAD_DIR / LOAD_FILE).is_file() else None
+    outcomes = [unpatched]
+    for defect in defects:
+        outcome = run_one(defect, run_path, quick, timeout, source, reference)
         report(outcome)
         outcomes.append(outcome)
     return outcomes

@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from golive.core.documents import DocumentError, first_problem, read_yaml
+from golive.core.load_evidence import LoadProfile
 from golive.loadtests.thresholds import Threshold, ThresholdError, parse_all
 
 DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")
@@ -33,21 +34,13 @@ def seconds(text: str | int | float) -> float:
     return float(int(matched["h"] or 0) * 3600 + int(matched["m"] or 0) * 60 + int(matched["s"] or 0))
 
 
-class Profile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Profile(LoadProfile):
+    """A profile's fields as load.json records them (golive.core.load_evidence), checked, with
+    every journey coming when the profile names none."""
 
-    name: str = ""
-    description: str = ""
-    users: Annotated[int, Field(ge=1, le=10_000)]
-    spawn_rate: Annotated[float, Field(gt=0, le=1_000)]
-    run_time: str | int
     journeys: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: dict.fromkeys(JOURNEYS, 1)
     )
-    replicas: Annotated[int, Field(ge=1, le=16)] = 1
-    backend: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    accounts: Annotated[int | None, Field(ge=1, le=10_000)] = None  # default: one per user
-    thresholds: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("run_time")
     @classmethod

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from golive.core.load_evidence import Figures
 
 # `[group] METHOD /path`: how the journeys name their requests.
 _GROUP = re.compile(r"^\[(?P<group>[a-z0-9_-]+)\]\s")
@@ -132,18 +133,18 @@ class Sample:
                 return value
         return max(histogram)
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "failure_rate": _round(self.failure_rate, 5),
-            "requests_per_second": _round(self.throughput, 2),
-            "avg_ms": _round(self.average_ms, 1),
-            "p50_ms": self.percentile_ms(50),
-            "p95_ms": self.percentile_ms(95),
-            "p99_ms": self.percentile_ms(99),
-            "max_ms": _round(self.max_ms, 1),
-        }
+    def summary(self) -> Figures:
+        return Figures(
+            requests=self.requests,
+            failures=self.failures,
+            failure_rate=_round(self.failure_rate, 5),
+            requests_per_second=_round(self.throughput, 2),
+            avg_ms=_round(self.average_ms, 1),
+            p50_ms=self.percentile_ms(50),
+            p95_ms=self.percentile_ms(95),
+            p99_ms=self.percentile_ms(99),
+            max_ms=_round(self.max_ms, 1),
+        )
 
 
 def _round(value: float | None, digits: int) -> float | None:

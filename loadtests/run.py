@@ -1,7 +1,8 @@
 """A Locust run as golive drives it: Locust headless in processes of its own (one, or a master and
 N workers in Locust's distributed mode, as it would run across machines), live progress from its
 per-second history, the breakers watched beside it, and the results read back, judged against
-the profile's thresholds and written as one document and one timeline.
+the profile's thresholds (and compared with an earlier run's, when one is given), and written as
+one document and one timeline (golive.core.load_evidence).
 
 Locust is only ever a subprocess: importing it patches the whole interpreter (gevent).
 """
@@ -22,6 +23,21 @@ from typing import Any
 import httpx
 import psutil
 
+from golive.core.load_evidence import (
+    BASELINE_FILE,
+    LOAD_FILE,
+    TIMELINE_FILE,
+    EndpointFigures,
+    GeneratorCpu,
+    LoadProfile,
+    LoadRecord,
+    Machine,
+    ThresholdOutcome,
+    TimelineEvent,
+    TimelineRecord,
+    TimelineSecond,
+)
+from golive.core.load_regression import Regression, compare
 from golive.fixtures.network import LOOPBACK, free_port
 from golive.fixtures.processes import ChildProcess
 from golive.loadtests.profiles import Profile
@@ -90,7 +106,10 @@ class GeneratorLoad:
 
 @dataclass
 class LoadResult:
+    run_id: str  # the run directory's name
     profile: Profile
+    machine: Machine
+    backends: int
     workers: int
     stats: RunStats
     history: list[Second]
@@ -99,38 +118,52 @@ class LoadResult:
     generator: GeneratorLoad
     events: list[dict[str, Any]] = field(default_factory=list)  # e.g. a chaos experiment's
     exit_code: int = 0  # Locust's
+    baseline: LoadRecord | None = None  # an earlier run to compare with (--baseline)
 
     @property
     def ok(self) -> bool:
+        """Every threshold held (what load.json's `ok` says: a later run may take it as baseline)."""
         return all(verdict.ok for verdict in self.verdicts)
 
-    def document(self) -> dict[str, Any]:
-        total = self.stats.select()
-        return {
-            "profile": self.profile.model_dump(),
-            "ok": self.ok,
-            "locust_workers": self.workers,
-            "workers_reporting": self.stats.workers,
-            "duration_seconds": round(self.stats.duration, 2),
-            "total": total.summary(),
-            "groups": {group: self.stats.select(group=group).summary() for group in self.stats.groups},
-            "endpoints": {
-                endpoint.name: {
-                    **self.stats.select(name=endpoint.name).summary(),
-                    "group": endpoint.group,
-                    "expects_throttle": endpoint.expects_throttle,
-                    "throttled": endpoint.throttled,
-                }
+    @property
+    def regression(self) -> Regression:
+        return compare(self.document(), self.baseline)
+
+    @property
+    def passed(self) -> bool:
+        """Every threshold held and no endpoint regressed against the baseline."""
+        return self.ok and not self.regression.regressed
+
+    def document(self) -> LoadRecord:
+        return LoadRecord(
+            run_id=self.run_id,
+            # The record's own type, as reading it back gives it (not the Profile subclass).
+            profile=LoadProfile.model_validate(self.profile.model_dump()),
+            machine=self.machine,
+            backends=self.backends,
+            ok=self.ok,
+            locust_workers=self.workers,
+            workers_reporting=self.stats.workers,
+            duration_seconds=round(self.stats.duration, 2),
+            total=self.stats.select().summary(),
+            groups={group: self.stats.select(group=group).summary() for group in self.stats.groups},
+            endpoints={
+                endpoint.name: EndpointFigures(
+                    **self.stats.select(name=endpoint.name).summary().model_dump(),
+                    group=endpoint.group,
+                    expects_throttle=endpoint.expects_throttle,
+                    throttled=endpoint.throttled,
+                )
                 for endpoint in self.stats.endpoints
             },
-            "thresholds": [
-                {"threshold": v.threshold.source, "ok": v.ok, "observed": v.observed, "detail": v.detail}
+            thresholds=[
+                ThresholdOutcome(threshold=v.threshold.source, ok=v.ok, observed=v.observed, detail=v.detail)
                 for v in self.verdicts
             ],
-            "generator_cpu_percent": {"average": self.generator.average, "peak": self.generator.peak},
-        }
+            generator_cpu_percent=GeneratorCpu(average=self.generator.average, peak=self.generator.peak),
+        )
 
-    def timeline(self) -> dict[str, Any]:
+    def timeline(self) -> TimelineRecord:
         """One row per second: load, latency, errors, and the breakers' states at that second;
         then every event (breaker changes, faults) at its time, all on the run's clock."""
         start = self.history[0].at if self.history else int(time.time())
@@ -141,24 +174,27 @@ class LoadResult:
             while changes and changes[0].at < second.at + 1:
                 change = changes.pop(0)
                 states[change.breaker] = change.state
-            rows.append({"t": second.at - start, **asdict(second), "breakers": dict(states)})
+            rows.append(TimelineSecond(t=second.at - start, **asdict(second), breakers=dict(states)))
         events = [
-            {
-                "t": round(change.at - start, 3),
-                "kind": "breaker",
-                "breaker": change.breaker,
-                "state": change.state,
-            }
+            TimelineEvent(
+                t=round(change.at - start, 3), kind="breaker", breaker=change.breaker, state=change.state
+            )
             for change in self.breakers
         ]
-        events += [{**event, "t": round(event["at"] - start, 3)} for event in self.events]
-        return {"started_at": start, "seconds": rows, "events": sorted(events, key=lambda event: event["t"])}
+        events += [TimelineEvent(**{**event, "t": round(event["at"] - start, 3)}) for event in self.events]
+        return TimelineRecord(
+            started_at=start, seconds=rows, events=sorted(events, key=lambda event: event.t)
+        )
 
-    def write(self, directory: Path) -> tuple[Path, Path]:
-        summary, timeline = directory / "load.json", directory / "timeline.json"
-        summary.write_text(json.dumps(self.document(), indent=2))
-        timeline.write_text(json.dumps(self.timeline(), indent=2))
-        return summary, timeline
+    def write(self, directory: Path) -> Path:
+        """load.json and timeline.json, and the baseline compared with (a stale one removed: a
+        run directory may be reused). Returns load.json's path."""
+        baseline = directory / BASELINE_FILE
+        baseline.unlink(missing_ok=True)
+        if self.baseline is not None:
+            self.baseline.write(baseline)
+        self.timeline().write(directory / TIMELINE_FILE)
+        return self.document().write(directory / LOAD_FILE)
 
 
 class LocustRun:
@@ -285,7 +321,11 @@ class LocustRun:
             process.stop(timeout=15)
 
     def result(
-        self, exit_code: int, breakers: list[BreakerChange], events: list[dict[str, Any]]
+        self,
+        exit_code: int,
+        breakers: list[BreakerChange],
+        events: list[dict[str, Any]],
+        baseline: LoadRecord | None = None,
     ) -> LoadResult:
         if exit_code not in (0, 1):
             tail = self.main.log_tail(8)
@@ -296,7 +336,10 @@ class LocustRun:
         except ResultsError as error:
             raise LoadError(f"{error}\n{self.main.log_tail(8)}") from None
         return LoadResult(
+            run_id=self.out_dir.parent.name,
             profile=self.profile,
+            machine=Machine.here(),
+            backends=len(self.hosts),
             workers=self.workers,
             stats=stats,
             history=history,
@@ -305,6 +348,7 @@ class LocustRun:
             generator=self.generator,
             events=events,
             exit_code=exit_code,
+            baseline=baseline,
         )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from golive.core.load_regression import RULE, compare
 from golive.core.rundir import write_atomically
 from golive.reports.charts import steps_svg, timeline_svg
 from golive.reports.evidence import Evidence
@@ -73,6 +74,8 @@ def render_html(summary: Summary, evidence: Evidence) -> str:
     return template.render(
         summary=summary,
         evidence=evidence,
+        load_regression=compare(evidence.load, evidence.load_baseline) if evidence.load else None,
+        regression_rule=RULE,
         timeline_chart=Markup(timeline_svg(evidence.timeline)) if evidence.timeline else None,  # noqa: S704 - our own SVG, every text in it escaped
         steps_chart=Markup(steps_svg(migration)) if migration else None,  # noqa: S704 - as above
         environment_json=json.dumps(summary.environment, indent=2) if summary.environment else None,

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from golive.core.load_evidence import TimelineEvent, TimelineRecord, TimelineSecond
+
 WIDTH = 880
 LEFT = 64  # room for the axis labels
 PLOT = WIDTH - LEFT - 16
@@ -23,28 +25,28 @@ def _number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def fault_windows(events: Sequence[dict[str, Any]], end: float) -> list[tuple[float, float]]:
+def fault_windows(events: Sequence[TimelineEvent], end: float) -> list[tuple[float, float]]:
     """(start, end) of every span with a fault in place: a fault added, until faults removed."""
     windows: list[tuple[float, float]] = []
     opened: float | None = None
-    for event in sorted(events, key=lambda event: float(event.get("t", 0))):
-        if event.get("kind") == "fault-added" and opened is None:
-            opened = float(event["t"])
-        elif event.get("kind") == "faults-removed" and opened is not None:
-            windows.append((opened, float(event["t"])))
+    for event in sorted(events, key=lambda event: event.t):
+        if event.kind == "fault-added" and opened is None:
+            opened = event.t
+        elif event.kind == "faults-removed" and opened is not None:
+            windows.append((opened, event.t))
             opened = None
     if opened is not None:
         windows.append((opened, end))
     return windows
 
 
-def breaker_spans(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float, float, str]]]:
+def breaker_spans(rows: Sequence[TimelineSecond]) -> dict[str, list[tuple[float, float, str]]]:
     """Per breaker: (from, to, state) over the run, from the state recorded each second."""
     spans: dict[str, list[tuple[float, float, str]]] = {}
     for index, row in enumerate(rows):
-        start = float(row["t"])
-        end = float(rows[index + 1]["t"]) if index + 1 < len(rows) else start + 1
-        for breaker, state in sorted(row.get("breakers", {}).items()):
+        start = float(row.t)
+        end = float(rows[index + 1].t) if index + 1 < len(rows) else start + 1
+        for breaker, state in sorted(row.breakers.items()):
             runs = spans.setdefault(breaker, [])
             if runs and runs[-1][2] == state and runs[-1][1] == start:
                 runs[-1] = (runs[-1][0], end, state)
@@ -53,29 +55,33 @@ def breaker_spans(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float,
     return spans
 
 
-def timeline_svg(timeline: dict[str, Any]) -> str:
-    rows: list[dict[str, Any]] = timeline.get("seconds", [])
+def _latencies(row: TimelineSecond) -> dict[str, float | None]:
+    return {"p50_ms": row.p50_ms, "p95_ms": row.p95_ms, "p99_ms": row.p99_ms}
+
+
+def timeline_svg(timeline: TimelineRecord) -> str:
+    rows = timeline.seconds
     if not rows:
         return '<p class="none">The load run recorded no second.</p>'
-    t_end = float(rows[-1]["t"]) + 1
+    t_end = float(rows[-1].t) + 1
     x = _scale(0.0, t_end, LEFT, LEFT + PLOT)
     latency_top, latency_height = 24, 170
     rate_top, rate_height = latency_top + latency_height + 36, 90
     spans = breaker_spans(rows)
     band_top = rate_top + rate_height + 36
     height = band_top + 22 * len(spans) + 30
-    latencies = [float(row[key]) for row in rows for key, _, _ in SERIES if row.get(key) is not None]
+    latencies = [value for row in rows for value in _latencies(row).values() if value is not None]
     y_latency = _scale(
         0.0, max(latencies, default=1.0) * 1.1 or 1.0, latency_top + latency_height, latency_top
     )
-    peak_rate = max((float(row["requests_per_second"]) for row in rows), default=1.0)
+    peak_rate = max((row.requests_per_second for row in rows), default=1.0)
     y_rate = _scale(0.0, peak_rate * 1.1 or 1.0, rate_top + rate_height, rate_top)
     parts = [
         f'<svg class="chart timeline" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
         'xmlns="http://www.w3.org/2000/svg" role="img" '
         'aria-label="latency, throughput and breakers over time">'
     ]
-    for start, end in fault_windows(timeline.get("events", []), t_end):
+    for start, end in fault_windows(timeline.events, t_end):
         parts.append(
             f'<rect class="fault" data-from="{_number(start)}" data-to="{_number(end)}" '
             f'x="{x(start):.1f}" y="{latency_top}" width="{max(x(end) - x(start), 1):.1f}" '
@@ -84,12 +90,12 @@ def timeline_svg(timeline: dict[str, Any]) -> str:
         )
     parts.append(_axes("latency (ms)", latency_top, latency_height, y_latency.domain_top))
     for key, colour, label in SERIES:
-        points = [(float(row["t"]), float(row[key])) for row in rows if row.get(key) is not None]
+        points = [(float(row.t), value) for row in rows if (value := _latencies(row)[key]) is not None]
         parts.append(_polyline(key, label, points, x, y_latency, colour))
     parts.append(_axes("requests/s", rate_top, rate_height, y_rate.domain_top))
-    rate = [(float(row["t"]), float(row["requests_per_second"])) for row in rows]
+    rate = [(float(row.t), row.requests_per_second) for row in rows]
     parts.append(_polyline("requests_per_second", "req/s", rate, x, y_rate, "#6a1b9a"))
-    failures = [(float(row["t"]), float(row.get("failures_per_second") or 0)) for row in rows]
+    failures = [(float(row.t), row.failures_per_second) for row in rows]
     parts.append(_polyline("failures_per_second", "failures/s", failures, x, y_rate, "#c62828"))
     for index, (breaker, runs) in enumerate(sorted(spans.items())):
         top = band_top + 22 * index

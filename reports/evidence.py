@@ -3,7 +3,8 @@ files, drills, chaos journals, the load run, the health checks, the environment,
 
 A run directory may hold the parts of several commands (`--run-dir`): validate, a nightly chaos
 run, a CI test run and a load run can each add theirs. What is unreadable is recorded as a
-problem of the report, not raised: a broken part must not hide the others.
+problem of the report, not raised: a broken part must not hide the others. The load run's files
+are read by the types that wrote them (golive.core.load_evidence).
 """
 
 from __future__ import annotations
@@ -11,12 +12,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from golive.core.junit import SUITES, Suite, SuiteResult, read_junit
+from golive.core.load_evidence import (
+    BASELINE_FILE,
+    LOAD_DIR,
+    LOAD_FILE,
+    TIMELINE_FILE,
+    LoadEvidenceError,
+    LoadRecord,
+    TimelineRecord,
+)
 from golive.core.owners import is_alive
 from golive.core.redaction import redact_all
 from golive.reports.gate_map import gate_of
+
+Record = TypeVar("Record", LoadRecord, TimelineRecord)
 
 
 @dataclass
@@ -26,8 +38,9 @@ class Evidence:
     suites: dict[str, SuiteResult] = field(default_factory=dict)
     drills: dict[str, dict[str, Any]] = field(default_factory=dict)
     chaos: list[dict[str, Any]] = field(default_factory=list)
-    load: dict[str, Any] | None = None
-    timeline: dict[str, Any] | None = None
+    load: LoadRecord | None = None
+    timeline: TimelineRecord | None = None
+    load_baseline: LoadRecord | None = None  # the earlier run the load run was compared with
     health: dict[str, Any] | None = None
     environment: dict[str, Any] | None = None
     stack: dict[str, Any] | None = None
@@ -59,8 +72,10 @@ class Evidence:
             document = evidence._json(path)
             if document is not None:
                 evidence.chaos.append({**document, "_file": str(path.relative_to(run_dir))})
-        evidence.load = evidence._json(run_dir / "load" / "load.json")
-        evidence.timeline = evidence._json(run_dir / "load" / "timeline.json")
+        load_dir = run_dir / LOAD_DIR
+        evidence.load = evidence._record(LoadRecord, load_dir / LOAD_FILE)
+        evidence.timeline = evidence._record(TimelineRecord, load_dir / TIMELINE_FILE)
+        evidence.load_baseline = evidence._record(LoadRecord, load_dir / BASELINE_FILE)
         evidence.health = evidence._json(run_dir / "health.json")
         evidence.environment = evidence._json(run_dir / "environment.json")
         stack = evidence._json(run_dir / "stack.json")
@@ -72,6 +87,16 @@ class Evidence:
             ]
             evidence.stack = redact_all(shown)  # a --target URL may carry a password
         return evidence
+
+    def _record(self, kind: type[Record], path: Path) -> Record | None:
+        """Read by the type that wrote it: a file of another shape is a problem of the report."""
+        if not path.exists():
+            return None
+        try:
+            return kind.read(path)
+        except LoadEvidenceError as error:
+            self.problems.append(f"{path.relative_to(self.run_dir)}: {error.reason}")
+            return None
 
     def _json(self, path: Path) -> Any:
         if not path.exists():

@@ -13,6 +13,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from golive.core.junit import Case
+from golive.core.load_evidence import LoadRecord
+from golive.core.load_regression import compare
 from golive.reports.evidence import Evidence
 from golive.reports.gate_map import gate_of, not_applicable
 
@@ -251,11 +253,27 @@ class BreakerGate(_Gate):
         )
         detail = f"{len(held)} of {len(evidence.chaos)} experiments held"
         if len(held) < len(evidence.chaos):
-            deviated = [f"{j['experiment']} ({j.get('outcome')})" for j in evidence.chaos if j not in held]
-            return Part(Status.FAIL, f"{detail}; deviated: {', '.join(deviated)}", files, seconds)
+            deviated = [_why_not_held(journal) for journal in evidence.chaos if journal not in held]
+            return Part(Status.FAIL, f"{detail}; deviated: {'; '.join(deviated)}", files, seconds)
         if not recovered:
             return Part(Status.FAIL, f"{detail}, but no breaker was seen to open and close", files, seconds)
         return Part(Status.PASS, f"{detail}; opened and closed again: {', '.join(recovered)}", files, seconds)
+
+
+def _why_not_held(journal: dict[str, Any]) -> str:
+    """The experiment, its outcome and what gave it away: its first failed check (which names the
+    replica when the experiment had several) or the error that stopped it."""
+    failed = [check for check in journal.get("checks", []) if not check.get("ok")]
+    errors = [
+        event["detail"].get("error") for event in journal.get("events", []) if event.get("kind") == "error"
+    ]
+    if failed:
+        reason = f": {failed[0].get('name')}: {failed[0].get('detail')}"
+    elif errors:
+        reason = f": {errors[0]}"
+    else:
+        reason = ""
+    return f"{journal.get('experiment')} ({journal.get('outcome')}){reason}"
 
 
 def _tripped_and_closed(journal: dict[str, object]) -> list[str]:
@@ -274,25 +292,36 @@ def _tripped_and_closed(journal: dict[str, object]) -> list[str]:
 
 @dataclass(frozen=True)
 class LoadGate(_Gate):
+    """The profile's thresholds held, and no endpoint is slower than the baseline run allows
+    (golive.core.load_regression; n/a, and said so, when no baseline applies)."""
+
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
         if evidence.load is None:
             return self.result(Status.MISSING, "no load profile ran")
-        load = evidence.load
-        thresholds = load.get("thresholds", [])
-        held = sum(bool(threshold.get("ok")) for threshold in thresholds)
-        total = load.get("total", {})
+        parts = [self._thresholds(evidence.load), self._regression(evidence.load, evidence.load_baseline)]
+        return combine(self, parts, "no load profile ran")
+
+    def _thresholds(self, load: LoadRecord) -> Part:
+        thresholds = load.thresholds
+        held = sum(threshold.ok for threshold in thresholds)
+        total = load.total
         detail = (
-            f"profile {load.get('profile', {}).get('name')}: {held}/{len(thresholds)} thresholds held; "
-            f"{total.get('requests_per_second')} req/s, p95 {total.get('p95_ms')} ms, "
-            f"{total.get('failures')} failed"
+            f"profile {load.profile.name}: {held}/{len(thresholds)} thresholds held; "
+            f"{total.requests_per_second} req/s, p95 {total.p95_ms} ms, {total.failures} failed"
         )
         files = ["load/load.json", "load/timeline.json"]
-        seconds = float(load.get("duration_seconds") or 0)
-        if not load.get("ok") or not thresholds:
-            broken = [threshold["threshold"] for threshold in thresholds if not threshold.get("ok")]
+        if held < len(thresholds) or not thresholds:
+            broken = [threshold.threshold for threshold in thresholds if not threshold.ok]
             detail += f"; failed: {', '.join(broken) or 'no threshold'}"
-            return self.result(Status.FAIL, detail, files, seconds)
-        return self.result(Status.PASS, detail, files, seconds)
+            return Part(Status.FAIL, detail, files, load.duration_seconds)
+        return Part(Status.PASS, detail, files, load.duration_seconds)
+
+    def _regression(self, load: LoadRecord, baseline: LoadRecord | None) -> Part:
+        regression = compare(load, baseline)
+        files = [] if baseline is None else ["load/baseline.json"]
+        if regression.not_compared is not None:
+            return Part(Status.NOT_APPLICABLE, regression.summary, files)
+        return Part(Status.FAIL if regression.regressed else Status.PASS, regression.summary, files)
 
 
 @dataclass(frozen=True)
@@ -307,14 +336,12 @@ class RateLimitGate(_Gate):
     def _under_load(self, evidence: Evidence) -> Part:
         if evidence.load is None:
             return Part(Status.MISSING, "no load run")
-        # Only the burst journey's requests: a journey that waits out a 429 (a retried log-in)
-        # proves the limiter answered, not that it holds a burst back.
-        burst = [
-            stats for stats in evidence.load.get("endpoints", {}).values() if stats.get("expects_throttle")
-        ]
+        # Only the burst journey's requests, as the load run marked them: a journey that waits out
+        # a 429 (a retried log-in) proves the limiter answered, not that it holds a burst back.
+        burst = [figures for figures in evidence.load.endpoints.values() if figures.expects_throttle]
         files = ["load/load.json"]  # the load run's time is the load gate's
-        throttled = sum(int(stats.get("requests", 0)) for stats in burst if stats.get("throttled"))
-        failures = sum(int(stats.get("failures", 0)) for stats in burst)
+        throttled = sum(figures.requests for figures in burst if figures.throttled)
+        failures = sum(figures.failures for figures in burst)
         if not burst:
             return Part(Status.MISSING, "the load run had no burst journey", files)
         if failures:

@@ -100,7 +100,6 @@ def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> 
     verdict, reasons = decide(gates, evidence)
     validate = evidence.commands.get("validate", {})
     load = evidence.load
-    total = (load or {}).get("total", {})
     return Summary(
         verdict=verdict,
         reasons=reasons,
@@ -140,11 +139,11 @@ def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> 
         load=None
         if load is None
         else LoadSummary(
-            profile=str(load.get("profile", {}).get("name")),
-            ok=bool(load.get("ok")),
-            requests_per_second=total.get("requests_per_second"),
-            p95_ms=total.get("p95_ms"),
-            failure_rate=total.get("failure_rate"),
+            profile=load.profile.name,
+            ok=load.ok,
+            requests_per_second=load.total.requests_per_second,
+            p95_ms=load.total.p95_ms,
+            failure_rate=load.total.failure_rate,
         ),
         problems=evidence.problems,
         environment=evidence.environment,

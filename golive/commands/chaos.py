@@ -98,6 +98,8 @@ def _chaos_summary(journal: Journal) -> str:
     failed = sum(not check.ok for check in journal.checks)
     recovery = journal.figures.get("recovery_seconds")
     parts = [journal.outcome, f"{len(journal.checks) - failed}/{len(journal.checks)} checks"]
+    if journal.replicas > 1:
+        parts.append(f"{journal.replicas} replicas")
     if recovery is not None:
         parts.append(f"recovered in {recovery:.2f} s")
     return ", ".join(parts)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from golive.chaos.experiment import Experiment
 from golive.core.console import err, fail
+from golive.core.load_evidence import LoadEvidenceError, LoadRecord, read_load_record
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
 from golive.fixtures.description import StackDescription, StackFileError, check_url
@@ -37,6 +38,14 @@ RunDirOption = Annotated[
     Path | None,
     typer.Option(
         "--run-dir", help="write artifacts here instead of a new reports/out/<run-id>/", file_okay=False
+    ),
+]
+BaselineOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline",
+        help="an earlier run (its run directory or load.json) to compare each endpoint's latency with: "
+        "the last GO of the same load on this machine",
     ),
 ]
 
@@ -89,6 +98,16 @@ def preflight(command: str, overrides: Mapping[str, str], experiments: Sequence[
             "sets it to reach its own services",
             soft_wrap=True,
         )
+
+
+def baseline_named(command: str, path: Path | None) -> LoadRecord | None:
+    """The --baseline run's load.json, read before anything starts (exit 2 when it is not one)."""
+    if path is None:
+        return None
+    try:
+        return read_load_record(path)
+    except LoadEvidenceError as error:
+        raise fail(command, f"--baseline: {error}", 2) from None
 
 
 def run_dir_for(command: str, explicit: Path | None) -> RunDir:

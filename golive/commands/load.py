@@ -1,5 +1,6 @@
 """`golive load`: a Locust load profile against the local stack or a deployment, its thresholds
-passed or failed by name (exit 99 when one fails, as k6 does)."""
+passed or failed by name, each endpoint's latency compared with an earlier run's (--baseline);
+exit 99 when a threshold fails (as k6 does) or an endpoint regressed."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from golive.chaos.experiment import Experiment, ExperimentError, resolve
 from golive.chaos.experiment import load as load_experiment
 from golive.chaos.targets import dedicated_target
 from golive.commands.common import (
+    BaselineOption,
     ProviderOption,
     RunDirOption,
+    baseline_named,
     deployment,
     load_progress,
     preflight,
@@ -29,6 +32,7 @@ from golive.commands.common import (
 )
 from golive.core.console import err, fail
 from golive.core.documents import located_problem
+from golive.core.load_regression import Regression
 from golive.core.signals import interruptible, shielded
 from golive.fixtures.stack import Stack
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
@@ -36,7 +40,8 @@ from golive.loadtests.profiles import Profile, ProfileError
 from golive.loadtests.run import LoadError, LoadResult
 from golive.stages.load import accounts_for, profile_with, run_profile
 
-THRESHOLDS_FAILED = 99  # as k6 exits when a threshold fails
+# As k6 exits when a threshold fails; an endpoint slower than the baseline allows fails alike.
+CHECKS_FAILED = 99
 
 
 def load(
@@ -68,12 +73,14 @@ def load(
         typer.Option("--during", help="a chaos experiment (name or file) to run while the load runs"),
     ] = None,
     provider: ProviderOption = "local",
+    baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
-    """Run a load profile with Locust against the local stack (or --target), judge its thresholds;
-    CSV, HTML, load.json and a per-second timeline.json in <run dir>/load/. Exit 99 when a
-    threshold fails."""
+    """Run a load profile with Locust against the local stack (or --target), judge its thresholds
+    and compare each endpoint with the --baseline run; CSV, HTML, load.json and a per-second
+    timeline.json in <run dir>/load/. Exit 99 when a threshold fails or an endpoint regressed."""
     profile = _profile(profile_name, profiles_file, users, run_time, replicas)
+    reference = baseline_named("load", baseline)
     experiment = _during(during, target)
     described = deployment("load", target) if target is not None else None
     stack_provider = provider_named("load", provider)
@@ -96,7 +103,7 @@ def load(
                 )
                 if experiment is not None:
                     chaos_target = cleanup.enter_context(dedicated_target(stack, experiment))
-                    hosts, dsn = [chaos_target.sut_url], chaos_target.database
+                    hosts, dsn = chaos_target.sut_urls, chaos_target.database
                     beside = (experiment, chaos_target)
                 else:
                     hosts, dsn = stack.sut.urls if stack.sut else [], stack.app_dsn
@@ -110,18 +117,25 @@ def load(
                 f"{len(hosts)} backend(s), {workers or 'no'} Locust worker(s)"
             )
             result, summary = run_profile(
-                profile, hosts, accounts_file, run.path, load_progress, workers=workers, beside=beside
+                profile,
+                hosts,
+                accounts_file,
+                run.path,
+                load_progress,
+                workers=workers,
+                beside=beside,
+                baseline=reference,
             )
             _report_load(result, summary)
-            exit_code = 0 if result.ok else THRESHOLDS_FAILED
+            exit_code = 0 if result.passed else CHECKS_FAILED
         except LoadError as error:
             err.print(f"[bold red]golive load:[/] {escape(str(error))}", soft_wrap=True)
             exit_code = 1
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]: stopping")
             exit_code = 130
-    print_outcome(exit_code if exit_code != THRESHOLDS_FAILED else 1, run, "every threshold held")
-    run.finish(exit_code, load={"profile": profile.name, "ok": result.ok if result else False})
+    print_outcome(exit_code if exit_code != CHECKS_FAILED else 1, run, "every threshold held")
+    run.finish(exit_code, load={"profile": profile.name, "ok": result.passed if result else False})
     raise typer.Exit(exit_code)
 
 
@@ -154,8 +168,8 @@ def _close_shielded(stack: Stack) -> None:
 def _report_load(result: LoadResult, summary: Path) -> None:
     total = result.stats.select().summary()
     err.print(
-        f"  {total['requests']} requests, {total['requests_per_second']} req/s, "
-        f"p95 {total['p95_ms']} ms, {total['failures']} failed; Locust CPU avg "
+        f"  {total.requests} requests, {total.requests_per_second} req/s, "
+        f"p95 {total.p95_ms} ms, {total.failures} failed; Locust CPU avg "
         f"{result.generator.average}% peak {result.generator.peak}% of a core",
         soft_wrap=True,
     )
@@ -165,4 +179,18 @@ def _report_load(result: LoadResult, summary: Path) -> None:
     for verdict in result.verdicts:
         mark = "[green]✓[/]" if verdict.ok else "[red]✗[/]"
         err.print(f"  {mark} {escape(verdict.threshold.source)}  ({escape(verdict.detail)})", soft_wrap=True)
+    _report_regression(result.regression)
     err.print(f"  results: {summary.parent}")
+
+
+def _report_regression(regression: Regression) -> None:
+    if regression.not_compared is not None:
+        err.print(f"[bold]REGRESSION[/] n/a: {escape(regression.not_compared)}", soft_wrap=True)
+        return
+    err.print(f"[bold]REGRESSION[/] against run {escape(str(regression.baseline_run))}")
+    for change in regression.changes:
+        mark = "[red]✗[/]" if change.regressed else "[green]✓[/]"
+        err.print(f"  {mark} {escape(str(change))}", soft_wrap=True)
+    if regression.too_few_requests:
+        listed = escape(", ".join(regression.too_few_requests))
+        err.print(f"  not compared (too few requests): {listed}", soft_wrap=True)

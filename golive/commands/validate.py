@@ -13,9 +13,11 @@ from rich.markup import escape
 
 from golive.chaos.experiment import ExperimentError
 from golive.commands.common import (
+    BaselineOption,
     ProviderOption,
     ReplicasOption,
     RunDirOption,
+    baseline_named,
     deployment,
     load_progress,
     preflight,
@@ -53,12 +55,15 @@ def validate(
         bool, typer.Option("--quick", help="a few minutes: the smoke load profile, the fast chaos subset")
     ] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="seed of the fault proxy's dice")] = None,
+    baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
     """The go-live validation: the stack (or --target), the guide's health checks, the suites, the
-    migration and rollback drills, a chaos subset and a load profile; then the report
-    (report.html, summary.json, summary.md, junit.xml) and the verdict. Exit 0 only on GO."""
+    migration and rollback drills, a chaos subset and a load profile (each endpoint's latency
+    compared with the --baseline run's, when given); then the report (report.html, summary.json,
+    summary.md, junit.xml) and the verdict. Exit 0 only on GO."""
     plan = Plan.for_mode(quick)
+    reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
     chosen = provider_named("validate", provider) if described is None else None
     library = []
@@ -94,7 +99,7 @@ def validate(
                 assert chosen is not None
                 stack = start_stack("validate", chosen, replicas, run, env=functional_headroom(os.environ))
                 report(Outcome("stack", f"{provider}, {replicas} replica(s)", since(started), True))
-            run_stages(plan, run.path, stack, described, library, report, printers, seed)
+            run_stages(plan, run.path, stack, described, library, report, printers, seed, reference)
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]: stopping; the report will say what ran")
             interrupted = True

@@ -1,6 +1,7 @@
 """The load stage: a Locust profile against backends (the stack's or a deployment's), its
-thresholds judged; CSV, HTML, load.json and a per-second timeline.json in <run dir>/load/. A chaos
-experiment may run beside it, its faults shaded on the timeline."""
+thresholds judged and its endpoints compared with a baseline run's (golive.core.load_regression);
+CSV, HTML, load.json, a per-second timeline.json and the baseline compared with (baseline.json) in
+<run dir>/load/. A chaos experiment may run beside it, its faults shaded on the timeline."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from golive.chaos.experiment import Experiment
 from golive.chaos.journal import Journal
 from golive.chaos.runner import Runner
 from golive.chaos.runner import Target as ChaosTarget
+from golive.core.load_evidence import LoadRecord
 from golive.fixtures.description import StackDescription
 from golive.fixtures.stack import FUNCTIONAL_HEADROOM, Stack
 from golive.loadtests.accounts import Accounts, accounts_from_environment, create_accounts
@@ -55,9 +57,10 @@ def run_profile(
     *,
     workers: int = 0,
     beside: tuple[Experiment, ChaosTarget] | None = None,
+    baseline: LoadRecord | None = None,
 ) -> tuple[LoadResult, Path]:
     """The profile's result and its load.json, with the breakers' changes watched on the first
-    host and the events of the experiment run beside it."""
+    host, the events of the experiment run beside it, and the baseline run it is compared with."""
     out_dir = run_dir / "load"
     watcher = BreakerWatcher(hosts[0])
     watcher.start()
@@ -67,11 +70,10 @@ def run_profile(
             code = locust.wait(progress)
             events = chaos.finish(out_dir) if chaos is not None else []
             watcher.stop()
-            result = locust.result(code, watcher.changes, events)
+            result = locust.result(code, watcher.changes, events, baseline)
     finally:
         watcher.stop()
-    summary, _ = result.write(out_dir)
-    return result, summary
+    return result, result.write(out_dir)
 
 
 def run_load(
@@ -82,24 +84,26 @@ def run_load(
     *,
     stack: Stack | None = None,
     deployment: StackDescription | None = None,
+    baseline: LoadRecord | None = None,
 ) -> bool:
     """The profile against backends of its own on the stack (the profile's replicas and
-    settings: the guide's rate limits, not the functional suites' headroom), or the deployment."""
+    settings: the guide's rate limits, not the functional suites' headroom), or the deployment;
+    compared with the baseline run, when there is one."""
     profile = load_profile(profile_name, PROFILES_FILE)
     with (
         timed(f"load {profile.name}", report) as stage,
         _load_hosts(profile, stack, deployment) as (hosts, dsn),
     ):
         accounts_file = accounts_for(profile, dsn, run_dir, "validate").write(run_dir / "load-accounts.json")
-        result, _ = run_profile(profile, hosts, accounts_file, run_dir, progress)
-        total = result.document()["total"]
+        result, _ = run_profile(profile, hosts, accounts_file, run_dir, progress, baseline=baseline)
+        total = result.stats.select().summary()
         held = sum(verdict.ok for verdict in result.verdicts)
-        stage["ok"] = result.ok
+        stage["ok"] = result.passed
         stage["detail"] = (
-            f"{held}/{len(result.verdicts)} thresholds; {total['requests_per_second']} req/s, "
-            f"p95 {total['p95_ms']} ms, {total['failures']} failed"
+            f"{held}/{len(result.verdicts)} thresholds; {total.requests_per_second} req/s, "
+            f"p95 {total.p95_ms} ms, {total.failures} failed; {result.regression.summary}"
         )
-    return result.ok
+    return result.passed
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from golive.chaos.experiment import Experiment
 from golive.core.junit import API, CONTRACT, GUIDE, REALTIME, RESILIENCE, SECURITY, Suite
+from golive.core.load_evidence import LoadRecord
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.runner import select
@@ -79,9 +80,10 @@ def run_stages(
     report: Report,
     printers: Printers,
     seed: int | None,
+    baseline: LoadRecord | None = None,
 ) -> None:
     """Every stage runs even when one before it failed or broke: the report shows them all.
-    `broke_off` may re-raise (GOLIVE_DEBUG)."""
+    `broke_off` may re-raise (GOLIVE_DEBUG). The load run is compared with `baseline`, if given."""
     url = described.sut if described is not None else stack.sut.urls[0] if stack and stack.sut else ""
     stages: list[tuple[str, Callable[[], object]]] = [
         ("environment", lambda: record_environment(run_dir, stack, described)),
@@ -109,7 +111,13 @@ def run_stages(
         (
             "load",
             lambda: run_load(
-                plan.load_profile, run_dir, report, printers.load_progress, stack=stack, deployment=described
+                plan.load_profile,
+                run_dir,
+                report,
+                printers.load_progress,
+                stack=stack,
+                deployment=described,
+                baseline=baseline,
             ),
         )
     )

@@ -5,6 +5,7 @@ is wrong, as the drill says)."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 from golive.drills.data import Sizes
@@ -29,17 +30,30 @@ def run_drill(name: str, stack: Stack, work_dir: Path) -> DrillResult:
 def test_migration(golive_stack: StackHandle, tmp_path: Path) -> None:
     result = run_drill("migration", owned(golive_stack), tmp_path)
     steps = {step.name: step for step in result.steps}
-    assert list(steps)[2:] == [
-        "upgrade head",
-        "data written into the new schema",
-        "downgrade -1",
-        "upgrade head again",
-        "downgrade base",
-        "upgrade head from base",
+    # The ladder: every revision's downgrade, with data on both sides of it.
+    ladder = [
+        name
+        for previous, revision in pairwise(["0001", "0002", "0003", "0004"])
+        for name in (
+            f"upgrade {revision}",
+            f"data written into what {revision} added",
+            f"downgrade {revision} -> {previous}",
+            f"upgrade {revision} again",
+            f"data written into what {revision} added, again",
+        )
     ]
+    assert list(steps)[2:] == [*ladder, "downgrade base", "upgrade head from base"]
     assert result.steps[1].figures == SIZES.rows()
-    # downgrade -1 drops what 0004 added, with the rows written there, and says so.
-    assert steps["downgrade -1"].figures["dropped"] == {"circuit_breaker_state.trips": 3}
+    # Each downgrade drops what its revision added, with the rows written there, and says so.
+    assert steps["downgrade 0002 -> 0001"].figures["dropped"] == {
+        "agent_metrics.avg_response_time": 50,
+        "agent_metrics.circuit_breaker_trips": 50,
+        "agent_metrics.rate_limit_hits": 50,
+        "circuit_breaker_state": 3,
+        "rate_limit_state": 500,
+    }
+    assert steps["downgrade 0003 -> 0002"].figures["dropped"] == {"idempotency_keys": 500}
+    assert steps["downgrade 0004 -> 0003"].figures["dropped"] == {"circuit_breaker_state.trips": 3}
     assert all(step.locks for step in steps.values() if step.name.startswith(("upgrade", "downgrade")))
 
 

@@ -10,10 +10,10 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from golive.core.load_evidence import LoadRecord, TimelineRecord
 from golive.fixtures.description import StackDescription
 from tests.harness.golive import run_golive
 from tests.harness.leaks import assert_no_survivors, new_marker
@@ -25,10 +25,11 @@ def golive_load(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     return run_golive("load", *args, env=env)
 
 
-def results(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    load = json.loads((run_dir / "load" / "load.json").read_text())
-    timeline = json.loads((run_dir / "load" / "timeline.json").read_text())
-    return load, timeline
+def results(run_dir: Path) -> tuple[LoadRecord, TimelineRecord]:
+    """Read by the types that wrote them, as the report reads them."""
+    return LoadRecord.read(run_dir / "load" / "load.json"), TimelineRecord.read(
+        run_dir / "load" / "timeline.json"
+    )
 
 
 def profiles(tmp_path: Path, body: str) -> Path:
@@ -43,16 +44,17 @@ def test_the_smoke_profile_passes_with_its_thresholds_enforced(tmp_path: Path) -
     assert_no_survivors(marker)
     assert run.returncode == 0, run.stderr
     load, timeline = results(tmp_path)
-    assert load["ok"] is True
-    assert [t["ok"] for t in load["thresholds"]] == [True] * 6
+    assert load.ok is True
+    assert [t.ok for t in load.thresholds] == [True] * 6
     assert "http_reqs{name:[burst] GET /api/v1/auth/me (throttled)}: count > 0" in run.stderr
-    assert set(load["groups"]) == {"admin", "auth", "burst", "content", "dashboard", "health", "realtime"}
-    assert load["total"]["failures"] == 0
+    assert set(load.groups) == {"admin", "auth", "burst", "content", "dashboard", "health", "realtime"}
+    assert load.total.failures == 0
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "report.html"):
         assert (tmp_path / "load" / name).stat().st_size > 0
-    assert len(timeline["seconds"]) >= 10
-    assert timeline["seconds"][-1]["breakers"]["ai-service"] == "CLOSED"
+    assert len(timeline.seconds) >= 10
+    assert timeline.seconds[-1].breakers["ai-service"] == "CLOSED"
     assert "THRESHOLDS" in run.stderr
+    assert "REGRESSION n/a: no baseline given" in run.stderr
     assert "PASS: every threshold held" in run.stderr
 
 
@@ -76,10 +78,24 @@ def test_a_distributed_run_merges_its_workers_statistics(tmp_path: Path) -> None
     )
     assert run.returncode == 0, run.stderr
     load, _ = results(tmp_path)
-    assert load["locust_workers"] == 2
-    assert load["workers_reporting"] == ["worker 0", "worker 1"]
-    assert load["total"]["requests"] == sum(endpoint["requests"] for endpoint in load["endpoints"].values())
+    assert load.locust_workers == 2
+    assert load.workers_reporting == ["worker 0", "worker 1"]
+    assert load.total.requests == sum(endpoint.requests for endpoint in load.endpoints.values())
     assert "workers reporting: worker 0, worker 1" in run.stderr
+
+
+def test_a_baseline_of_another_load_is_kept_and_named_not_compared(tmp_path: Path) -> None:
+    """The recorded GO run of the smoke profile as the baseline of a smaller load: n/a, and why."""
+    recorded = Path(__file__).resolve().parents[2] / "tests" / "reports" / "runs" / "go"
+    path = profiles(tmp_path, DISTRIBUTED.replace("merged", "small").replace("8s", "5s"))
+    run = golive_load(
+        "--profiles", str(path), "--profile", "small", "--baseline", str(recorded), "--run-dir", str(tmp_path)
+    )
+    assert run.returncode == 0, run.stderr
+    assert "REGRESSION n/a: the baseline run vq ran " in run.stderr
+    assert LoadRecord.read(tmp_path / "load" / "baseline.json") == LoadRecord.read(
+        recorded / "load" / "load.json"
+    )
 
 
 FAILING = """
@@ -102,8 +118,8 @@ def test_a_failing_threshold_fails_the_run_and_is_named(tmp_path: Path) -> None:
     assert "✗ http_req_duration: p(95) < 0.001" in run.stderr
     assert "✓ http_req_failed: rate < 0.01" in run.stderr
     load, _ = results(tmp_path)
-    assert load["ok"] is False
-    assert [(t["threshold"], t["ok"]) for t in load["thresholds"]] == [
+    assert load.ok is False
+    assert [(t.threshold, t.ok) for t in load.thresholds] == [
         ("http_req_duration: p(95) < 0.001", False),
         ("http_req_failed: rate < 0.01", True),
     ]
@@ -131,12 +147,13 @@ def test_load_under_a_chaos_experiment_records_both_on_one_timeline(tmp_path: Pa
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     _, timeline = results(tmp_path)
-    kinds = [event["kind"] for event in timeline["events"]]
+    events = [{"kind": event.kind, **(event.model_extra or {})} for event in timeline.events]
+    kinds = [event["kind"] for event in events]
     assert kinds.index("fault-added") < kinds.index("faults-removed")
-    opened = [e for e in timeline["events"] if e["kind"] == "breaker" and e["state"] == "OPEN"]
+    opened = [e for e in events if e["kind"] == "breaker" and e["state"] == "OPEN"]
     assert [e["breaker"] for e in opened] == ["ai-service"]
-    assert any(second["breakers"].get("ai-service") == "OPEN" for second in timeline["seconds"])
-    assert [e["outcome"] for e in timeline["events"] if e["kind"] == "experiment"] == ["held"]
+    assert any(second.breakers.get("ai-service") == "OPEN" for second in timeline.seconds)
+    assert [e["outcome"] for e in events if e["kind"] == "experiment"] == ["held"]
     journal = json.loads((tmp_path / "load" / "chaos-ai-latency-trips-breaker.json").read_text())
     assert journal["outcome"] == "held"
 

@@ -247,6 +247,7 @@ async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
     golive_user_token: str,
     golive_admin_token: str,
     user_account: Account,
+    admin_account: Account,
     golive_pusher_credentials: PusherCredentials,
 ) -> None:
     backend = golive_start_backend(
@@ -257,6 +258,17 @@ async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
         httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
         await PusherSocket.connect(golive_pusher_credentials) as socket,
     ):
+        # Its signature comes with the channel's key: signed for another user, it would let them
+        # read what is meant for the channel's owner alone.
+        others = await client.post(
+            "/pusher/auth",
+            data={
+                "socket_id": socket.socket_id,
+                "channel_name": f"private-encrypted-user-{admin_account.id}",
+            },
+            headers=bearer(golive_user_token),
+        )
+        assert envelope_error(others, 403)["metadata"]["error_code"] == "FORBIDDEN"
         auth = await signed(client, golive_user_token, socket.socket_id, channel)
         assert set(auth) == {"auth", "shared_secret"}  # pusher-js needs the key to decrypt
         await socket.subscribe(channel, {"auth": auth["auth"]})

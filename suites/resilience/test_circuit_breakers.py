@@ -90,7 +90,9 @@ def test_client_errors_from_the_service_do_not_count(
 def test_a_trip_on_one_replica_opens_every_replica_within_a_second(
     backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
-    service = backend(replicas=3)
+    # Open for longer than the test takes: with the tight 1 s the breaker may go half-open (and
+    # admit the trial) on a busy machine before the last replica is asked.
+    service = backend(replicas=3, CIRCUIT_BREAKER_TIMEOUT_SECONDS="600")
     trip(service, golive_upstream, replica=0)
     for replica in (1, 2):
         service.wait_for_state("OPEN", replica=replica, within=1.0)

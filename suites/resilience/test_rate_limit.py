@@ -42,6 +42,13 @@ def test_a_burst_passes_then_429_with_retry_after_and_quota_headers(backend: Bac
     assert refused.headers["x-request-id"]
 
 
+def test_a_burst_of_one_admits_one_request(backend: BackendMaker) -> None:
+    # The bucket's last token is as good as its first. A burst of one is where that shows exactly:
+    # in a larger burst, the refill of the few milliseconds it takes tops the last token up.
+    service = backend(RATE_LIMIT_BURST_SIZE="1", RATE_LIMIT_REQUESTS_PER_MINUTE="1")
+    assert [me(service, service.user).status_code for _ in range(2)] == [200, 429]
+
+
 def test_probes_are_never_limited(backend: BackendMaker) -> None:
     service = backend(RATE_LIMIT_BURST_SIZE="2", RATE_LIMIT_REQUESTS_PER_MINUTE="1")
     with service.client() as client:

@@ -1,8 +1,11 @@
 """No secret of the backend's (the JWT secret, the Pusher secret, the database password) appears
-in what it answers or what it logs, whatever is asked and however a request fails."""
+in what it answers or what it logs, whatever is asked and however a request fails; and none is
+built into it: the JWT secret is the deployment's own, or the backend does not start."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -10,6 +13,7 @@ import pytest
 
 from golive.fixtures.description import PusherCredentials, StackDescription
 from golive.fixtures.stack import StackHandle
+from golive.system_under_test.settings import load_settings
 
 PUBLIC = [
     "/health",
@@ -29,6 +33,13 @@ FAILING: list[tuple[str, str, dict[str, str], dict[str, object] | None]] = [
     ("POST", "/pusher/webhook", {"X-Pusher-Key": "k", "X-Pusher-Signature": "0" * 64}, {"events": []}),
     ("GET", "/nowhere", {}, None),
 ]
+# Well-formed values for the backend's other required settings: reading them connects to nothing.
+REQUIRED_SETTINGS = {
+    "DATABASE_URL": "postgresql://golive:unused@127.0.0.1:5432/golive",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "AI_SERVICE_URL": "http://127.0.0.1:8001",
+    "PUSHER_ENABLED": "false",
+}
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +104,31 @@ def test_the_backends_logs_hold_no_secret(
         text = log.read_text(errors="replace")
         assert "/nowhere" in text  # the requests above were logged: the log is the right one
         assert leaks(text, secrets_of_the_backend) == []
+
+
+@pytest.mark.parametrize(
+    ("jwt_secret", "refusal"),
+    [(None, "JWT_SECRET: required but not set"), ("s" * 31, "JWT_SECRET: must be at least 32 characters")],
+    ids=["unset", "short"],
+)
+def test_the_backend_does_not_start_without_a_jwt_secret_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    jwt_secret: str | None,
+    refusal: str,
+) -> None:
+    # A default secret is in the source for anyone to read, and so are the tokens it would sign:
+    # a deployment that forgot JWT_SECRET must fail at start-up, as the backend's entry point does.
+    monkeypatch.chdir(tmp_path)  # no .env of wherever the suite runs
+    for name in list(os.environ):
+        if name.lower() == "jwt_secret":  # the backend reads its variables in any case
+            monkeypatch.delenv(name)
+    for name, value in REQUIRED_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    if jwt_secret is not None:
+        monkeypatch.setenv("JWT_SECRET", jwt_secret)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings()
+    assert stopped.value.code == 2
+    assert refusal in capsys.readouterr().err

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import yaml
+
 from golive.chaos.checkers import run_checks
-from golive.chaos.experiment import Expectations
+from golive.chaos.experiment import Expectations, Step
 from golive.chaos.journal import Journal, RequestRecord
 
 
@@ -112,3 +114,76 @@ def test_too_few_successes_and_retries_fail() -> None:
     result = verdicts([record(201), record(502)], expectations, None, **{"ai-service.retries": 1})
     assert result["at least 90% succeeded"] is False
     assert result["ai-service retried at least 3 times"] is False
+
+
+def step_verdicts(records: list[RequestRecord], traffic: str) -> dict[str, tuple[bool, str]]:
+    """The checks of one traffic step (step 0 of the method), by name: (ok, detail)."""
+    journal = Journal("e", "t", None, replicas=2)
+    journal.requests = records
+    method = [Step.model_validate({"traffic": yaml.safe_load(traffic)})]
+    checks = run_checks(journal, Expectations(), dict, method)
+    return {check.name: (check.ok, check.detail) for check in checks if check.name.startswith("step ")}
+
+
+def on(replica: int, status: int, code: str | None = None, reached: bool | None = False) -> RequestRecord:
+    sent = record(status, code=code)
+    sent.replica, sent.step, sent.reached_upstream = replica, 0, reached
+    return sent
+
+
+BURST = "{request: {path: /x}, count: 4, expect: {admitted: 2}}"
+ON_REPLICA_1 = (
+    "{request: {path: /x}, count: 2, replica: 1, expect: {error_code: CIRCUIT_OPEN, reached_upstream: 0}}"
+)
+
+
+def test_a_burst_admitted_past_the_limit_fails_and_says_which_replica_admitted_what() -> None:
+    held = step_verdicts([on(0, 200), on(1, 200), on(0, 429), on(1, 429)], BURST)
+    assert held == {
+        "step 0 across the replicas: exactly 2 admitted": (
+            True,
+            "2 of 4 admitted (replica 0: 1, replica 1: 1)",
+        )
+    }
+    doubled = step_verdicts([on(0, 200), on(1, 200), on(0, 200), on(1, 429)], BURST)
+    assert doubled["step 0 across the replicas: exactly 2 admitted"] == (
+        False,
+        "3 of 4 admitted (replica 0: 2, replica 1: 1)",
+    )
+
+
+def test_requests_of_other_steps_and_phases_are_not_judged_with_the_step() -> None:
+    probe = on(0, 200)
+    probe.phase, probe.step = "steady-state-before", None
+    later = on(1, 200)
+    later.step = 1
+    assert step_verdicts([on(0, 200), on(1, 200), probe, later], BURST)[
+        "step 0 across the replicas: exactly 2 admitted"
+    ][0]
+
+
+def test_a_replica_that_calls_the_failing_service_instead_of_refusing_fails_both_checks() -> None:
+    refused = [on(1, 503, "CIRCUIT_OPEN"), on(1, 503, "CIRCUIT_OPEN")]
+    assert all(ok for ok, _ in step_verdicts(refused, ON_REPLICA_1).values())
+    called = [on(1, 504, "UPSTREAM_TIMEOUT", reached=True), on(1, 503, "CIRCUIT_OPEN")]
+    result = step_verdicts(called, ON_REPLICA_1)
+    ok, detail = result["step 0 on replica 1: every answer CIRCUIT_OPEN"]
+    assert not ok
+    assert detail == "1 of 2; first other: POST /x -> 504 UPSTREAM_TIMEOUT at 1.0 s on replica 1"
+    assert result["step 0 on replica 1: 0 requests reached the AI service"] == (
+        False,
+        "1 of 2 reached it (replica 1: 1)",
+    )
+
+
+def test_a_request_not_known_to_have_missed_the_service_does_not_count_as_missed() -> None:
+    result = step_verdicts(
+        [on(1, 503, "CIRCUIT_OPEN"), on(1, 503, "CIRCUIT_OPEN", reached=None)], ON_REPLICA_1
+    )
+    ok, detail = result["step 0 on replica 1: 0 requests reached the AI service"]
+    assert not ok
+    assert "1 not known" in detail
+
+
+def test_a_step_without_requests_has_not_refused_anything() -> None:
+    assert step_verdicts([], ON_REPLICA_1)["step 0 on replica 1: every answer CIRCUIT_OPEN"][0] is False

@@ -1,15 +1,20 @@
-"""The runner against the session stack: rollbacks always run, broken experiments say why."""
+"""The runner against the session stack: rollbacks always run, broken experiments say why,
+requests go to the replica their step names."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import httpx
 
 from golive.chaos.experiment import load
-from golive.chaos.runner import Runner
+from golive.chaos.journal import RequestRecord
+from golive.chaos.runner import Runner, UpstreamWitness
 from golive.chaos.targets import dedicated_target
 from golive.fixtures.stack import Stack
+from golive.fixtures.upstream.behaviour import Stats
+from golive.fixtures.upstream.control import UpstreamControl
 
 BROKEN = """
 title: a fault, then a step that cannot run
@@ -29,6 +34,26 @@ steady_state:
     expect: {status: 418}
 method:
   - fault: {proxy: redis, type: down}
+"""
+
+
+TWO_REPLICAS = """
+title: requests spread over two replicas, then aimed at one
+replicas: 2
+steady_state:
+  - name: alive
+    request: {path: /health}
+method:
+  - traffic:
+      request: {path: /api/v1/auth/me, auth: user}
+      count: 4
+      expect: {admitted: 4}
+  - traffic:
+      request: {path: /api/v1/auth/me, auth: user}
+      count: 3
+      replica: 1
+      expect: {admitted: 3, reached_upstream: 0}
+  - wait_for: {breaker: ai-service, state: CLOSED, timeout_seconds: 5}
 """
 
 
@@ -77,3 +102,68 @@ def test_the_journal_is_json_with_the_whole_story(golive_stack: Stack, tmp_path:
     kinds = {event["kind"] for event in document["events"]}
     assert {"step", "fault-added", "faults-removed", "breaker", "probe", "rolled-back"} <= kinds
     assert all(request["request_id"] for request in document["requests"] if request["status"])
+
+
+def test_requests_go_to_the_replica_their_step_names_and_every_replica_is_watched(
+    golive_stack: Stack, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_REPLICAS)
+    experiment = load(path)
+    with dedicated_target(golive_stack, experiment) as target:
+        assert len(target.sut_urls) == 2
+        journal = Runner(experiment, target).run()
+        # The same experiment against one replica of it: refused, not run half-way.
+        short = Runner(experiment, dataclasses.replace(target, sut_urls=target.sut_urls[:1])).run()
+    assert journal.outcome == "held", [check for check in journal.checks if not check.ok]
+    assert journal.replicas == 2
+    method = [record for record in journal.requests if record.phase == "method"]
+    assert [(record.step, record.replica) for record in method] == [(0, 0), (0, 1), (0, 0), (0, 1)] + [
+        (1, 1)
+    ] * 3
+    assert all(record.reached_upstream is False for record in method)  # /auth/me never calls the AI service
+    probed = [
+        (probe.activity["replica"], probe.tolerance_met)
+        for probe in journal.steady_states["before"]["probes"]
+    ]
+    assert probed == [(0, True), (1, True)]
+    watched = {event.detail["replica"] for event in journal.events if event.kind == "breaker"}
+    assert watched == {0, 1}
+    assert [event.detail["replicas"] for event in journal.events if event.kind == "waited"] == [[0, 1]]
+    assert {check.name for check in journal.checks} >= {
+        "step 0 across the replicas: exactly 4 admitted",
+        "step 1 on replica 1: 0 requests reached the AI service",
+    }
+    assert short.outcome == "error"
+    assert any("needs 2 replicas, the target has 1" in str(event.detail) for event in short.events)
+
+
+class ScriptedStandIn(UpstreamControl):
+    """The stand-in's stats as a test scripts them, one answer per look."""
+
+    def __init__(self, *answers: Stats) -> None:
+        super().__init__("http://127.0.0.1:9")
+        self.answers = list(answers)
+
+    def stats(self) -> Stats:
+        return self.answers.pop(0)
+
+
+def sent(request_id: str | None) -> RequestRecord:
+    return RequestRecord(1.0, "method", "POST", "/x", 200 if request_id else 0, 1.0, None, request_id, [])
+
+
+def test_the_stand_in_tells_which_requests_reached_it() -> None:
+    witness = UpstreamWitness(ScriptedStandIn(Stats(calls=7), Stats(calls=9, request_ids=["old", "a", "b"])))
+    records = [sent("a"), sent("c"), sent(None)]
+    witness.mark(records)
+    assert [record.reached_upstream for record in records] == [True, False, None]  # no answer: not known
+
+
+def test_past_what_the_stand_in_remembers_only_what_it_lists_is_known() -> None:
+    # Three calls since the last look, two ids remembered (or a reset in between: fewer calls).
+    for after in (Stats(calls=10, request_ids=["a", "b"]), Stats(calls=2, request_ids=["a", "b"])):
+        witness = UpstreamWitness(ScriptedStandIn(Stats(calls=7), after))
+        records = [sent("a"), sent("c")]
+        witness.mark(records)
+        assert [record.reached_upstream for record in records] == [True, None]

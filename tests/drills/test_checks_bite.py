@@ -1,13 +1,18 @@
 """The drills' checks bite. The migration drill, on each deliberately broken migration
 (tests/drills/broken/, added as revision 0005 after the backend's own), fails and says precisely
-what is wrong; the rollback drill fails when the version it restarts cannot serve the old schema."""
+what is wrong, and so it does on a scratch copy of the backend's migrations with a defect of the
+selftest's catalogue below head; the rollback drill fails when the version it restarts cannot
+serve the old schema."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
 
+from golive.drills import migrator
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.migration import MigrationDrill
@@ -15,6 +20,8 @@ from golive.drills.rollback import RollbackDrill
 from golive.drills.runner import stack_database
 from golive.fixtures.stack import Stack
 from golive.fixtures.sut import APP
+from golive.selftest import DEFAULT_CATALOGUE, apply_patch, parse_defect
+from golive.system_under_test.db.migrate import alembic_config
 
 BROKEN = Path(__file__).parent / "broken"
 SMALL = Sizes(users=100, content=1_000, agent_metrics=10)
@@ -31,8 +38,12 @@ def test_the_drill_passes_without_them(golive_empty_database: str) -> None:
         (
             "drops_data",
             [
-                "downgrade -1: every legacy value is intact: content.result: values changed (1000 rows)",
-                "downgrade -1: data in what the step kept is intact: content.result: values changed",
+                "downgrade 0005 -> 0004: every row and column of 0004 is intact: "
+                "content.result: values changed (1000 rows)",
+                "downgrade 0005 -> 0004: every legacy value is intact: "
+                "content.result: values changed (1000 rows)",
+                "downgrade 0005 -> 0004: data in what the step kept is intact: "
+                "content.result: values changed",
             ],
         ),
         (
@@ -47,7 +58,7 @@ def test_the_drill_passes_without_them(golive_empty_database: str) -> None:
             [
                 "references: each revision from empty: downgrade base from head leaves nothing: "
                 "unexpected table drill_orphan",
-                "upgrade head: alembic upgrade head succeeds: "
+                "upgrade 0005: alembic upgrade 0005 succeeds: "
                 'DuplicateTable: relation "drill_orphan" already exists',
             ],
         ),
@@ -72,11 +83,11 @@ def test_a_long_exclusive_lock_and_a_rewrite_of_a_table_with_data_fail_the_drill
         golive_empty_database, SMALL, extra_versions=broken, budgets=Budgets(max_lock_ms=200)
     ).run()
     assert not result.ok
-    (locked,) = [f for f in result.failures if f.startswith("upgrade head: no table with data locked")]
-    assert locked.startswith("upgrade head: no table with data locked exclusively over 200 ms: ")
+    (locked,) = [f for f in result.failures if f.startswith("upgrade 0005: no table with data locked")]
+    assert locked.startswith("upgrade 0005: no table with data locked exclusively over 200 ms: ")
     assert "ACCESS EXCLUSIVE on content (1000 rows) held" in locked
     assert (
-        "upgrade head: no table of over 0 rows rewritten: content (1000 rows) was rewritten: "
+        "upgrade 0005: no table of over 0 rows rewritten: content (1000 rows) was rewritten: "
         "its time grows with the table"
     ) in result.failures
 
@@ -87,8 +98,43 @@ def test_a_rewrite_within_its_budget_passes(golive_empty_database: str) -> None:
         golive_empty_database, SMALL, extra_versions=broken, budgets=Budgets(60_000, max_rewrite_rows=1_000)
     ).run()
     assert result.ok, result.failures
-    (upgrade,) = [step for step in result.steps if step.name == "upgrade head"]
+    (upgrade,) = [step for step in result.steps if step.name == "upgrade 0005"]
     assert "content" in upgrade.rewrites
+
+
+def test_a_downgrade_below_head_that_loses_a_legacy_column_fails_at_its_own_rung(
+    golive_empty_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 26: 0002's downgrade drops agent_metrics.errors_total. `downgrade base` hides it (0001
+    drops the table anyway); only the rung 0002 -> 0001 of the ladder, with the data in place, sees it."""
+    defect = parse_defect(DEFAULT_CATALOGUE / "26-migration-downgrade-drops-legacy-column.patch")
+    migrations = tmp_path / "system_under_test" / "migrations"
+    shutil.copytree(
+        alembic_config().get_main_option("script_location") or "",
+        migrations,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    assert apply_patch(defect, tmp_path) is None
+
+    def scratch_config() -> Config:
+        config = alembic_config()
+        config.set_main_option("script_location", str(migrations))
+        return config
+
+    monkeypatch.setattr(migrator, "alembic_config", scratch_config)
+    result = MigrationDrill(golive_empty_database, SMALL).run()
+    assert not result.ok
+    first_failed = next(step for step in result.steps if not step.ok)
+    assert first_failed.name == "downgrade 0002 -> 0001"
+    step_failures = [f for f in result.failures if f.startswith("downgrade 0002 -> 0001: ")]
+    assert step_failures == [
+        "downgrade 0002 -> 0001: the schema is 0001's: "
+        "missing column agent_metrics.errors_total integer NOT NULL DEFAULT 0",
+        "downgrade 0002 -> 0001: every row and column of 0001 is intact: "
+        "agent_metrics.errors_total: the column is gone (10 rows)",
+        "downgrade 0002 -> 0001: every legacy value is intact: "
+        "agent_metrics.errors_total: the legacy column is gone",
+    ]
 
 
 def test_the_rollback_drill_fails_when_the_restarted_version_is_not_the_old_one(

@@ -85,13 +85,17 @@ ATTACHED = """
 import psycopg
 import httpx
 
+from golive.fixtures.stack import create_users
 
-def test_a_database_of_its_own_on_that_stack(golive_database):
+
+def test_a_migrated_database_of_its_own_on_that_stack(golive_database):
     with psycopg.connect(golive_database) as connection:
-        assert connection.execute("SELECT count(*) FROM users").fetchone()[0] >= 2
+        assert connection.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+        assert connection.execute("SELECT count(*) FROM users").fetchone()[0] == 0
 
 
 def test_a_backend_of_its_own_on_that_stack(golive_start_backend, golive_database, golive_admin_credentials):
+    create_users(golive_database, {"admin": golive_admin_credentials})
     backend = golive_start_backend({"DATABASE_URL": golive_database})
     assert httpx.get(f"{backend.urls[0]}/health", timeout=30).json()["data"]["status"] == "healthy"
     login = httpx.post(f"{backend.urls[0]}/api/v1/auth/token", json=golive_admin_credentials.model_dump())

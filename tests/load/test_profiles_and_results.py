@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from golive.core.load_evidence import Figures
 from golive.loadtests.profiles import DEFAULT_FILE, ProfileError, load_profile, load_profiles, seconds
 from golive.loadtests.results import ResultsError, read_history, read_stats
 
@@ -112,17 +113,17 @@ def test_locusts_statistics_are_read_and_worker_markers_set_apart(tmp_path: Path
     stats = read_stats(path)
     assert stats.workers == ["worker 1"]
     assert [endpoint.group for endpoint in stats.endpoints] == ["health"]
-    assert stats.select().summary() == {
-        "requests": 3,
-        "failures": 1,
-        "failure_rate": 0.33333,
-        "requests_per_second": 0.29,
-        "avg_ms": 10.0,
-        "p50_ms": 6.0,
-        "p95_ms": 20.0,
-        "p99_ms": 20.0,
-        "max_ms": 20.0,
-    }
+    assert stats.select().summary() == Figures(
+        requests=3,
+        failures=1,
+        failure_rate=0.33333,
+        requests_per_second=0.29,
+        avg_ms=10.0,
+        p50_ms=6.0,
+        p95_ms=20.0,
+        p99_ms=20.0,
+        max_ms=20.0,
+    )
 
 
 def test_only_the_burst_journeys_requests_expect_a_throttle(tmp_path: Path) -> None:

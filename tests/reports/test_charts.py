@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
+from golive.core.load_evidence import TimelineEvent, TimelineRecord
 from golive.reports.charts import breaker_spans, fault_windows, steps_svg, timeline_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -13,28 +14,30 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def second(t: int, p95: float | None, rate: float, breakers: dict[str, str]) -> dict[str, Any]:
     return {
-        "t": t, "users": 5, "requests_per_second": rate, "failures_per_second": 0.0,
+        "t": t, "at": 1_000 + t, "users": 5, "requests_per_second": rate, "failures_per_second": 0.0,
         "p50_ms": None if p95 is None else p95 / 2, "p95_ms": p95, "p99_ms": None if p95 is None else p95 * 2,
         "requests": int(rate), "failures": 0, "breakers": breakers,
     }  # fmt: skip
 
 
-TIMELINE: dict[str, Any] = {
-    "started_at": 1_000,
-    "seconds": [
-        second(0, 10.0, 20.0, {"ai-service": "CLOSED"}),
-        second(1, 12.5, 22.0, {"ai-service": "CLOSED"}),
-        second(2, 300.0, 5.0, {"ai-service": "OPEN"}),
-        second(3, None, 0.0, {"ai-service": "OPEN"}),
-        second(4, 11.0, 21.0, {"ai-service": "HALF_OPEN"}),
-        second(5, 10.5, 20.5, {"ai-service": "CLOSED"}),
-    ],
-    "events": [
-        {"t": 1.5, "kind": "fault-added"},
-        {"t": 2.2, "kind": "breaker", "breaker": "ai-service", "state": "OPEN"},
-        {"t": 3.75, "kind": "faults-removed"},
-    ],
-}
+TIMELINE = TimelineRecord.model_validate(
+    {
+        "started_at": 1_000,
+        "seconds": [
+            second(0, 10.0, 20.0, {"ai-service": "CLOSED"}),
+            second(1, 12.5, 22.0, {"ai-service": "CLOSED"}),
+            second(2, 300.0, 5.0, {"ai-service": "OPEN"}),
+            second(3, None, 0.0, {"ai-service": "OPEN"}),
+            second(4, 11.0, 21.0, {"ai-service": "HALF_OPEN"}),
+            second(5, 10.5, 20.5, {"ai-service": "CLOSED"}),
+        ],
+        "events": [
+            {"t": 1.5, "kind": "fault-added"},
+            {"t": 2.2, "kind": "breaker", "breaker": "ai-service", "state": "OPEN"},
+            {"t": 3.75, "kind": "faults-removed"},
+        ],
+    }
+)
 
 
 def parse(svg: str) -> ElementTree.Element:
@@ -57,7 +60,8 @@ def test_fault_windows_are_shaded_from_fault_to_removal() -> None:
         (r.get("data-from"), r.get("data-to")) for r in root.iter(f"{SVG}rect") if r.get("class") == "fault"
     ]
     assert windows == [("1.5", "3.75")]
-    assert fault_windows([{"t": 4, "kind": "fault-added"}], end=9.0) == [(4.0, 9.0)]  # never removed
+    never_removed = [TimelineEvent(t=4, kind="fault-added")]
+    assert fault_windows(never_removed, end=9.0) == [(4.0, 9.0)]
 
 
 def test_breaker_states_are_drawn_on_the_same_time_axis() -> None:
@@ -68,7 +72,7 @@ def test_breaker_states_are_drawn_on_the_same_time_axis() -> None:
         if r.get("class") == "breaker"
     ]
     assert bands == [("CLOSED", "0", "2"), ("OPEN", "2", "4"), ("HALF_OPEN", "4", "5"), ("CLOSED", "5", "6")]
-    assert breaker_spans(TIMELINE["seconds"])["ai-service"][1] == (2.0, 4.0, "OPEN")
+    assert breaker_spans(TIMELINE.seconds)["ai-service"][1] == (2.0, 4.0, "OPEN")
 
 
 def test_step_durations_are_bars_of_the_recorded_seconds() -> None:
@@ -83,5 +87,5 @@ def test_step_durations_are_bars_of_the_recorded_seconds() -> None:
 
 
 def test_an_empty_run_says_so_instead_of_drawing_nothing() -> None:
-    assert "no second" in timeline_svg({"seconds": [], "events": []})
+    assert "no second" in timeline_svg(TimelineRecord(started_at=1_000, seconds=[], events=[]))
     assert "no step" in steps_svg({"steps": []})

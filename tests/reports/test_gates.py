@@ -6,6 +6,7 @@ burst journey is found by its fields, and the flags and backup drills have gates
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -218,7 +219,9 @@ def test_a_burst_answer_that_broke_the_contract_fails_rate_limiting(tmp_path: Pa
     assert "3 burst requests broke the 429 contract" in judged.detail
 
 
-def test_a_load_run_without_the_burst_fields_proves_nothing_about_the_limiter(tmp_path: Path) -> None:
+def test_a_load_json_without_the_burst_fields_is_refused_by_its_type_not_guessed_at(tmp_path: Path) -> None:
+    """load.json is read back by the type that wrote it: a file of another shape is a problem of
+    the report, and the gates that rest on it have no evidence."""
     run_dir = copy_of("go", tmp_path)
 
     def older(load: dict[str, Any]) -> None:
@@ -226,9 +229,76 @@ def test_a_load_run_without_the_burst_fields_proves_nothing_about_the_limiter(tm
             del stats["expects_throttle"], stats["throttled"]
 
     edit_json(run_dir / "load" / "load.json", older)
-    judged = gate(build_report(run_dir).summary, "rate-limiting")
-    assert judged.status == "missing"
-    assert "no burst journey" in judged.detail
+    summary = build_report(run_dir).summary
+    assert "load/load.json: not the load evidence golive writes: endpoints." in " ".join(summary.problems)
+    assert gate(summary, "rate-limiting").status == gate(summary, "load").status == "missing"
+    assert summary.verdict == "INCOMPLETE"
+
+
+ME = "[burst] GET /api/v1/auth/me"  # median 5 ms over 38 requests in the recorded run
+
+
+def with_baseline(run_dir: Path, change: Callable[[dict[str, Any]], None] = lambda load: None) -> None:
+    """load/baseline.json, as `--baseline` leaves it: the recorded load run as an earlier run
+    `before`, edited by `change`."""
+    baseline = json.loads((run_dir / "load" / "load.json").read_text())
+    baseline["run_id"] = "before"
+    change(baseline)
+    (run_dir / "load" / "baseline.json").write_text(json.dumps(baseline))
+
+
+def test_without_a_baseline_the_load_gate_says_the_regression_check_did_not_apply(tmp_path: Path) -> None:
+    judged = gate(build_report(copy_of("go", tmp_path)).summary, "load")
+    assert judged.status == "pass"
+    assert "; regression: n/a (no baseline given (--baseline RUN_DIR" in judged.detail
+
+
+def test_against_an_equal_baseline_the_load_gate_says_nothing_regressed(tmp_path: Path) -> None:
+    run_dir = copy_of("go", tmp_path)
+    with_baseline(run_dir)
+    judged = gate(build_report(run_dir).summary, "load")
+    assert judged.status == "pass"
+    assert "no regression against run before: 3 endpoints within 2x the baseline's + 10 ms" in judged.detail
+    assert "load/baseline.json" in judged.evidence
+
+
+def test_an_endpoint_slower_than_the_baseline_allows_fails_the_load_gate_by_name(tmp_path: Path) -> None:
+    run_dir = copy_of("go", tmp_path)
+    with_baseline(run_dir)
+    edit_json(run_dir / "load" / "load.json", lambda load: load["endpoints"][ME].update(p50_ms=57.0))
+    summary = build_report(run_dir).summary
+    judged = gate(summary, "load")
+    assert judged.status == "fail"
+    assert judged.detail == (
+        f"regressed against run before: {ME}: p50 57 ms, 11.4x the baseline's 5 ms (limit 20 ms)"
+    )
+    others_pass(summary, "load")
+    assert summary.verdict == "NO-GO"
+    html = (run_dir / "report.html").read_text()
+    row = html[html.index(f'<tr data-endpoint="{ME}" data-quantile="50">') :]
+    assert '<span class="status fail">11.4x</span>' in row[: row.index("</tr>")]
+
+
+def test_a_baseline_from_another_machine_leaves_the_regression_check_n_a(tmp_path: Path) -> None:
+    run_dir = copy_of("go", tmp_path)
+    with_baseline(run_dir, lambda load: load["machine"].update(cpus=8))
+    edit_json(run_dir / "load" / "load.json", lambda load: load["endpoints"][ME].update(p50_ms=57.0))
+    judged = gate(build_report(run_dir).summary, "load")
+    assert judged.status == "pass"
+    assert (
+        "regression: n/a (the baseline run before ran on another machine: cpus 2 (baseline: 8))"
+        in judged.detail
+    )
+
+
+def test_a_baseline_of_another_shape_is_a_problem_of_the_report(tmp_path: Path) -> None:
+    run_dir = copy_of("go", tmp_path)
+    with_baseline(run_dir, lambda load: load.pop("machine"))
+    summary = build_report(run_dir).summary
+    assert (
+        "load/baseline.json: not the load evidence golive writes: machine: Field required" in summary.problems
+    )
+    assert summary.verdict == "INCOMPLETE"
 
 
 @pytest.mark.parametrize("drill", ["flags", "backup"])

@@ -1,6 +1,7 @@
 """golive selftest: the defect catalogue is read as written, a scratch copy takes each patch and
 the working tree none, a patch that does not apply is a line of the table, Ctrl-C stops the
-validation under way, and (heavy) a real defect is caught by its gate."""
+validation under way, and (nightly; CI runs the same command in scripts/check-wheel.sh) a real
+defect is caught by its gate."""
 
 from __future__ import annotations
 
@@ -190,7 +191,7 @@ def test_ctrl_c_stops_the_validation_under_way(tmp_path: Path) -> None:
     assert not (run / FAST_DEFECT).exists()
 
 
-@pytest.mark.heavy
+@pytest.mark.nightly
 @pytest.mark.timeout(2700)
 def test_a_real_defect_is_caught_by_its_gate(tmp_path: Path) -> None:
     """Two quick validations (the baseline and the defect): about ten minutes on a busy machine."""
