@@ -1,5 +1,5 @@
 """`golive selftest`: the validation run against known defects of the reference backend
-(golive/selftest.py); one line per validation as it ends, then the table of what was caught."""
+(golive/stages/selftest.py); one line per validation as it ends, then the table of what was caught."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 from golive.commands.common import RunDirOption, run_dir_for
 from golive.core.console import err, fail
 from golive.core.signals import interruptible
-from golive.selftest import (
+from golive.stages.selftest import (
     DEFAULT_CATALOGUE,
     DEFAULT_TIMEOUT,
     CatalogueError,

@@ -20,7 +20,7 @@ from golive.drills.rollback import RollbackDrill
 from golive.drills.runner import stack_database
 from golive.fixtures.stack import Stack
 from golive.fixtures.sut import APP
-from golive.selftest import DEFAULT_CATALOGUE, apply_patch, parse_defect
+from golive.stages.selftest import DEFAULT_CATALOGUE, apply_patch, parse_defect
 from golive.system_under_test.db.migrate import alembic_config
 
 BROKEN = Path(__file__).parent / "broken"

@@ -18,7 +18,7 @@ import pytest
 from golive.fixtures.network import wait_until
 from golive.reports.gates import GATES
 from golive.reports.summary import Summary
-from golive.selftest import (
+from golive.stages.selftest import (
     DEFAULT_CATALOGUE,
     PACKAGE,
     CatalogueError,
