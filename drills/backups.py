@@ -26,6 +26,7 @@ import redis
 from golive.drills.catalog import read_catalog
 from golive.drills.database import DrillDatabase
 from golive.drills.migrator import Migrator
+from golive.fixtures.processes import run_tool
 from golive.fixtures.providers.local.postgres import PostgresNotFound, find_bindir
 
 # pg_dump's last line in plain format: a file without it was cut short.
@@ -87,7 +88,7 @@ def tool(name: str) -> str:
 
 def _run(argv: list[str], what: str) -> str:
     try:
-        completed = subprocess.run(argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False)
+        completed = run_tool(argv, timeout=TOOL_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise BackupError(f"{what}: no answer in {TOOL_TIMEOUT:.0f} s") from None
     if completed.returncode != 0:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import docker
 
+from golive.fixtures.processes import run_tool
+
 SUITE = "bookworm"
 
 
@@ -28,7 +30,8 @@ def create_base_image(client: docker.DockerClient, tag: str, mirror: str, log_pa
     try:
         with log_path.open("w") as log:
             argv = [debootstrap, "--variant=minbase", SUITE, str(root), mirror]
-            done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
+            done = run_tool(argv, stdout=log)
+            log.write(done.stderr)
         if done.returncode != 0:
             tail = "\n  ".join(log_path.read_text().strip().splitlines()[-8:])
             raise BaseImageError(f"debootstrap {SUITE} from {mirror} failed ({done.returncode}):\n  {tail}")

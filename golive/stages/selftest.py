@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ import golive
 from golive.core.load_evidence import LOAD_DIR, LOAD_FILE
 from golive.core.signals import shielded
 from golive.fixtures.processes import ChildProcess
+from golive.fixtures.providers.local.scratch import SELFTEST_PREFIX, owned_tempdir
 from golive.reports.gates import GATES
 from golive.reports.summary import Summary
 
@@ -186,8 +186,9 @@ def apply_patch(defect: Defect, package: Path) -> str | None:
 
 
 @contextmanager
-def _scratch() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="golive-selftest-"))
+def _scratch(run_dir: Path) -> Iterator[Path]:
+    # Marked with this process, so `golive clean` removes what a killed selftest left.
+    root = owned_tempdir(SELFTEST_PREFIX, run_dir)
     try:
         yield root
     finally:
@@ -248,7 +249,7 @@ def run_one(
     outcome = Outcome(name, None if defect is None else defect.gate, run_dir=run_path / name)
     started = time.perf_counter()
     try:
-        with _scratch() as root:
+        with _scratch(run_path) as root:
             package = scratch_copy(source, root)
             problem = None if defect is None else apply_patch(defect, package)
             if problem is not None:

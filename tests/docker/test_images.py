@@ -77,19 +77,21 @@ def test_a_failing_dockerfile_step_is_reported_with_the_end_of_its_log(
 
 @pytest.mark.docker
 def test_a_base_image_from_an_unreachable_mirror_fails_and_leaves_no_root_file_system(
-    docker_client: docker.DockerClient, tmp_path: Path
+    docker_client: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mirror = "http://127.0.0.1:9/debian"  # nothing listens on the discard port
     if os.geteuid() != 0:
         with pytest.raises(BaseImageError, match="needs root"):
             create_base_image(docker_client, "golive-test/debian:0", mirror, tmp_path / "log")
         return
-    temp = Path(tempfile.gettempdir())
-    before = set(temp.glob("golive-rootfs-*"))
+    # A temp directory of its own: only what this build made is judged.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     with pytest.raises(BaseImageError) as failed:
         create_base_image(docker_client, "golive-test/debian:0", mirror, tmp_path / "log")
     assert f"debootstrap bookworm from {mirror} failed" in str(failed.value)
-    assert set(temp.glob("golive-rootfs-*")) == before
+    assert list(temp.iterdir()) == []
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get("golive-test/debian:0")
 

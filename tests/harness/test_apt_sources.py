@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
+
+import docker
+import pytest
 
 from golive.images.apt_sources import Source, mirror_for, parse_deb822, parse_one_line
+from golive.images.build import Builder, ImageBuildError
+from golive.images.catalog import BASE
+from golive.images.debian import SUITE
 
 ONE_LINE = """\
 # the machine's mirror
@@ -57,3 +64,21 @@ def test_the_mirror_is_a_binary_source_of_the_suite_itself(tmp_path: Path) -> No
     assert mirror_for("trixie", tmp_path) is None
     (tmp_path / "sources.list").write_text(ONE_LINE)
     assert mirror_for("bookworm", tmp_path) == "http://mirror.internal/debian"
+
+
+class _NoImages:
+    """A Docker client with no image at all: enough to reach the base image's build."""
+
+    class images:
+        @staticmethod
+        def get(tag: str) -> None:
+            raise docker.errors.ImageNotFound(tag)
+
+
+def test_without_a_mirror_the_base_image_is_refused_with_what_to_give(tmp_path: Path) -> None:
+    # No apt source serves the suite and no --mirror: one line saying so, never a guessed host.
+    builder = Builder(cast(docker.DockerClient, _NoImages()), tmp_path, mirror_for(SUITE, tmp_path))
+    with pytest.raises(ImageBuildError) as refused:
+        builder.build(BASE)
+    assert str(refused.value).endswith("give --mirror URL")
+    assert f"serves Debian {SUITE}" in str(refused.value)

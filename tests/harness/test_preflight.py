@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from golive.chaos.experiment import library
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
@@ -38,19 +39,22 @@ def test_a_chaos_experiment_whose_backend_settings_are_bad_is_refused_at_once(tm
     assert not (tmp_path / "run").exists()
 
 
-def test_validate_refuses_bad_settings_before_starting_anything(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["validate", "--quick"], ["load", "--profile", "smoke"], ["drill", "migration"], ["up"]],
+    ids=lambda command: command[0],
+)
+def test_every_command_that_starts_a_backend_refuses_bad_settings_before_anything(
+    tmp_path: Path, command: list[str]
+) -> None:
     done = run_golive(
-        "validate",
-        "--quick",
-        "--run-dir",
-        str(tmp_path / "run"),
-        env={"RATE_LIMIT_BURST_SIZE": "many"},
-        timeout=60,
+        *command, "--run-dir", str(tmp_path / "run"), env={"RATE_LIMIT_BURST_SIZE": "many"}, timeout=60
     )
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr
     assert done.stderr.strip().startswith(
-        "golive validate: RATE_LIMIT_BURST_SIZE: Input should be a valid integer"
+        f"golive {command[0]}: RATE_LIMIT_BURST_SIZE: Input should be a valid integer"
     )
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
 
 

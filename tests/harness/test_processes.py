@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from golive.fixtures.network import NotReady, wait_until
-from golive.fixtures.processes import ChildProcess, running_children
+from golive.fixtures.processes import ChildProcess, run_tool, running_children
 
 
 def alive(pid: int) -> bool:
@@ -94,3 +94,43 @@ def test_a_child_that_exits_early_ends_the_wait_with_its_reason(tmp_path: Path) 
     with pytest.raises(NotReady, match="exited with 3: bad config"):
         wait_until(lambda: None, timeout=60, what="quitter", give_up=exited)
     child.stop()
+
+
+def test_a_tool_dies_with_a_harness_killed_outright(tmp_path: Path) -> None:
+    # pg_dump in a drill, debootstrap in an image build: run to completion, yet never orphaned.
+    harness = textwrap.dedent(
+        """
+        import threading
+        from golive.fixtures.processes import run_tool
+        threading.Thread(target=run_tool, args=(["sleep", "300"],), daemon=True).start()
+        print("started", flush=True)
+        threading.Event().wait(300)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", harness], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "started"
+    tool = wait_until(lambda: _child_named(process.pid, "sleep"), timeout=15, what="the tool to start")
+    process.kill()
+    process.wait(10)
+    wait_dead(tool)
+
+
+def test_a_tool_over_its_time_is_killed_and_the_timeout_raised() -> None:
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_tool(["sleep", "300"], timeout=0.5)
+    done = run_tool([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr)"])
+    assert (done.returncode, done.stdout, done.stderr) == (0, "out\n", "err\n")
+
+
+def _child_named(parent: int, name: str) -> int | None:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)
+                if fields[0].endswith(f"({name}") and int(fields[1].split()[1]) == parent:
+                    return int(entry)
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+    return None

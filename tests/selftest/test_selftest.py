@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -151,20 +152,19 @@ def test_bad_arguments_are_one_line(args: list[str], message: str) -> None:
     assert done.stderr.startswith(message)
 
 
-def scratch_dirs() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("golive-selftest-*"))
-
-
 def test_ctrl_c_stops_the_validation_under_way(tmp_path: Path) -> None:
     marker = new_marker()
-    before = scratch_dirs()
+    # A temp directory of its own, so only what this selftest made is judged (another golive
+    # may run on the machine); short, for the Unix sockets Postgres puts there.
+    temp = Path(tempfile.mkdtemp(prefix="gl-"))
+    temp.chmod(0o711)  # Postgres runs as its own user and must pass through, as through /tmp
     run = tmp_path / "run"
     process = subprocess.Popen(
         [*GOLIVE, "selftest", "--quick", FAST_DEFECT, "--run-dir", str(run)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **marker, "COLUMNS": "200"},
+        env={**os.environ, **marker, "COLUMNS": "200", "TMPDIR": str(temp)},
     )
     try:
         # The baseline's validation has its stack up.
@@ -183,7 +183,9 @@ def test_ctrl_c_stops_the_validation_under_way(tmp_path: Path) -> None:
     assert process.returncode == 130, err
     assert "interrupted" in err
     assert_no_survivors(marker)
-    assert scratch_dirs() <= before
+    left = list(temp.iterdir())
+    shutil.rmtree(temp, ignore_errors=True)
+    assert left == []
     assert json.loads((run / "run.json").read_text())["commands"]["selftest"]["exit_code"] == 130
     # The validation stopped the way Ctrl-C stops it: its report says what ran.
     baseline = Summary.model_validate_json((run / "baseline" / "summary.json").read_text())
@@ -211,3 +213,17 @@ def test_a_real_defect_is_caught_by_its_gate(tmp_path: Path) -> None:
         ("baseline", baseline.verdict),
         (FAST_DEFECT, "NO-GO"),
     ]
+
+
+def test_the_scratch_copy_is_marked_for_golive_clean(tmp_path: Path) -> None:
+    # A SIGKILLed selftest runs no teardown: its copy must be one `golive clean` recognises.
+    from golive.core.owners import identity
+    from golive.fixtures.providers.local.scratch import scratch_dirs
+    from golive.stages.selftest import _scratch
+
+    with _scratch(tmp_path / "run") as root:
+        marked = [scratch for scratch in scratch_dirs() if scratch.path == root]
+        assert [(s.owner, s.belongs_to(tmp_path / "run"), s.abandoned) for s in marked] == [
+            (identity(), True, False)
+        ]
+    assert not root.exists()
