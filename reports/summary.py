@@ -17,6 +17,9 @@ from golive.reports.evidence import Evidence
 from golive.reports.gates import GateResult, Status
 
 Verdict = Literal["GO", "NO-GO", "INCOMPLETE"]
+# The exit code of a command that ends with a verdict: a script can tell "not ready" (1) from "we
+# do not know" (3: a stage could not run, the run was killed, the report could not be written).
+EXIT_CODES: dict[Verdict, int] = {"GO": 0, "NO-GO": 1, "INCOMPLETE": 3}
 
 
 class _Model(BaseModel):

@@ -10,6 +10,7 @@ import typer
 from golive.commands.common import print_report
 from golive.core.console import fail
 from golive.reports.build import NotARunDirectory, build_report
+from golive.reports.summary import EXIT_CODES
 
 
 def report(
@@ -18,10 +19,10 @@ def report(
     ],
 ) -> None:
     """(Re)build the go-live report of a run directory from what it holds: report.html,
-    summary.json, summary.md, junit.xml. Exit 0 only on GO."""
+    summary.json, summary.md, junit.xml. Exit 0 on GO, 1 on NO-GO, 3 when INCOMPLETE."""
     try:
         built = build_report(run_dir)
     except NotARunDirectory as error:
         raise fail("report", str(error), 2) from None
     print_report(built)
-    raise typer.Exit(0 if built.summary.verdict == "GO" else 1)
+    raise typer.Exit(EXIT_CODES[built.summary.verdict])

@@ -34,6 +34,7 @@ from golive.core.redaction import redact
 from golive.core.signals import interruptible, shielded
 from golive.fixtures.stack import Stack, functional_headroom
 from golive.reports.build import build_report
+from golive.reports.summary import EXIT_CODES
 from golive.stages.chaos import select_experiments
 from golive.stages.health import unreachable
 from golive.stages.outcome import Outcome
@@ -61,7 +62,7 @@ def validate(
     """The go-live validation: the stack (or --target), the guide's health checks, the suites, the
     migration and rollback drills, a chaos subset and a load profile (each endpoint's latency
     compared with the --baseline run's, when given); then the report (report.html, summary.json,
-    summary.md, junit.xml) and the verdict. Exit 0 only on GO."""
+    summary.md, junit.xml) and the verdict. Exit 0 on GO, 1 on NO-GO, 3 when INCOMPLETE."""
     plan = Plan.for_mode(quick)
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
@@ -111,7 +112,7 @@ def validate(
     _recorded(lambda: run.record("validate", {"interrupted": interrupted, "stages": stages}))
     with shielded():
         built = build_report(run.path)
-    exit_code = 130 if interrupted else 0 if built.summary.verdict == "GO" else 1
+    exit_code = 130 if interrupted else EXIT_CODES[built.summary.verdict]
     _recorded(lambda: run.finish(exit_code, verdict=built.summary.verdict))
     print_report(built)
     raise typer.Exit(exit_code)
