@@ -1,7 +1,6 @@
 """golive selftest: the defect catalogue is read as written, a scratch copy takes each patch and
 the working tree none, a patch that does not apply is a line of the table, Ctrl-C stops the
-validation under way, and (nightly; CI runs the same command in scripts/check-wheel.sh) a real
-defect is caught by its gate."""
+validation under way, and (nightly: two quick validations) a real defect is caught by its gate."""
 
 from __future__ import annotations
 
