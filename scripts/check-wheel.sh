@@ -70,6 +70,7 @@ cat >pyproject.toml <<'EOF'
 [tool.pytest.ini_options]
 addopts = "--strict-markers -p no:cacheprovider"
 asyncio_mode = "strict"
+asyncio_default_fixture_loop_scope = "function"
 EOF
 cat >conftest.py <<'EOF'
 import pytest
@@ -119,6 +120,8 @@ def test_generation_fails_fast_when_the_ai_service_is_down(golive_http, golive_u
         )
     assert answer.status_code in (502, 503, 504)
 EOF
-pytest --help | grep -q -- "--golive-provider" || fail "pytest --help does not list --golive-* options"
+# Whole output first: `grep -q` stops reading at its match, and pytest's SIGPIPE would fail the pipe.
+help=$(pytest --help)
+grep -q -- "--golive-provider" <<<"$help" || fail "pytest --help does not list --golive-* options"
 pytest -q -n 2
 step "passed"
