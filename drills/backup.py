@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 
-from golive.drills.backups import BackupError, BackupRejected, Manifest, restore, take_backup, vet
+from golive.drills.alembic_steps import Migrator
+from golive.drills.backup_tools import BackupError, BackupRejected, Manifest, restore, take_backup, vet
 from golive.drills.data import Sizes, database_state, seed_legacy
 from golive.drills.database import DrillDatabase, UnsafeDatabase
-from golive.drills.migrator import Migrator
 from golive.drills.result import DrillResult, Step
 
 Progress = Callable[[str], None]

@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from golive.drills.alembic_steps import Migrator
 from golive.drills.database import DrillDatabase
-from golive.drills.migrator import Migrator
 from golive.drills.result import DrillResult, Step
 from golive.fixtures.description import Credentials
 from golive.fixtures.processes import ProcessError

@@ -30,11 +30,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import SQLAlchemyError
 
+from golive.drills.alembic_steps import Migrator, StepRun
 from golive.drills.budgets import Budgets
 from golive.drills.catalog import Catalog, read_catalog
 from golive.drills.data import LEGACY_TABLES, Sizes, Snapshot, changes, seed_legacy, snapshot
 from golive.drills.locks import storage_of
-from golive.drills.migrator import Migrator, StepRun
 from golive.drills.result import DrillResult, Step
 from golive.system_under_test.db.models import Base
 from golive.system_under_test.db.urls import sync_database_url

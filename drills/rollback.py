@@ -21,7 +21,8 @@ import psycopg
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from golive.drills.backups import (
+from golive.drills.alembic_steps import Migrator
+from golive.drills.backup_tools import (
     BackupError,
     RedisValue,
     redis_contents,
@@ -33,7 +34,6 @@ from golive.drills.backups import (
 )
 from golive.drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
 from golive.drills.database import DrillDatabase, UnsafeDatabase
-from golive.drills.migrator import Migrator
 from golive.drills.result import DrillResult, Step
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.providers.local.redis import LocalRedis

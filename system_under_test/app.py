@@ -1,4 +1,10 @@
-"""The application factory: settings in, a fully wired FastAPI app out."""
+"""The application factory: settings in, a fully wired FastAPI app out.
+
+create_app builds every part, the app's resources included, and hands each middleware its
+collaborators as it adds it (as Starlette's own middleware takes them), so no middleware looks
+anything up on the app per request. Building the resources connects nothing: the lifespan starts
+them (the first connections, the background work) and closes them. One app, one lifespan, as a
+server runs it."""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from .middleware.cors import StrictCORSMiddleware
 from .middleware.metrics import MetricsMiddleware, RequestMetrics
 from .middleware.rate_limit import EXPOSED_QUOTA_HEADERS, RateLimitMiddleware
 from .middleware.request_context import RequestContextMiddleware
+from .middleware.routes import RouteTable
 from .resources import Resources
 from .routers import (
     agents,
@@ -36,6 +43,7 @@ from .routers import (
     resilience,
     users,
 )
+from .security import JwtConfig
 from .settings import Settings
 
 logger = get_logger("system_under_test")
@@ -62,8 +70,7 @@ _COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    resources = Resources.open(settings, getattr(app.state, "metrics_registry", None))
-    app.state.resources = resources
+    resources: Resources = app.state.resources
     await resources.start()
     reaper = JobReaper(resources.sessionmaker, settings.content_job_timeout_seconds)
     reaper.start()
@@ -95,6 +102,9 @@ def _init_sentry(settings: Settings) -> None:
 def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level, settings.log_format)
     _init_sentry(settings)
+    registry = CollectorRegistry() if settings.metrics_enabled else None
+    resources = Resources.open(settings, registry)
+    jwt_config = JwtConfig.from_settings(settings)
     app = FastAPI(
         title="ToolboxAI backend (golive reference implementation)",
         version=__version__,
@@ -102,6 +112,8 @@ def create_app(settings: Settings) -> FastAPI:
         responses=_COMMON_ERRORS,
     )
     app.state.settings = settings
+    app.state.resources = resources
+    app.state.jwt_config = jwt_config
     app.state.account_standing = AccountStanding()
     install_exception_handlers(app)
 
@@ -119,8 +131,20 @@ def create_app(settings: Settings) -> FastAPI:
     # Added innermost first: the last one added wraps all the others. Outside in: request id and
     # the last-resort 500; metrics (they see every answer, 413s and 429s included); the body limit;
     # CORS (so a browser can read a 429); the rate limit; the whole Allow of a 405.
-    app.add_middleware(AllowHeaderMiddleware)
-    app.add_middleware(RateLimitMiddleware, settings=settings)
+    routes = RouteTable(app.openapi)
+    app.add_middleware(AllowHeaderMiddleware, routes=routes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=resources.limiter,
+        # Asked per request: an admin switches rate limiting at run time (POST /resilience/config),
+        # on every replica (the config is shared through Redis).
+        enabled=lambda: resources.resilience.config.rate_limit_enabled,
+        hit_counter=resources.count_rate_limit_hit,
+        jwt_config=jwt_config,
+        routes=routes,
+        trusted_proxies=settings.rate_limit_trusted_proxies,
+        per_endpoint=settings.rate_limit_per_endpoint,
+    )
     app.add_middleware(
         StrictCORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
@@ -134,8 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
         max_bytes=settings.max_request_body_bytes,
         timeout_seconds=settings.request_body_timeout_seconds,
     )
-    if settings.metrics_enabled:
-        registry = CollectorRegistry()
+    if registry is not None:
         app.state.metrics_registry = registry
         app.include_router(metrics.router)
         app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .db.session import create_engine
 from .envelope import ApiError
-from .security import Principal, Role, decode_token, issue_token, verify_password
+from .security import JwtConfig, Principal, Role, decode_token, issue_token, verify_password
 from .settings import Settings, load_settings
 
 _bearer = HTTPBearer(auto_error=False)
@@ -41,7 +41,8 @@ def _principal(
     if credentials is None:
         raise HTTPException(401, "Not authenticated")
     try:
-        return decode_token(request.app.state.settings, credentials.credentials)
+        config: JwtConfig = request.app.state.jwt_config
+        return decode_token(config, credentials.credentials)
     except ApiError as error:
         raise HTTPException(401, error.message) from None
 
@@ -56,7 +57,8 @@ def create_legacy_app(settings: Settings) -> FastAPI:
             await app.state.engine.dispose()
 
     app = FastAPI(title="golive reference backend (pre-migration)", lifespan=lifespan)
-    app.state.settings = settings
+    jwt_config = JwtConfig.from_settings(settings)
+    app.state.jwt_config = jwt_config
 
     @app.get("/health")
     async def health(engine: Annotated[AsyncEngine, Depends(_engine)]) -> dict[str, Any]:
@@ -83,7 +85,7 @@ def create_legacy_app(settings: Settings) -> FastAPI:
         password_ok = await verify_password(row.hashed_password if row else None, credentials.password)
         if row is None or not password_ok or not row.is_active:
             raise HTTPException(401, "Incorrect username or password")
-        access_token, expires_in = issue_token(settings, Principal(row.id, row.username, Role(row.role)))
+        access_token, expires_in = issue_token(jwt_config, Principal(row.id, row.username, Role(row.role)))
         return {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in}
 
     @app.get("/api/v1/content")

@@ -1,4 +1,5 @@
-"""The app's connections to the outside world, opened in the lifespan and closed after it."""
+"""The app's connections to the outside world: built with the app (create_app hands them to the
+middleware that needs them), started in its lifespan and closed after it."""
 
 from __future__ import annotations
 

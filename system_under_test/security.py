@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from .account_standing import AccountStanding
 from .envelope import ApiError, ErrorCode
@@ -64,29 +65,43 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await anyio.to_thread.run_sync(verify)
 
 
-def issue_token(settings: Settings, principal: Principal) -> tuple[str, int]:
+@dataclass(frozen=True)
+class JwtConfig:
+    """What signing and verifying a bearer token takes, and nothing more: built once from the
+    settings by the app, and directly by whoever mints a token without an app (golive's fixtures)."""
+
+    secret: SecretStr
+    algorithm: str  # HS256, HS384 or HS512 (Settings.jwt_algorithm): the secret signs and verifies
+    lifetime: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JwtConfig:
+        lifetime = timedelta(minutes=settings.jwt_expire_minutes)
+        return cls(settings.jwt_secret, settings.jwt_algorithm, lifetime)
+
+
+def issue_token(config: JwtConfig, principal: Principal) -> tuple[str, int]:
     now = datetime.now(UTC)
-    lifetime = timedelta(minutes=settings.jwt_expire_minutes)
     claims: dict[str, Any] = {
         "sub": str(principal.user_id),
         "name": principal.username,
         "role": principal.role.value,
         "iat": now,
         "nbf": now,
-        "exp": now + lifetime,
+        "exp": now + config.lifetime,
         "jti": uuid.uuid4().hex,
     }
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithm)
-    return token, int(lifetime.total_seconds())
+    token = jwt.encode(claims, config.secret.get_secret_value(), algorithm=config.algorithm)
+    return token, int(config.lifetime.total_seconds())
 
 
-def decode_token(settings: Settings, token: str) -> Principal:
+def decode_token(config: JwtConfig, token: str) -> Principal:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            config.secret.get_secret_value(),
             # One algorithm, pinned: never "none", never whatever the token's header asks for.
-            algorithms=[settings.jwt_algorithm],
+            algorithms=[config.algorithm],
             options={"require": _REQUIRED_CLAIMS},
             leeway=5,
         )
@@ -120,8 +135,8 @@ async def current_principal(
     if remembered is not None and remembered[0] == credentials.credentials:
         principal: Principal = remembered[1]
     else:
-        settings: Settings = request.app.state.settings
-        principal = decode_token(settings, credentials.credentials)
+        config: JwtConfig = request.app.state.jwt_config
+        principal = decode_token(config, credentials.credentials)
     # A valid signature says who the account was when the token was issued, not what it is now.
     standing: AccountStanding = request.app.state.account_standing
     role = await standing.role_of(request.app.state.resources.sessionmaker, principal.user_id)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .routes import RouteTemplate, route_templates
+from .routes import RouteTable
 
 
 class AllowHeaderMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: RouteTable) -> None:
         self.app = app
-        self._templates: list[RouteTemplate] | None = None
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,9 +30,7 @@ class AllowHeaderMiddleware:
         await self.app(scope, receive, send_with_allow)
 
     def _methods(self, scope: Scope) -> set[str]:
-        if self._templates is None:
-            self._templates = route_templates(scope["app"].openapi())
-        matching = [route for route in self._templates if route.pattern.fullmatch(scope["path"])]
+        matching = [route for route in self.routes.templates if route.pattern.fullmatch(scope["path"])]
         # As OpenAPI resolves paths: a concrete one (/content/generate) before a templated one
         # (/content/{content_id}) that happens to match it too.
         concrete = [route for route in matching if "{" not in route.template]

@@ -4,6 +4,11 @@ resilience/ratelimit.py for the identifiers and resilience/token_bucket.py for t
 Every limited response carries the quota: X-RateLimit-Limit/-Remaining/-Reset and the IETF
 RateLimit-Policy/RateLimit fields (draft-ietf-httpapi-ratelimit-headers). A refusal is a 429
 envelope (RATE_LIMIT_EXCEEDED) with Retry-After, sent here: middleware answers, it never raises.
+
+Every collaborator is given when the app is built (create_app), as Starlette's own middleware
+takes them: the limiter, the switch (the runtime resilience config, which an admin may change
+while the app runs, so it is asked on every request), the hit counter, the JWT config and the
+route table. Nothing is looked up on the app per request.
 """
 
 from __future__ import annotations
@@ -11,17 +16,17 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable, Coroutine, Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..envelope import ApiError, ErrorCode, error_response
 from ..logs import get_logger
-from ..resilience.ratelimit import client_address, parse_networks
+from ..resilience.ratelimit import RateLimiter, client_address, parse_networks
 from ..resilience.token_bucket import ENDPOINT_SEPARATOR, Decision, Limit
-from ..security import decode_token, remember_principal
-from ..settings import Settings
-from .routes import RouteTemplate, route_templates
+from ..security import JwtConfig, decode_token, remember_principal
+from .routes import RouteTable
 
 logger = get_logger("system_under_test.rate_limit")
 
@@ -53,24 +58,37 @@ def quota_headers(limit: Limit, decision: Decision) -> dict[str, str]:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        enabled: Callable[[], bool],
+        hit_counter: Callable[[str], Coroutine[None, None, None]],
+        jwt_config: JwtConfig,
+        routes: RouteTable,
+        trusted_proxies: Sequence[str],
+        per_endpoint: bool,
+    ) -> None:
         self.app = app
-        self.settings = settings
-        self.trusted = parse_networks(settings.rate_limit_trusted_proxies)
+        self.limiter = limiter
+        self.enabled = enabled
+        self.hit_counter = hit_counter  # a refused generation, per agent (agent_metrics.rate_limit_hits)
+        self.jwt_config = jwt_config
+        self.routes = routes
+        self.trusted = parse_networks(trusted_proxies)
+        self.per_endpoint = per_endpoint
         self._pending: set[asyncio.Task[None]] = set()
-        self._templates: list[RouteTemplate] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        resources = scope["app"].state.resources
-        if not resources.resilience.config.rate_limit_enabled:
+        if not self.enabled():
             await self.app(scope, receive, send)
             return
-        limiter = resources.limiter
-        limit = limiter.limit
-        decision = await limiter.check(self.identify(scope))
+        limit = self.limiter.limit
+        decision = await self.limiter.check(self.identify(scope))
         headers = quota_headers(limit, decision)
         if not decision.allowed:
             await self._refuse(scope, receive, send, headers, decision)
@@ -90,7 +108,7 @@ class RateLimitMiddleware:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer" and token:
             try:
-                principal = decode_token(self.settings, token.strip())
+                principal = decode_token(self.jwt_config, token.strip())
             except ApiError:
                 identifier = None  # a bad token is limited as its address; auth refuses it later
             else:
@@ -101,16 +119,14 @@ class RateLimitMiddleware:
             identifier = "ip-" + client_address(
                 peer[0] if peer else None, headers.get("x-forwarded-for"), self.trusted
             )
-        if self.settings.rate_limit_per_endpoint:
+        if self.per_endpoint:
             identifier += ENDPOINT_SEPARATOR + self._endpoint(scope)
         return identifier
 
     def _endpoint(self, scope: Scope) -> str:
         # The route template, not the raw path: /content/1 and /content/2 share one bucket, and
         # case or trailing tricks on the path cannot mint new ones.
-        if self._templates is None:
-            self._templates = route_templates(scope["app"].openapi())
-        for route in self._templates:
+        for route in self.routes.templates:
             if scope["method"] in route.methods and route.pattern.fullmatch(scope["path"]):
                 return f"{scope['method']} {route.template}"
         return f"{scope['method']} unmatched"
@@ -128,7 +144,7 @@ class RateLimitMiddleware:
         )
         if scope["method"] == "POST" and scope["path"] == GENERATE_PATH:
             agent = await self._agent_of(receive)
-            self._count_hit(scope, agent)
+            self._count_hit(agent)
         await error_response(error)(scope, receive, send)
 
     @staticmethod
@@ -151,11 +167,9 @@ class RateLimitMiddleware:
         except Exception:
             return DEFAULT_AGENT
 
-    def _count_hit(self, scope: Scope, agent: str) -> None:
+    def _count_hit(self, agent: str) -> None:
         # Off the request path: a refusal must stay cheap, and a failing database must not turn it
         # into anything else.
-        task = asyncio.get_running_loop().create_task(
-            scope["app"].state.resources.count_rate_limit_hit(agent)
-        )
+        task = asyncio.get_running_loop().create_task(self.hit_counter(agent))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

@@ -10,8 +10,7 @@ from ..db.models import User
 from ..db.session import DbSession
 from ..envelope import ApiError, Envelope, ErrorCode, ok
 from ..fields import StoredText
-from ..security import CurrentUser, Principal, Role, issue_token, verify_password
-from ..settings import Settings
+from ..security import CurrentUser, JwtConfig, Principal, Role, issue_token, verify_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -43,8 +42,8 @@ async def token(credentials: Credentials, request: Request, session: DbSession) 
     password_ok = await verify_password(user.hashed_password if user else None, credentials.password)
     if user is None or not password_ok or not user.is_active:
         raise ApiError(401, "Invalid username or password", ErrorCode.INVALID_CREDENTIALS)
-    settings: Settings = request.app.state.settings
-    access_token, expires_in = issue_token(settings, Principal(user.id, user.username, Role(user.role)))
+    config: JwtConfig = request.app.state.jwt_config
+    access_token, expires_in = issue_token(config, Principal(user.id, user.username, Role(user.role)))
     return ok(Token(access_token=access_token, expires_in=expires_in), "Token issued")
 
 

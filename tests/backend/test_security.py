@@ -9,6 +9,7 @@ import pytest
 
 from golive.system_under_test.envelope import ApiError
 from golive.system_under_test.security import (
+    JwtConfig,
     Principal,
     Role,
     decode_token,
@@ -20,33 +21,33 @@ from golive.system_under_test.settings import Settings
 
 
 @pytest.fixture
-def settings(environment: pytest.MonkeyPatch) -> Settings:
-    return Settings()
+def config(environment: pytest.MonkeyPatch) -> JwtConfig:
+    return JwtConfig.from_settings(Settings())
 
 
-def test_issued_token_decodes_to_the_same_principal(settings: Settings) -> None:
+def test_issued_token_decodes_to_the_same_principal(config: JwtConfig) -> None:
     principal = Principal(42, "ada", Role.ADMIN)
-    token, expires_in = issue_token(settings, principal)
+    token, expires_in = issue_token(config, principal)
     assert expires_in == 30 * 60
-    assert decode_token(settings, token) == principal
+    assert decode_token(config, token) == principal
 
 
-def test_expired_token_is_token_expired(settings: Settings) -> None:
+def test_expired_token_is_token_expired(config: JwtConfig) -> None:
     now = int(time.time())
     claims = {"sub": "1", "name": "a", "role": "user", "iat": now - 100, "nbf": now - 100, "exp": now - 50}
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    token = jwt.encode(claims, config.secret.get_secret_value(), algorithm="HS256")
     with pytest.raises(ApiError) as caught:
-        decode_token(settings, token)
+        decode_token(config, token)
     assert caught.value.status_code == 401
     assert caught.value.error_code == "TOKEN_EXPIRED"
 
 
-def test_non_numeric_subject_is_invalid(settings: Settings) -> None:
+def test_non_numeric_subject_is_invalid(config: JwtConfig) -> None:
     now = int(time.time())
     claims = {"sub": "ada", "name": "a", "role": "user", "iat": now, "nbf": now, "exp": now + 60}
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    token = jwt.encode(claims, config.secret.get_secret_value(), algorithm="HS256")
     with pytest.raises(ApiError) as caught:
-        decode_token(settings, token)
+        decode_token(config, token)
     assert caught.value.error_code == "INVALID_TOKEN"
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from golive.system_under_test.resilience.config import ResilienceConfig, ResilienceConfigUpdate
-from golive.system_under_test.security import Principal, Role, decode_token, issue_token
+from golive.system_under_test.security import JwtConfig, Principal, Role, decode_token, issue_token
 from golive.system_under_test.settings import Settings
 from tests.backend.conftest import REQUIRED_ENV
 
@@ -74,8 +74,9 @@ def build_runtime_config(accepted: Settings) -> None:
     config = ResilienceConfig.from_settings(accepted)
     # What an admin reads from GET /resilience/config can be posted back unchanged.
     ResilienceConfigUpdate.model_validate(config.model_dump())
-    token, lifetime = issue_token(accepted, Principal(1, "alice", Role.USER))
-    assert decode_token(accepted, token).user_id == 1
+    jwt_config = JwtConfig.from_settings(accepted)
+    token, lifetime = issue_token(jwt_config, Principal(1, "alice", Role.USER))
+    assert decode_token(jwt_config, token).user_id == 1
     assert lifetime == accepted.jwt_expire_minutes * 60
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 
-from golive.drills import migrator
+from golive.drills import alembic_steps
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.migration import MigrationDrill
@@ -121,7 +121,7 @@ def test_a_downgrade_below_head_that_loses_a_legacy_column_fails_at_its_own_rung
         config.set_main_option("script_location", str(migrations))
         return config
 
-    monkeypatch.setattr(migrator, "alembic_config", scratch_config)
+    monkeypatch.setattr(alembic_steps, "alembic_config", scratch_config)
     result = MigrationDrill(golive_empty_database, SMALL).run()
     assert not result.ok
     first_failed = next(step for step in result.steps if not step.ok)

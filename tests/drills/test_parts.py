@@ -13,7 +13,8 @@ import redis
 from argon2 import PasswordHasher
 
 from golive.core.redaction import redact
-from golive.drills.backups import (
+from golive.drills.alembic_steps import Migrator
+from golive.drills.backup_tools import (
     BackupRejected,
     Manifest,
     RedisValue,
@@ -26,7 +27,6 @@ from golive.drills.backups import (
 from golive.drills.catalog import _same_definition
 from golive.drills.data import LEGACY_HASH, LEGACY_PASSWORD
 from golive.drills.database import DrillDatabase, UnsafeDatabase
-from golive.drills.migrator import Migrator
 from golive.drills.rollback import PLANTED
 from golive.drills.runner import UnknownDrill, select, stack_database
 from golive.fixtures.providers.local.redis import LocalRedis

@@ -5,7 +5,10 @@ it restores is exactly the schema of a revision of this backend.
 
 A plain-SQL dump restores with `psql` whatever state it is in: a truncated one loads the tables
 it reaches and stops, a flipped byte in a COPY row loads a wrong value. So nothing is restored
-into the target until a scratch database next to it took the whole file without an error."""
+into the target until a scratch database next to it took the whole file without an error.
+
+The tools, not a drill: the backup drill (backup.py) and the rollback drill (rollback.py) drive
+them."""
 
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ from urllib.parse import urlsplit
 import psycopg
 import redis
 
+from golive.drills.alembic_steps import Migrator
 from golive.drills.catalog import read_catalog
 from golive.drills.database import DrillDatabase
-from golive.drills.migrator import Migrator
 from golive.fixtures.processes import run_tool
 from golive.fixtures.providers.local.postgres import PostgresNotFound, find_bindir
 

@@ -1,6 +1,7 @@
 """Alembic steps run the way the drills need them: on a session whose pid is known (so its locks
 can be watched), timed, optionally with more migration scripts than the backend's own (the tests
-add deliberately broken ones)."""
+add deliberately broken ones). The tool every drill migrates with (the migration drill is
+migration.py)."""
 
 from __future__ import annotations
 
