@@ -14,37 +14,102 @@ locustfile. Configuration, from the environment:
                         one account of each role, when there is no GOLIVE_LOAD_ACCOUNTS file (as
                         for `golive load --target`); journeys without an account stop at once
   GOLIVE_LOAD_WEIGHTS   JSON {journey: weight}; a journey left out, or weighted 0, does not run
-  GOLIVE_LOAD_WORKERS   how many Locust workers share the accounts (1 without a master)
+
+Distributed (`--master`, `--worker`, here or on other machines): the master's environment is the
+one that counts. It decides which journeys run, and hands its hosts and accounts to every worker
+with the run (Locust forwards a locustfile's own options to the workers with each spawn message),
+with how many workers share them (its --expect-workers): a worker needs none of the variables
+above, and should not set GOLIVE_LOAD_WEIGHTS (a journey it leaves out could not be spawned there).
+What a worker has of its own is used only where its master sent nothing. Whoever reaches the
+master's port can join as a worker and be handed the accounts: bind it where only workers reach.
+
+GOLIVE_LOAD_EVENTS is golive's own: a file where this process notes, one JSON line each, what golive
+watches it by (a worker connected, its master's heartbeats as the file's time, the run over, its
+requests; a master's workers coming in and the run started). Unset, nothing is written.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import itertools
 import json
 import os
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from locust import between, events, task
+from locust.argument_parser import LocustArgumentParser
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
+from locust.event import EventHook
 from locust.exception import StopUser
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
-HOSTS = [
-    host.strip().rstrip("/") for host in os.environ.get("GOLIVE_LOAD_HOSTS", "").split(",") if host.strip()
-]
-_hosts = itertools.cycle(HOSTS)
+LOGIN_ATTEMPTS = 5
+MAX_RETRY_AFTER = 10.0
+WORKER_MARKER = "WORKER"  # the request type of each worker's marker (loadtests/results.py)
+RUN_OVER = "golive_run_over"  # the master's word to its workers, before it tells them to quit
 
 
-def _accounts() -> dict[str, Any]:
+class Setup:
+    """The hosts the users spread over, the accounts they take, and how many workers share them:
+    this process's own, from its environment, until a worker takes its master's."""
+
+    def __init__(self, hosts: list[str], accounts: dict[str, list[list[str]]], workers: int = 1) -> None:
+        self._set(hosts, accounts, workers)
+
+    def _set(self, hosts: list[str], accounts: dict[str, list[list[str]]], workers: int) -> None:
+        self.hosts = hosts
+        self.accounts = accounts
+        self.workers = workers
+        self._hosts = itertools.cycle(hosts)
+        self._accounts = itertools.count()
+        self._clients = itertools.count()
+
+    @classmethod
+    def from_environment(cls) -> Setup:
+        hosts = os.environ.get("GOLIVE_LOAD_HOSTS", "")
+        return cls([host.strip().rstrip("/") for host in hosts.split(",") if host.strip()], _accounts())
+
+    def document(self) -> str:
+        return json.dumps({"hosts": self.hosts, "accounts": self.accounts, "workers": self.workers})
+
+    def take(self, document: str) -> None:
+        """The master's setup (its `document()`), but where it has nothing: then this one's own."""
+        sent = json.loads(document)
+        hosts = sent.get("hosts") or self.hosts
+        theirs = sent.get("accounts") or {}
+        accounts = {kind: theirs.get(kind) or self.accounts.get(kind) or [] for kind in KINDS}
+        self._set(hosts, accounts, max(1, int(sent.get("workers") or 1)))
+
+    def next_host(self) -> str | None:
+        return next(self._hosts) if self.hosts else None
+
+    def next_client(self, worker: int) -> int:
+        return next(self._clients) * self.workers + worker
+
+    def next_account(self, kind: str, worker: int) -> list[str] | None:
+        # Worker w of W takes accounts w, w+W, w+2W...: no two simulated users share one while
+        # there are as many accounts as users (a shared one would share its rate limit).
+        accounts = self.accounts.get(kind) or []
+        if not accounts:
+            return None
+        return accounts[(next(self._accounts) * self.workers + worker) % len(accounts)]
+
+
+KINDS = ("users", "admins")
+
+
+def _accounts() -> dict[str, list[list[str]]]:
     path = os.environ.get("GOLIVE_LOAD_ACCOUNTS")
     if not path:
         return {"users": _account_of("USER"), "admins": _account_of("ADMIN")}
     with open(path, encoding="utf-8") as stream:
-        loaded: dict[str, Any] = json.load(stream)
+        loaded: dict[str, list[list[str]]] = json.load(stream)
     return loaded
 
 
@@ -54,12 +119,27 @@ def _account_of(role: str) -> list[list[str]]:
     return [[username, password]] if username and password else []
 
 
-ACCOUNTS = _accounts()
-WORKERS = max(1, int(os.environ.get("GOLIVE_LOAD_WORKERS") or 1))
-_account_numbers = itertools.count()
-_client_numbers = itertools.count()
-LOGIN_ATTEMPTS = 5
-MAX_RETRY_AFTER = 10.0
+class Notes:
+    """What golive watches this process by (GOLIVE_LOAD_EVENTS): one JSON line per event, and the
+    file's modification time for the master's last heartbeat. Without the variable, nothing."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    def add(self, event: str, **detail: object) -> None:
+        if self.path is None:
+            return
+        with open(self.path, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps({"event": event, "at": time.time(), **detail}) + "\n")
+
+    def touch(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):  # golive watches the file: without it, no one to tell
+                os.utime(self.path)
+
+
+SETUP = Setup.from_environment()
+NOTES = Notes(os.environ.get("GOLIVE_LOAD_EVENTS") or None)
 
 
 class Journey(FastHttpUser):
@@ -75,12 +155,13 @@ class Journey(FastHttpUser):
 
     def __init__(self, environment: Environment) -> None:
         # Locust has already put its --host on the class; golive's replicas only stand in for it.
-        if not environment.host and HOSTS:
-            self.host = next(_hosts)
+        host = SETUP.next_host() if not environment.host else None
+        if host is not None:
+            self.host = host
         # Each simulated client comes from an address of its own, as through the load balancer
         # in front of a real deployment; believed only where the backend trusts this proxy
         # (RATE_LIMIT_TRUSTED_PROXIES), as the local profiles configure it.
-        number = next(_client_numbers) * WORKERS + getattr(environment.runner, "worker_index", 0)
+        number = SETUP.next_client(_worker_index(environment))
         self.default_headers = {
             "X-Forwarded-For": f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
         }
@@ -113,14 +194,7 @@ class Journey(FastHttpUser):
         self.user_id = me.json()["data"]["id"] if me.status_code == 200 else None
 
     def account(self, kind: str = "users") -> list[str] | None:
-        accounts = ACCOUNTS.get(kind) or []
-        if not accounts:
-            return None
-        # Worker w of W takes accounts w, w+W, w+2W...: no two simulated users share one while
-        # there are as many accounts as users (a shared one would share its rate limit).
-        worker = getattr(self.environment.runner, "worker_index", 0)
-        account: list[str] = accounts[(next(_account_numbers) * WORKERS + worker) % len(accounts)]
-        return account
+        return SETUP.next_account(kind, _worker_index(self.environment))
 
     @property
     def auth(self) -> dict[str, str]:
@@ -275,15 +349,83 @@ def _apply_weights() -> None:
 _apply_weights()
 
 
-@events.test_start.add_listener  # type: ignore[untyped-decorator]
-def _announce_worker(environment: Environment, **_: Any) -> None:
-    """One marker per worker in the merged statistics: they show which workers took part."""
-    if isinstance(environment.runner, WorkerRunner):
+def _on(hook: EventHook, listener: Callable[..., None]) -> None:
+    hook.add_listener(listener)  # type: ignore[no-untyped-call]
+
+
+def _worker_index(environment: Environment) -> int:
+    """This worker's number among its master's (0 outside distributed mode)."""
+    return max(0, int(getattr(environment.runner, "worker_index", 0)))
+
+
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
+def _setup_option(parser: LocustArgumentParser, **_: Any) -> None:
+    # A locustfile's own options are what Locust forwards from the master to its workers (with
+    # each spawn message): the master's setup travels in this one. Not for people to set.
+    parser.add_argument("--golive-setup", default="", help=argparse.SUPPRESS, include_in_web_ui=False)
+
+
+@events.init.add_listener  # type: ignore[untyped-decorator]
+def _distributed(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
+    if isinstance(runner, MasterRunner):
+        _as_master(environment, runner)
+    elif isinstance(runner, WorkerRunner):
+        _as_worker(environment, runner)
+
+
+def _as_master(environment: Environment, runner: MasterRunner) -> None:
+    options = environment.parsed_options
+    if options is not None:
+        SETUP.workers = max(1, int(options.expect_workers))
+        options.golive_setup = SETUP.document()
+    joined: set[str] = set()
+
+    def worker_connected(client_id: str, **_: Any) -> None:
+        if client_id not in joined:
+            joined.add(client_id)
+            NOTES.add("worker", connected=len(joined))
+
+    def run_over(**_: Any) -> None:
+        runner.send_message(RUN_OVER)  # before the quit: a worker then knows its master ended the run
+
+    _on(environment.events.worker_connect, worker_connected)
+    _on(environment.events.test_start, lambda **_: NOTES.add("run"))
+    _on(environment.events.test_stop, run_over)
+
+
+def _as_worker(environment: Environment, runner: WorkerRunner) -> None:
+    # Locust fires `init` once the master has answered: this worker is connected.
+    NOTES.add("connected", index=_worker_index(environment))
+    sent = {"requests": 0, "failures": 0}
+
+    def start(**_: Any) -> None:
+        document = getattr(environment.parsed_options, "golive_setup", "")
+        if document:
+            SETUP.take(document)  # forwarded by the master with the spawn message, just before
+        sent.update(requests=0, failures=0)
+        # One marker per worker in the merged statistics: they show which workers took part.
         environment.events.request.fire(  # type: ignore[no-untyped-call]
-            request_type="WORKER",
-            name=f"worker {environment.runner.worker_index}",
+            request_type=WORKER_MARKER,
+            name=f"worker {runner.worker_index}",
             response_time=0,
             response_length=0,
             exception=None,
             context={},
         )
+
+    def count(request_type: str, exception: BaseException | None = None, **_: Any) -> None:
+        if request_type != WORKER_MARKER:
+            sent["requests"] += 1
+            sent["failures"] += int(exception is not None)
+
+    def run_over(**_: Any) -> None:
+        NOTES.add("over")
+
+    def quitting(**_: Any) -> None:
+        NOTES.add("ended", index=_worker_index(environment), **sent)
+
+    _on(environment.events.test_start, start)
+    _on(environment.events.request, count)
+    _on(environment.events.heartbeat_received, lambda **_: NOTES.touch())
+    _on(environment.events.quitting, quitting)
+    runner.register_message(RUN_OVER, run_over)

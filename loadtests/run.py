@@ -1,8 +1,14 @@
 """A Locust run as golive drives it: Locust headless in processes of its own (one, or a master and
-N workers in Locust's distributed mode, as it would run across machines), live progress from its
-per-second history, the breakers watched beside it, and the results read back, judged against
-the profile's thresholds (and compared with an earlier run's, when one is given), and written as
-one document and one timeline (golive.core.load_evidence).
+workers in Locust's distributed mode: started here beside it, or coming from other machines),
+live progress from its per-second history, the breakers watched beside it, and the results read
+back, judged against the profile's thresholds (and compared with an earlier run's, when one is
+given), and written as one document and one timeline (golive.core.load_evidence).
+
+A worker is the same process wherever it runs (`LocustWorker`): golive starts it with nothing of
+the run in its environment, and its master hands it the hosts and accounts with the run (see the
+locustfile). golive watches each Locust process through the notes the locustfile writes
+(GOLIVE_LOAD_EVENTS): a worker is bounded in time by them (no master within its deadline, or none
+heard from for as long, and it is stopped), and the master's say whether its workers came.
 
 Locust is only ever a subprocess: importing it patches the whole interpreter (gevent).
 """
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -48,6 +55,13 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PREFIX = "locust"  # locust_stats.csv, locust_stats_history.csv, ...
 GRACE_SECONDS = 60.0  # beyond the run time: spawning, the stop timeout, writing the reports
 POLL_SECONDS = 0.25
+MASTER_PORT = 5557  # Locust's
+# How long a master waits for its workers: those started beside it, and those from other machines
+# (images to pull, pods to schedule); then it gives up, and says how many came.
+LOCAL_WORKERS_WAIT = 30.0
+REMOTE_WORKERS_WAIT = 300.0
+# Variables of the run that a worker golive starts does not get: its master hands it the run's.
+RUN_VARIABLES = ("GOLIVE_LOAD_", "GOLIVE_USER_", "GOLIVE_ADMIN_")
 
 
 class LoadError(RuntimeError):
@@ -197,6 +211,17 @@ class LoadResult:
         return self.document().write(directory / LOAD_FILE)
 
 
+@dataclass(frozen=True)
+class MasterBinding:
+    """Where a master listens for workers from other machines (`golive load --master`), and how
+    many of them it waits for."""
+
+    host: str  # an address of this machine, or * for all of them
+    port: int
+    workers: int
+    wait_seconds: float = REMOTE_WORKERS_WAIT  # for all of them to come; then the run fails
+
+
 class LocustRun:
     def __init__(
         self,
@@ -207,6 +232,7 @@ class LocustRun:
         log_dir: Path,
         *,
         workers: int = 0,
+        master: MasterBinding | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         if not hosts:
@@ -216,10 +242,19 @@ class LocustRun:
         self.accounts_file = accounts_file
         self.out_dir = out_dir
         self.log_dir = log_dir
-        self.workers = workers
+        self.workers = workers  # started here, beside the master
+        self.master = master  # workers from elsewhere, too
         self.extra_args = extra_args  # more of Locust's options (the capacity benchmark's --reset-stats)
         self.processes: list[ChildProcess] = []
         self.generator = GeneratorLoad()
+
+    @property
+    def expected_workers(self) -> int:
+        return self.workers + (self.master.workers if self.master else 0)
+
+    @property
+    def workers_wait(self) -> float:
+        return self.master.wait_seconds if self.master else LOCAL_WORKERS_WAIT
 
     @property
     def _env(self) -> dict[str, str]:
@@ -228,18 +263,21 @@ class LocustRun:
             "GOLIVE_LOAD_HOSTS": ",".join(self.hosts),
             "GOLIVE_LOAD_ACCOUNTS": str(self.accounts_file),
             "GOLIVE_LOAD_WEIGHTS": json.dumps(self.profile.journeys),
-            "GOLIVE_LOAD_WORKERS": str(max(1, self.workers)),
+            "GOLIVE_LOAD_EVENTS": str(self._notes),
             "PYTHONUNBUFFERED": "1",
         }
 
-    def _argv(self, *role: str) -> list[str]:
-        return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *role]
+    @property
+    def _notes(self) -> Path:
+        """The main Locust process's notes, next to its log."""
+        return self.log_dir / f"{'locust-master' if self.expected_workers else 'locust'}.events.jsonl"
 
     def start(self) -> LocustRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for stale in (*self.out_dir.glob(f"{PREFIX}_*.csv"), self.out_dir / "stats.json"):
             stale.unlink(missing_ok=True)  # a reused run directory: only this run's results count
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._notes.unlink(missing_ok=True)
         profile = self.profile
         headless = [
             "--headless",
@@ -256,21 +294,21 @@ class LocustRun:
             "--exit-code-on-error", "0",
             *self.extra_args,
         ]  # fmt: skip
-        if not self.workers:
-            self._spawn("locust", self._argv(*headless))
+        if not self.expected_workers:
+            self._spawn("locust", locust_argv(*headless))
             return self
-        port = free_port()
+        bind_host, port = (self.master.host, self.master.port) if self.master else (LOOPBACK, free_port())
         master = [
             "--master",
-            "--master-bind-host", LOOPBACK,
+            "--master-bind-host", bind_host,
             "--master-bind-port", str(port),
-            "--expect-workers", str(self.workers),
-            "--expect-workers-max-wait", "30",
+            "--expect-workers", str(self.expected_workers),
+            "--expect-workers-max-wait", str(int(self.workers_wait)),
         ]  # fmt: skip
-        self._spawn("locust-master", self._argv(*headless, *master))
+        self._spawn("locust-master", locust_argv(*headless, *master))
         for index in range(self.workers):
-            worker = ["--worker", "--master-host", LOOPBACK, "--master-port", str(port)]
-            self._spawn(f"locust-worker-{index}", self._argv(*worker))
+            worker = LocustWorker(f"locust-worker-{index}", LOOPBACK, port, self.log_dir).start()
+            self.processes.append(worker.process)
         return self
 
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -284,16 +322,18 @@ class LocustRun:
         return self.processes[0]
 
     def wait(self, progress: Callable[[Second], None] = lambda second: None) -> int:
-        """Until Locust ends (or the run time plus a grace period passes: then it is stopped),
-        reporting each new second of its history. Returns Locust's exit code."""
-        deadline = time.monotonic() + self.profile.seconds + GRACE_SECONDS
+        """Until Locust ends (or the run time plus a grace period, and the wait for its workers,
+        passes: then it is stopped), reporting each new second of its history. Returns Locust's
+        exit code."""
+        limit = self.profile.seconds + GRACE_SECONDS + (self.workers_wait if self.expected_workers else 0)
+        deadline = time.monotonic() + limit
         history = self.out_dir / f"{PREFIX}_stats_history.csv"
         reported = 0
         processes = {child.pid: psutil.Process(child.pid) for child in self.processes}
         while self.main.exit_code() is None:
             if time.monotonic() > deadline:
                 self.stop()
-                raise LoadError(f"Locust did not finish within {self.profile.seconds + GRACE_SECONDS:.0f} s")
+                raise LoadError(f"Locust did not finish within {limit:.0f} s")
             self._sample_cpu(processes)
             if history.exists():
                 seconds = read_history(history)
@@ -330,6 +370,13 @@ class LocustRun:
         if exit_code not in (0, 1):
             tail = self.main.log_tail(8)
             raise LoadError(f"Locust exited with {exit_code}:\n{tail}")
+        notes = read_notes(self._notes)
+        if self.expected_workers and not any(note["event"] == "run" for note in notes):
+            came = sum(note["event"] == "worker" for note in notes)
+            raise LoadError(
+                f"{came} of {self.expected_workers} Locust workers connected within "
+                f"{self.workers_wait:.0f} s: the run did not start"
+            )
         try:
             stats = read_stats(self.out_dir / "stats.json")
             history = read_history(self.out_dir / f"{PREFIX}_stats_history.csv")
@@ -340,7 +387,7 @@ class LocustRun:
             profile=self.profile,
             machine=Machine.here(),
             backends=len(self.hosts),
-            workers=self.workers,
+            workers=self.expected_workers,
             stats=stats,
             history=history,
             verdicts=evaluate_all(self.profile.parsed_thresholds(), stats),
@@ -354,10 +401,167 @@ class LocustRun:
 
 @contextmanager
 def locust_run(
-    profile: Profile, hosts: list[str], accounts_file: Path, out_dir: Path, log_dir: Path, workers: int = 0
+    profile: Profile,
+    hosts: list[str],
+    accounts_file: Path,
+    out_dir: Path,
+    log_dir: Path,
+    workers: int = 0,
+    master: MasterBinding | None = None,
 ) -> Iterator[LocustRun]:
-    run = LocustRun(profile, hosts, accounts_file, out_dir, log_dir, workers=workers)
+    run = LocustRun(profile, hosts, accounts_file, out_dir, log_dir, workers=workers, master=master)
     try:
         yield run.start()
     finally:
         run.stop()
+
+
+def locust_argv(*options: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *options]
+
+
+def read_notes(path: Path) -> list[dict[str, Any]]:
+    """The locustfile's notes (GOLIVE_LOAD_EVENTS); a line being written as we read is left out."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    notes = []
+    for line in lines:
+        try:
+            note = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(note, dict) and isinstance(note.get("event"), str):
+            notes.append(note)
+    return notes
+
+
+class WorkerError(LoadError):
+    """A worker's run ended without its master ending it: the master never answered, went
+    silent, or the worker failed."""
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    """What a worker did for its master: its number there, and the requests it sent (all of them
+    are in the master's statistics)."""
+
+    index: int
+    requests: int
+    failures: int
+
+
+class LocustWorker:
+    """A Locust worker under golive: beside its master for `golive load --workers N`, or alone on
+    another machine for `golive load --worker`; the same process either way. Nothing of the run
+    is in its environment: the master hands over the hosts and accounts with the run."""
+
+    def __init__(self, name: str, master_host: str, master_port: int, log_dir: Path) -> None:
+        self.name = name
+        self.master_host = master_host
+        self.master_port = master_port
+        self.notes_path = log_dir / f"{name}.events.jsonl"
+        env = {key: value for key, value in os.environ.items() if not key.startswith(RUN_VARIABLES)}
+        argv = locust_argv(
+            "--worker",
+            "--master-host", master_host,
+            "--master-port", str(master_port),
+            # Its requests' failures are the master's to judge.
+            "--exit-code-on-error", "0",
+        )  # fmt: skip
+        self.process = ChildProcess(
+            name,
+            argv,
+            log_path=log_dir / f"{name}.log",
+            env={**env, "GOLIVE_LOAD_EVENTS": str(self.notes_path), "PYTHONUNBUFFERED": "1"},
+            cwd=log_dir,
+        )
+
+    @property
+    def master(self) -> str:
+        return f"{self.master_host}:{self.master_port}"
+
+    def start(self) -> LocustWorker:
+        self.notes_path.parent.mkdir(parents=True, exist_ok=True)
+        self.notes_path.unlink(missing_ok=True)
+        self.process.start()
+        return self
+
+    def stop(self) -> None:
+        self.process.stop(timeout=15)
+
+    def wait(self, timeout: float, connected: Callable[[int], None] = lambda index: None) -> WorkerReport:
+        """Until its master ends the run (the worker's report), or WorkerError: no master answered
+        within `timeout` seconds, or none was heard from for as long (the worker is then
+        stopped), or the worker ended on its own before its master ended the run."""
+        deadline = time.monotonic() + timeout
+        told = False
+        while (code := self.process.exit_code()) is None:
+            notes = read_notes(self.notes_path)
+            joined = next((note for note in notes if note["event"] == "connected"), None)
+            if joined is not None and not told:
+                connected(int(joined.get("index", 0)))
+                told = True
+            if joined is None and time.monotonic() > deadline:
+                self.stop()
+                raise WorkerError(
+                    f"no Locust master answered at {self.master} within {timeout:g} s "
+                    f"({unreachable(self.master_host, self.master_port)})"
+                )
+            if joined is not None and self._silent_for() > timeout:
+                self.stop()
+                raise WorkerError(
+                    f"lost the Locust master at {self.master}: not heard from for {timeout:g} s"
+                )
+            time.sleep(POLL_SECONDS)
+        return self._report(code, read_notes(self.notes_path))
+
+    def _silent_for(self) -> float:
+        """Seconds since the master was last heard from (its heartbeats touch the notes)."""
+        try:
+            return time.time() - self.notes_path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _report(self, code: int, notes: list[dict[str, Any]]) -> WorkerReport:
+        events = {note["event"]: note for note in notes}
+        if "connected" not in events:
+            last = self.process.log_tail(1).strip() or f"exit code {code}"
+            raise WorkerError(f"the Locust worker ended before reaching its master at {self.master}: {last}")
+        if "over" not in events:
+            raise WorkerError(f"lost the Locust master at {self.master} before it ended the run")
+        ended = events.get("ended", {})
+        return WorkerReport(
+            index=int(events["connected"].get("index", 0)),
+            requests=int(ended.get("requests", 0)),
+            failures=int(ended.get("failures", 0)),
+        )
+
+
+def unreachable(host: str, port: int) -> str:
+    """Why a master may not have answered, as far as this machine can tell."""
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return f"{host} does not resolve"
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return "something listens there, but no Locust master answered"
+    except ConnectionRefusedError:
+        return "nothing listens there"
+    except OSError as error:
+        return f"no connection: {error.strerror or error}"
+
+
+def binding_problem(binding: MasterBinding) -> str | None:
+    """Why a master could not listen there (the address is not this machine's, the port is
+    taken), or None. Checked before anything starts; Locust would only say so in its log."""
+    host = "0.0.0.0" if binding.host == "*" else binding.host  # noqa: S104 (the user asked for every address)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, binding.port))
+    except OSError as error:
+        return str(error.strerror or error)
+    return None

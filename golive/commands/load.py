@@ -1,13 +1,19 @@
 """`golive load`: a Locust load profile against the local stack or a deployment, its thresholds
 passed or failed by name, each endpoint's latency compared with an earlier run's (--baseline);
-exit 99 when a threshold fails (as k6 does) or an endpoint regressed."""
+exit 99 when a threshold fails (as k6 does) or an endpoint regressed.
+
+Load from several machines is Locust's distributed mode: `--master --expect-workers N` is the run
+(stack or target, profile, thresholds, evidence: all here, judged as a single process's run), and
+`--worker --master-host H` on each other machine is one of its N workers, which needs nothing
+else: its master hands it the run. A worker exits 0 once its master ended the run, and 1 with one
+line when the master never answered or went silent for --master-timeout seconds."""
 
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -34,17 +40,27 @@ from golive.core.console import err, fail
 from golive.core.documents import located_problem
 from golive.core.load_regression import Regression
 from golive.core.signals import interruptible, shielded
+from golive.fixtures.network import LOOPBACK
 from golive.fixtures.stack import Stack
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
 from golive.loadtests.profiles import Profile, ProfileError
-from golive.loadtests.run import LoadError, LoadResult
-from golive.stages.load import accounts_for, profile_with, run_profile
+from golive.loadtests.run import MASTER_PORT, LoadError, LoadResult, MasterBinding, binding_problem
+from golive.stages.load import accounts_for, profile_with, run_profile, run_worker
 
 # As k6 exits when a threshold fails; an endpoint slower than the baseline allows fails alike.
 CHECKS_FAILED = 99
+MASTER_TIMEOUT = 60.0
+# The options of the run itself: a worker takes all of it from its master.
+RUN_OPTIONS = (
+    "profile_name", "profiles_file", "target", "workers", "replicas", "users", "run_time", "during",
+    "baseline", "master", "expect_workers", "master_bind_host", "master_bind_port",
+)  # fmt: skip
+WORKER_OPTIONS = ("master_host", "master_port", "master_timeout")
+MASTER_OPTIONS = ("expect_workers", "master_bind_host", "master_bind_port")
 
 
 def load(
+    ctx: typer.Context,
     profile_name: Annotated[str, typer.Option("--profile", help="a profile of the profiles file")] = "smoke",
     profiles_file: Annotated[
         Path, typer.Option("--profiles", help="the profiles file", dir_okay=False)
@@ -72,13 +88,64 @@ def load(
         str | None,
         typer.Option("--during", help="a chaos experiment (name or file) to run while the load runs"),
     ] = None,
+    master: Annotated[
+        bool,
+        typer.Option(
+            "--master",
+            help="run Locust's master here and wait for --expect-workers workers from other machines "
+            "(golive load --worker there)",
+        ),
+    ] = False,
+    expect_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--expect-workers", min=1, max=1000, help="with --master: how many workers make the run"
+        ),
+    ] = None,
+    master_bind_host: Annotated[
+        str,
+        typer.Option(
+            "--master-bind-host", help="with --master: the address workers reach it at (0.0.0.0: every one)"
+        ),
+    ] = LOOPBACK,
+    master_bind_port: Annotated[
+        int, typer.Option("--master-bind-port", min=1, max=65535, help="with --master: its port")
+    ] = MASTER_PORT,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="be one of the workers of golive load --master at --master-host (which holds the "
+            "profile, the target and the thresholds)",
+        ),
+    ] = False,
+    master_host: Annotated[
+        str | None, typer.Option("--master-host", help="with --worker: the master's address")
+    ] = None,
+    master_port: Annotated[
+        int, typer.Option("--master-port", min=1, max=65535, help="with --worker: the master's port")
+    ] = MASTER_PORT,
+    master_timeout: Annotated[
+        float,
+        typer.Option(
+            "--master-timeout",
+            min=1,
+            max=3600,
+            help="with --worker: seconds to wait for the master to answer, and at most without word from it",
+        ),
+    ] = MASTER_TIMEOUT,
     provider: ProviderOption = "local",
     baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
     """Run a load profile with Locust against the local stack (or --target), judge its thresholds
     and compare each endpoint with the --baseline run; CSV, HTML, load.json and a per-second
-    timeline.json in <run dir>/load/. Exit 99 when a threshold fails or an endpoint regressed."""
+    timeline.json in <run dir>/load/. Exit 99 when a threshold fails or an endpoint regressed.
+    With --master, its Locust workers run on other machines: golive load --worker there."""
+    given = _given(ctx)
+    if worker:
+        _work(given, master_host, master_port, master_timeout, run_dir)
+    binding = _master(master, given, expect_workers, master_bind_host, master_bind_port)
     profile = _profile(profile_name, profiles_file, users, run_time, replicas)
     reference = baseline_named("load", baseline)
     experiment = _during(during, target)
@@ -112,10 +179,17 @@ def load(
             if not accounts.users:
                 err.print("[yellow]no user account[/]: only the anonymous journeys can run")
             accounts_file = accounts.write(run.path / "load-accounts.json")
+            generators = (
+                f"{binding.workers} Locust worker(s) from elsewhere"
+                if binding
+                else f"{workers or 'no'} Locust worker(s)"
+            )
             err.print(
                 f"[bold]load {profile.name}[/]: {profile.users} users, {profile.run_time}, "
-                f"{len(hosts)} backend(s), {workers or 'no'} Locust worker(s)"
+                f"{len(hosts)} backend(s), {generators}"
             )
+            if binding is not None:
+                _announce(binding, local_stack=described is None)
             result, summary = run_profile(
                 profile,
                 hosts,
@@ -123,6 +197,7 @@ def load(
                 run.path,
                 load_progress,
                 workers=workers,
+                master=binding,
                 beside=beside,
                 baseline=reference,
             )
@@ -136,6 +211,102 @@ def load(
             exit_code = 130
     print_outcome(exit_code if exit_code != CHECKS_FAILED else 1, run, "every threshold held")
     run.finish(exit_code, load={"profile": profile.name, "ok": result.passed if result else False})
+    raise typer.Exit(exit_code)
+
+
+def _master(
+    master: bool, given: set[str], expect_workers: int | None, bind_host: str, bind_port: int
+) -> MasterBinding | None:
+    """The --master options, checked before anything starts (exit 2 when they cannot work)."""
+    if not master:
+        _only_with("--master", given, MASTER_OPTIONS)
+        _only_with("--worker", given, WORKER_OPTIONS)
+        return None
+    _only_with("--worker", given, WORKER_OPTIONS)
+    if expect_workers is None:
+        raise fail("load", "--master needs --expect-workers N: how many golive load --worker make the run", 2)
+    if "workers" in given:
+        raise fail(
+            "load",
+            "--workers starts workers on this machine, --master waits for them from others: not both",
+            2,
+        )
+    binding = MasterBinding(bind_host, bind_port, expect_workers)
+    problem = binding_problem(binding)
+    if problem is not None:
+        raise fail("load", f"--master-bind-host/--master-bind-port {bind_host}:{bind_port}: {problem}", 2)
+    return binding
+
+
+def _only_with(mode: str, given: set[str], names: tuple[str, ...]) -> None:
+    stray = [_option(name) for name in names if name in given]
+    if stray:
+        raise fail("load", f"{', '.join(stray)} only with {mode}", 2)
+
+
+def _given(ctx: typer.Context) -> set[str]:
+    """The options given on the command line (not their defaults, nor from the environment)."""
+    given = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":
+            given.add(name)
+    return given
+
+
+def _option(name: str) -> str:
+    spelled = {"profile_name": "--profile", "profiles_file": "--profiles"}
+    return spelled.get(name, "--" + name.replace("_", "-"))
+
+
+def _announce(binding: MasterBinding, local_stack: bool) -> None:
+    address = "this machine's address" if binding.host in ("*", "0.0.0.0") else binding.host  # noqa: S104
+    err.print(
+        f"  Locust master on {binding.host}:{binding.port}, waiting for {binding.workers} worker(s): "
+        f"golive load --worker --master-host {address} --master-port {binding.port}",
+        soft_wrap=True,
+    )
+    if local_stack and binding.host != LOOPBACK:
+        err.print(
+            "[yellow]golive load:[/] the local stack's backends listen on 127.0.0.1: only workers on "
+            "this machine reach them (--target a deployment for workers elsewhere)",
+            soft_wrap=True,
+        )
+
+
+def _work(given: set[str], host: str | None, port: int, timeout: float, run_dir: Path | None) -> NoReturn:
+    """`golive load --worker`: one Locust worker for the master at host:port, until the master ends
+    the run (exit 0), or one line and exit 1 when it never answers or goes silent."""
+    stray = [_option(name) for name in RUN_OPTIONS if name in given]
+    if stray:
+        raise fail("load", f"--worker takes the run from its master: not with {', '.join(stray)}", 2)
+    if host is None:
+        raise fail(
+            "load", "--worker needs --master-host: the address of the machine running golive load --master", 2
+        )
+    run = run_dir_for("load", run_dir)
+    exit_code = 1
+    with interruptible():
+        try:
+            report = run_worker(
+                host,
+                port,
+                timeout,
+                run.path,
+                lambda index: err.print(f"  connected to the Locust master at {host}:{port}: worker {index}"),
+            )
+            err.print(
+                f"[bold green]PASS[/]: worker {report.index} sent {report.requests} requests "
+                f"({report.failures} failed) until its master ended the run; the results are the master's",
+                soft_wrap=True,
+            )
+            exit_code = 0
+        except LoadError as error:
+            err.print(f"[bold red]golive load:[/] {escape(str(error))}", soft_wrap=True)
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: stopping")
+            exit_code = 130
+    run.finish(exit_code, load={"worker_of": f"{host}:{port}", "ok": exit_code == 0})
     raise typer.Exit(exit_code)
 
 

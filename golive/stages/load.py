@@ -1,7 +1,9 @@
 """The load stage: a Locust profile against backends (the stack's or a deployment's), its
 thresholds judged and its endpoints compared with a baseline run's (golive.core.load_regression);
 CSV, HTML, load.json, a per-second timeline.json and the baseline compared with (baseline.json) in
-<run dir>/load/. A chaos experiment may run beside it, its faults shaded on the timeline."""
+<run dir>/load/. A chaos experiment may run beside it, its faults shaded on the timeline. Its
+Locust workers may run elsewhere: a master here waits for them, and `run_worker` is one of them
+on another machine (the run, its thresholds and its evidence are the master's alone)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,14 @@ from golive.loadtests.accounts import Accounts, accounts_from_environment, creat
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
 from golive.loadtests.profiles import Profile, load_profile
 from golive.loadtests.results import Second
-from golive.loadtests.run import BreakerWatcher, LoadResult, locust_run
+from golive.loadtests.run import (
+    BreakerWatcher,
+    LoadResult,
+    LocustWorker,
+    MasterBinding,
+    WorkerReport,
+    locust_run,
+)
 from golive.stages.outcome import Report, timed
 
 CHAOS_JOIN_SECONDS = 300.0
@@ -56,16 +65,20 @@ def run_profile(
     progress: Callable[[Second], None],
     *,
     workers: int = 0,
+    master: MasterBinding | None = None,
     beside: tuple[Experiment, ChaosTarget] | None = None,
     baseline: LoadRecord | None = None,
 ) -> tuple[LoadResult, Path]:
     """The profile's result and its load.json, with the breakers' changes watched on the first
-    host, the events of the experiment run beside it, and the baseline run it is compared with."""
+    host, the events of the experiment run beside it, and the baseline run it is compared with.
+    Locust's workers: `workers` started here, and `master`'s from elsewhere."""
     out_dir = run_dir / "load"
     watcher = BreakerWatcher(hosts[0])
     watcher.start()
     try:
-        with locust_run(profile, hosts, accounts_file, out_dir, run_dir / "logs", workers=workers) as locust:
+        with locust_run(
+            profile, hosts, accounts_file, out_dir, run_dir / "logs", workers=workers, master=master
+        ) as locust:
             chaos = ChaosBeside(*beside, profile) if beside is not None else None
             code = locust.wait(progress)
             events = chaos.finish(out_dir) if chaos is not None else []
@@ -74,6 +87,23 @@ def run_profile(
     finally:
         watcher.stop()
     return result, result.write(out_dir)
+
+
+def run_worker(
+    master_host: str,
+    master_port: int,
+    timeout: float,
+    run_dir: Path,
+    connected: Callable[[int], None] = lambda index: None,
+) -> WorkerReport:
+    """One Locust worker for a master elsewhere (`golive load --master`), until the master ends
+    the run; WorkerError when it never answers within `timeout` seconds, or goes silent for as
+    long. The worker is stopped on the way out, whatever ends it."""
+    worker = LocustWorker("locust-worker", master_host, master_port, run_dir / "logs").start()
+    try:
+        return worker.wait(timeout, connected)
+    finally:
+        worker.stop()
 
 
 def run_load(
