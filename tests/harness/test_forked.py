@@ -74,6 +74,15 @@ def test_a_child_runs_with_its_own_environment_group_and_socket(
     assert first.pid != second.pid
 
 
+def test_a_replica_logs_only_what_the_app_says(golive_start_backend: BackendFactory) -> None:
+    # The backend logs JSON lines (LOG_FORMAT=json): the fork server adds nothing of its own.
+    cluster = golive_start_backend({"LOG_FORMAT": "json"})
+    assert isinstance(cluster.replicas[0].process, forked.ForkedProcess)
+    lines = cluster.replicas[0].log_path.read_text().splitlines()
+    assert lines
+    assert all(line.startswith("{") for line in lines), lines
+
+
 def test_stop_ends_a_running_child(
     server: forked.ForkServer, child_env: dict[str, str], tmp_path: Path
 ) -> None:
