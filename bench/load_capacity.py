@@ -9,16 +9,21 @@ backend was the limit. The figure reported against the baseline: 2 replicas' cap
 of 1 replica's, same command.
 
     .venv/bin/python bench/load_capacity.py [--users 50,100,200,400] [--hold 20] [--workers 0]
+
+The figures close the output as bench/figures.py's table (bench/run.py prints every bench's so).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from figures import Figure, table
 
 from golive.fixtures.providers import create_provider
 from golive.fixtures.stack import Stack
@@ -26,12 +31,19 @@ from golive.loadtests.accounts import create_accounts
 from golive.loadtests.profiles import Profile, load_profile
 from golive.loadtests.run import LoadError, LocustRun
 
+NAME = "load_capacity"
 P95_LIMIT_MS = 100.0
 SETTLE = 15.0  # seconds after the ramp before the hold is measured
 
 
 def step(
-    stack: Stack, base: Profile, users: int, hold: float, workers: int, directory: Path
+    stack: Stack,
+    base: Profile,
+    users: int,
+    hold: float,
+    workers: int,
+    directory: Path,
+    settle: float = SETTLE,
 ) -> dict[str, Any]:
     spawn_rate = max(10.0, users / 5)
     ramp = users / spawn_rate
@@ -40,7 +52,7 @@ def step(
             **base.model_dump(),
             "users": users,
             "spawn_rate": spawn_rate,
-            "run_time": int(ramp + SETTLE + hold + 1),
+            "run_time": int(ramp + settle + hold + 1),
         }
     )
     assert stack.sut is not None
@@ -61,7 +73,7 @@ def step(
     finally:
         run.stop()
     # The steady state only: every user in and logged in (argon2, on purpose slow), then settled.
-    begin = result.history[0].at + ramp + SETTLE if result.history else 0
+    begin = result.history[0].at + ramp + settle if result.history else 0
     steady = [second for second in result.history if second.at >= begin]
     if len(steady) < 2:
         raise LoadError(f"{users} users: no steady seconds in the history")
@@ -83,7 +95,9 @@ def _top_failures(path: Path) -> list[str]:
     return [f"{row['Occurrences']}x {row['Name']}: {row['Error']}" for row in rows[:3]]
 
 
-def capacity(replicas: int, ladder: list[int], hold: float, workers: int) -> dict[str, Any]:
+def capacity(
+    replicas: int, ladder: list[int], hold: float, workers: int, settle: float = SETTLE
+) -> dict[str, Any]:
     base = load_profile("baseline")
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
@@ -92,7 +106,7 @@ def capacity(replicas: int, ladder: list[int], hold: float, workers: int) -> dic
             steps = []
             for users in ladder:
                 try:
-                    measured = step(stack, base, users, hold, workers, directory)
+                    measured = step(stack, base, users, hold, workers, directory, settle)
                 except LoadError as error:
                     measured = {"users": users, "error": str(error)}
                 steps.append(measured)
@@ -106,6 +120,26 @@ def capacity(replicas: int, ladder: list[int], hold: float, workers: int) -> dic
     ]
     best = max(passing, key=lambda s: s["requests_per_second"], default=None)
     return {"replicas": replicas, "capacity": best, "steps": steps}
+
+
+def figures_of(results: list[dict[str, Any]], what: str = "capacity") -> list[Figure]:
+    one, two = (r["capacity"]["requests_per_second"] if r["capacity"] else None for r in results)
+    name = f"backend: {what}, req/s at p95 < {P95_LIMIT_MS:.0f} ms (baseline: 1 replica; golive: 2)"
+    if one is None or two is None:
+        return [Figure.unavailable(name, "no step passed (see the steps above)")]
+    return [Figure(name, one, two)]
+
+
+def figures(quick: bool = False) -> list[Figure]:
+    """For bench/run.py: the default ladder; with `quick` 20 users, 12 s settled (Locust's p95 is
+    over a sliding 10 s: the logins must be out of it), 5 s held."""
+    if importlib.util.find_spec("locust") is None:
+        return [Figure.unavailable("backend: capacity", "needs Locust: pip install 'golive[load]'")]
+    if quick:
+        results = [capacity(replicas, [20], 5.0, 0, settle=12.0) for replicas in (1, 2)]
+        return figures_of(results, "20 users (quick: a look, not the capacity)")
+    results = [capacity(replicas, [50, 100, 200, 400], 20.0, 0) for replicas in (1, 2)]
+    return figures_of(results)
 
 
 def main() -> None:
@@ -125,6 +159,8 @@ def main() -> None:
             indent=2,
         )
     )
+    print()
+    print(table([(NAME, figure) for figure in figures_of(results)]))
 
 
 if __name__ == "__main__":

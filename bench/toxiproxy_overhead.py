@@ -9,6 +9,8 @@ Everything is measured in one run, direct and through the proxy interleaved:
 3. Postgres: pgbench select-only, 4 clients, direct vs through the proxy.
 4. Toxic accuracy: a 50 ms latency toxic (goal: p50 within 2 ms of 50 ms added) and a 2000 KB/s
    bandwidth toxic (measured rate vs asked).
+
+Its figures close the output as bench/figures.py's table (bench/run.py prints every bench's so).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from figures import Figure, table
 
 from golive.fixtures.network import LOOPBACK, listening_socket
 from golive.fixtures.providers.local.postgres import LocalPostgres
@@ -91,6 +96,9 @@ def bulk(target: str, megabytes: int) -> float:
     return megabytes / elapsed
 
 
+NAME = "toxiproxy_overhead"
+
+
 def pgbench(bindir: Path, host: str, port: int, password: str, seconds: int) -> float:
     env = {"PGPASSWORD": password, "PATH": "/usr/bin:/bin"}
     output = subprocess.run(
@@ -121,12 +129,16 @@ def pgbench(bindir: Path, host: str, port: int, password: str, seconds: int) -> 
     return float(match.group(1))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--round-trips", type=int, default=3000)
-    parser.add_argument("--megabytes", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Measured:
+    latency: dict[str, list[float]]  # direct/proxy: median round trip per run, s
+    throughput: dict[str, list[float]]  # MB/s
+    tps: dict[str, list[float]]
+    with_latency: float  # median round trip through a 50 ms latency toxic, s
+    limited: float  # MiB/s through a 2000 KB/s bandwidth toxic
+
+
+def measure(round_trip_count: int, megabytes: int, runs: int, pgbench_seconds: int) -> Measured:
     echo_sock, sink_sock = listening_socket(), listening_socket()
     servers = subprocess.Popen(
         [sys.executable, "-c", SERVERS, str(echo_sock.fileno()), str(sink_sock.fileno())],
@@ -164,15 +176,17 @@ def main() -> None:
             throughput: dict[str, list[float]] = {"direct": [], "proxy": []}
             tps: dict[str, list[float]] = {"direct": [], "proxy": []}
             round_trips(echo, 200), round_trips(via["echo"], 200)  # warm-up
-            for _ in range(args.runs):
-                latency["direct"].append(statistics.median(round_trips(echo, args.round_trips)))
-                latency["proxy"].append(statistics.median(round_trips(via["echo"], args.round_trips)))
-                throughput["direct"].append(bulk(sink, args.megabytes))
-                throughput["proxy"].append(bulk(via["sink"], args.megabytes))
-                tps["direct"].append(pgbench(postgres.bindir, LOOPBACK, postgres.port, postgres.password, 5))
-                proxy_host, proxy_port = via["pg"].rsplit(":", 1)
+            proxy_host, proxy_port = via["pg"].rsplit(":", 1)
+            for _ in range(runs):
+                latency["direct"].append(statistics.median(round_trips(echo, round_trip_count)))
+                latency["proxy"].append(statistics.median(round_trips(via["echo"], round_trip_count)))
+                throughput["direct"].append(bulk(sink, megabytes))
+                throughput["proxy"].append(bulk(via["sink"], megabytes))
+                tps["direct"].append(
+                    pgbench(postgres.bindir, LOOPBACK, postgres.port, postgres.password, pgbench_seconds)
+                )
                 tps["proxy"].append(
-                    pgbench(postgres.bindir, proxy_host, int(proxy_port), postgres.password, 5)
+                    pgbench(postgres.bindir, proxy_host, int(proxy_port), postgres.password, pgbench_seconds)
                 )
             client.add_toxic("echo", "latency", {"latency": 50})
             with_latency = statistics.median(round_trips(via["echo"], 200))
@@ -185,6 +199,57 @@ def main() -> None:
             proxy_server.stop()
             servers.terminate()
             servers.wait(10)
+    return Measured(latency, throughput, tps, with_latency, limited)
+
+
+def figures_of(measured: Measured) -> list[Figure]:
+    def median(values: dict[str, list[float]], which: str) -> float:
+        return statistics.median(values[which])
+
+    direct_rtt, proxy_rtt = median(measured.latency, "direct"), median(measured.latency, "proxy")
+    return [
+        Figure(
+            "fault proxy: round trip p50, 64-byte echo, ms (baseline: direct)",
+            direct_rtt * 1e3,
+            proxy_rtt * 1e3,
+        ),
+        Figure(
+            "fault proxy: bulk, one connection, MB/s (baseline: direct)",
+            median(measured.throughput, "direct"),
+            median(measured.throughput, "proxy"),
+        ),
+        Figure(
+            "fault proxy: pgbench -S, 4 clients, tps (baseline: direct)",
+            median(measured.tps, "direct"),
+            median(measured.tps, "proxy"),
+        ),
+        Figure(
+            "latency toxic: p50 added, ms (baseline: the 50 asked)",
+            50.0,
+            (measured.with_latency - proxy_rtt) * 1e3,
+        ),
+        # MiB/s in KB/s (1 KB = 1000 bytes, as Toxiproxy counts).
+        Figure(
+            "bandwidth toxic: KB/s measured (baseline: the 2000 asked)", 2000.0, measured.limited * 1048.576
+        ),
+    ]
+
+
+def figures(quick: bool = False) -> list[Figure]:
+    """For bench/run.py: the same, briefly with `quick` (1 run, smaller samples)."""
+    if quick:
+        return figures_of(measure(500, 50, 1, 2))
+    return figures_of(measure(3000, 200, 3, 5))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--round-trips", type=int, default=3000)
+    parser.add_argument("--megabytes", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    measured = measure(args.round_trips, args.megabytes, args.runs, 5)
+    latency, throughput, tps = measured.latency, measured.throughput, measured.tps
     direct_rtt, proxy_rtt = statistics.median(latency["direct"]), statistics.median(latency["proxy"])
     print(f"round trip p50: direct {direct_rtt * 1e3:.3f} ms, through the proxy {proxy_rtt * 1e3:.3f} ms")
     print(f"  added by the proxy: {(proxy_rtt - direct_rtt) * 1e3:.3f} ms (goal < 0.1)")
@@ -194,10 +259,12 @@ def main() -> None:
     direct_tps, proxy_tps = statistics.median(tps["direct"]), statistics.median(tps["proxy"])
     print(f"pgbench -S, 4 clients: direct {direct_tps:.0f} tps, proxy {proxy_tps:.0f} tps")
     print(f"  proxy / direct: {proxy_tps / direct_tps:.2f}")
-    added = (with_latency - proxy_rtt) * 1e3
+    added = (measured.with_latency - proxy_rtt) * 1e3
     print(f"latency toxic 50 ms: p50 added {added:.2f} ms (error {added - 50:+.2f} ms, goal within 2)")
-    measured = limited * 1048.576  # MiB/s in KB/s (1 KB = 1000 bytes, as Toxiproxy counts)
-    print(f"bandwidth toxic 2000 KB/s: measured {measured:.0f} KB/s ({measured / 2000:.2%} of asked)")
+    rate = measured.limited * 1048.576  # MiB/s in KB/s (1 KB = 1000 bytes, as Toxiproxy counts)
+    print(f"bandwidth toxic 2000 KB/s: measured {rate:.0f} KB/s ({rate / 2000:.2%} of asked)")
+    print()
+    print(table([(NAME, figure) for figure in figures_of(measured)]))
 
 
 if __name__ == "__main__":

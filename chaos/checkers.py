@@ -10,7 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from golive.chaos.experiment import Expectations, Step, Traffic, TrafficExpectation
-from golive.chaos.journal import Check, Journal, RequestRecord
+from golive.chaos.journal import Journal
+from golive.core.chaos_evidence import Check, RequestRecord
 
 ContentRows = Callable[[], dict[str, str]]  # content id -> status, for the experiment's user
 
@@ -26,42 +27,48 @@ def run_checks(
         first = f", first: {describe(outside[0])}: {outside[0].problems[0]}" if outside else ""
         checks.append(
             Check(
-                "every answer is an envelope",
-                not outside,
-                f"{len(outside)} of {len(journal.requests)} answers broke the contract{first}",
+                name="every answer is an envelope",
+                ok=not outside,
+                detail=f"{len(outside)} of {len(journal.requests)} answers broke the contract{first}",
             )
         )
     forbidden = [record for record in method if record.status in expectations.statuses_forbidden]
     checks.append(
         Check(
-            f"no status among {expectations.statuses_forbidden}",
-            not forbidden,
-            f"{len(forbidden)} forbidden answers"
+            name=f"no status among {expectations.statuses_forbidden}",
+            ok=not forbidden,
+            detail=f"{len(forbidden)} forbidden answers"
             + (f", first at {forbidden[0].at} s: {forbidden[0].status}" if forbidden else ""),
         )
     )
     unanswered = [record for record in method if record.status == 0]
-    checks.append(Check("every request was answered", not unanswered, f"{len(unanswered)} without an answer"))
+    checks.append(
+        Check(
+            name="every request was answered",
+            ok=not unanswered,
+            detail=f"{len(unanswered)} without an answer",
+        )
+    )
     codes = {record.error_code for record in method if record.error_code}
     if expectations.error_codes_allowed is not None:
         unexpected = codes - set(expectations.error_codes_allowed)
         checks.append(
             Check(
-                "only the allowed error codes",
-                not unexpected,
-                f"seen {sorted(codes)}; unexpected {sorted(unexpected)}",
+                name="only the allowed error codes",
+                ok=not unexpected,
+                detail=f"seen {sorted(codes)}; unexpected {sorted(unexpected)}",
             )
         )
     for code in expectations.error_codes_required:
         count = sum(1 for record in method if record.error_code == code)
-        checks.append(Check(f"{code} was answered", count > 0, f"{count} times"))
+        checks.append(Check(name=f"{code} was answered", ok=count > 0, detail=f"{count} times"))
     if expectations.max_latency_ms is not None:
         slowest = max((record.latency_ms for record in method), default=0.0)
         checks.append(
             Check(
-                f"every answer within {expectations.max_latency_ms:.0f} ms",
-                slowest <= expectations.max_latency_ms,
-                f"slowest {slowest:.1f} ms",
+                name=f"every answer within {expectations.max_latency_ms:.0f} ms",
+                ok=slowest <= expectations.max_latency_ms,
+                detail=f"slowest {slowest:.1f} ms",
             )
         )
     if expectations.max_latency_ms_while_open is not None:
@@ -70,44 +77,45 @@ def run_checks(
         journal.figures["slowest_circuit_open_ms"] = round(slowest, 3) if fast_fails else None
         checks.append(
             Check(
-                f"refusals while open within {expectations.max_latency_ms_while_open:.0f} ms",
-                bool(fast_fails) and slowest <= expectations.max_latency_ms_while_open,
-                f"{len(fast_fails)} refusals, slowest {slowest:.1f} ms",
+                name=f"refusals while open within {expectations.max_latency_ms_while_open:.0f} ms",
+                ok=bool(fast_fails) and slowest <= expectations.max_latency_ms_while_open,
+                detail=f"{len(fast_fails)} refusals, slowest {slowest:.1f} ms",
             )
         )
-    opened = {
-        event.detail["breaker"]
-        for event in journal.events
-        if event.kind == "breaker" and event.detail["state"] == "OPEN"
-    }
+    changes = [event.breaker for event in journal.events if event.kind == "breaker"]
+    opened = {change.breaker for change in changes if change is not None and change.state == "OPEN"}
     for name in expectations.breakers_opened:
-        checks.append(Check(f"breaker {name} opened", name in opened, f"opened: {sorted(opened) or 'none'}"))
+        checks.append(
+            Check(
+                name=f"breaker {name} opened", ok=name in opened, detail=f"opened: {sorted(opened) or 'none'}"
+            )
+        )
     if expectations.min_success_ratio is not None and method:
         ratio = sum(1 for record in method if 200 <= record.status < 300) / len(method)
         journal.figures["success_ratio"] = round(ratio, 4)
         checks.append(
             Check(
-                f"at least {expectations.min_success_ratio:.0%} succeeded",
-                ratio >= expectations.min_success_ratio,
-                f"{ratio:.1%}",
+                name=f"at least {expectations.min_success_ratio:.0%} succeeded",
+                ok=ratio >= expectations.min_success_ratio,
+                detail=f"{ratio:.1%}",
             )
         )
     for dependency, least in expectations.retries_at_least.items():
         retries = journal.figures.get(f"{dependency}.retries")
         checks.append(
             Check(
-                f"{dependency} retried at least {least} times",
-                retries is not None and retries >= least,
-                "the backend did not say" if retries is None else f"{retries:.0f} retries",
+                name=f"{dependency} retried at least {least} times",
+                ok=retries is not None and retries >= least,
+                detail="the backend did not say" if retries is None else f"{retries:.0f} retries",
             )
         )
     if expectations.recovery_within_seconds is not None:
-        recovery = journal.figures.get("recovery_seconds")
+        recovery = journal.recovery_seconds
         checks.append(
             Check(
-                f"recovered within {expectations.recovery_within_seconds:.1f} s",
-                recovery is not None and recovery <= expectations.recovery_within_seconds,
-                "never recovered" if recovery is None else f"in {recovery:.2f} s",
+                name=f"recovered within {expectations.recovery_within_seconds:.1f} s",
+                ok=recovery is not None and recovery <= expectations.recovery_within_seconds,
+                detail="never recovered" if recovery is None else f"in {recovery:.2f} s",
             )
         )
     for index, step in enumerate(steps):
@@ -136,9 +144,9 @@ def _step(
         admitted = [record for record in records if 200 <= record.status < 300]
         checks.append(
             Check(
-                f"{name}: exactly {expect.admitted} admitted",
-                len(admitted) == expect.admitted,
-                f"{len(admitted)} of {len(records)} admitted ({_by_replica(admitted)})",
+                name=f"{name}: exactly {expect.admitted} admitted",
+                ok=len(admitted) == expect.admitted,
+                detail=f"{len(admitted)} of {len(records)} admitted ({_by_replica(admitted)})",
             )
         )
     if expect.error_code is not None:
@@ -146,9 +154,9 @@ def _step(
         first = f"; first other: {describe(others[0])}" if others else ""
         checks.append(
             Check(
-                f"{name}: every answer {expect.error_code}",
-                bool(records) and not others,
-                f"{len(records) - len(others)} of {len(records)}{first}",
+                name=f"{name}: every answer {expect.error_code}",
+                ok=bool(records) and not others,
+                detail=f"{len(records) - len(others)} of {len(records)}{first}",
             )
         )
     if expect.reached_upstream is not None:
@@ -156,9 +164,9 @@ def _step(
         unknown = sum(record.reached_upstream is None for record in records)
         checks.append(
             Check(
-                f"{name}: {expect.reached_upstream} requests reached the AI service",
-                len(reached) == expect.reached_upstream and not unknown,
-                f"{len(reached)} of {len(records)} reached it ({_by_replica(reached)})"
+                name=f"{name}: {expect.reached_upstream} requests reached the AI service",
+                ok=len(reached) == expect.reached_upstream and not unknown,
+                detail=f"{len(reached)} of {len(records)} reached it ({_by_replica(reached)})"
                 + (f", {unknown} not known (no answer, or the stand-in did not remember)" if unknown else ""),
             )
         )
@@ -179,17 +187,17 @@ def _writes(journal: Journal, expectations: Expectations, rows: dict[str, str]) 
         lost = sorted(content_id for content_id in acknowledged if rows.get(content_id) != "completed")
         checks.append(
             Check(
-                "no acknowledged write lost",
-                not lost,
-                f"{len(acknowledged)} acknowledged, {len(lost)} missing or not completed",
+                name="no acknowledged write lost",
+                ok=not lost,
+                detail=f"{len(acknowledged)} acknowledged, {len(lost)} missing or not completed",
             )
         )
         # Nothing written that was not asked for: at most one job per request sent.
         checks.append(
             Check(
-                "nothing written that was not requested",
-                len(rows) <= len(writes),
-                f"{len(rows)} jobs for {len(writes)} requests",
+                name="nothing written that was not requested",
+                ok=len(rows) <= len(writes),
+                detail=f"{len(rows)} jobs for {len(writes)} requests",
             )
         )
     if expectations.no_duplicate_writes:
@@ -197,9 +205,9 @@ def _writes(journal: Journal, expectations: Expectations, rows: dict[str, str]) 
         answered = sum(1 for record in writes if record.status)
         checks.append(
             Check(
-                "no duplicate writes",
-                completed <= answered and len(rows) <= len(writes),
-                f"{completed} completed jobs, {answered} answered requests, {len(rows)} jobs",
+                name="no duplicate writes",
+                ok=completed <= answered and len(rows) <= len(writes),
+                detail=f"{completed} completed jobs, {answered} answered requests, {len(rows)} jobs",
             )
         )
     return checks

@@ -23,11 +23,15 @@ import httpx
 
 from golive.chaos.checkers import run_checks
 from golive.chaos.experiment import Experiment, Probe, Request, Step, Traffic, WaitFor
-from golive.chaos.journal import Activity, Journal, RequestRecord
+from golive.chaos.journal import Journal
+from golive.core.chaos_evidence import RECOVERY_SECONDS, Activity, RequestRecord
 from golive.core.contract_rules import response_problems
 from golive.core.signals import shielded
 from golive.fixtures.toxiproxy import ToxiproxyClient
 from golive.fixtures.upstream.control import UpstreamControl
+
+# (URL, the replica's own id) -> dependency -> (retries, trips) it has counted since it started.
+ReplicaCounts = dict[tuple[str, str], dict[str, tuple[float, float]]]
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 SAMPLE_SECONDS = 0.1
@@ -43,6 +47,9 @@ class Target:
     content_rows: Callable[[], dict[str, str]]
     proxies: set[str] = field(default_factory=set)
     database: str | None = None  # the backend's own database (direct, not through the proxy)
+    # How many times each URL is asked for its replica's counts: more than once when the URL is a
+    # load balancer's, each ask reaching one of the replicas behind it.
+    metric_samples: int = 1
 
 
 def breaker_states(client: httpx.Client) -> dict[str, str] | None:
@@ -110,10 +117,13 @@ class Runner:
     def __init__(self, experiment: Experiment, target: Target, seed: int | None = None) -> None:
         self.experiment = experiment
         self.target = target
-        self.journal = Journal(experiment.name, experiment.title, seed, replicas=len(target.sut_urls))
+        self.journal = Journal(
+            experiment=experiment.name, title=experiment.title, seed=seed, replicas=len(target.sut_urls)
+        )
         self._local = threading.local()
         self._faults_removed_at: float | None = None
         self._upstream: UpstreamWitness | None = None
+        self._counts_before: ReplicaCounts = {}
 
     def run(self) -> Journal:
         sampler = BreakerSampler(self.target, self.journal)
@@ -126,6 +136,7 @@ class Runner:
                 )
             if self.target.upstream is not None:
                 self._upstream = UpstreamWitness(self.target.upstream)
+            self._counts_before = self._backend_counts()
             if not self._steady_state("steady-state-before"):
                 self.journal.outcome = "steady-state-not-met"
                 return self.journal
@@ -285,26 +296,47 @@ class Runner:
         deadline = started + (expected or 0) + RECOVERY_GRACE_SECONDS
         while True:
             if self._steady_state("steady-state-after"):
-                self.journal.figures["recovery_seconds"] = round(time.monotonic() - started, 3)
+                self.journal.figures[RECOVERY_SECONDS] = round(time.monotonic() - started, 3)
                 return
             if time.monotonic() >= deadline:
-                self.journal.figures["recovery_seconds"] = None
+                self.journal.figures[RECOVERY_SECONDS] = None
                 return
             time.sleep(0.2)
 
+    def _backend_counts(self) -> ReplicaCounts:
+        """Each replica's counts since it started (retries, trips), keyed by its URL and the id
+        it reports: the URL may be a load balancer's, with several replicas behind it."""
+        counts: ReplicaCounts = {}
+        for url in self.target.sut_urls:
+            for _ in range(self.target.metric_samples):
+                try:
+                    metrics = httpx.get(f"{url}/resilience/metrics", timeout=10).json()["data"]
+                    counts[url, str(metrics.get("replica"))] = {
+                        name: (figures["retries"], figures["trips"])
+                        for name, figures in metrics["dependencies"].items()
+                    }
+                except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+                    continue
+        return counts
+
     def _read_backend_figures(self) -> None:
-        """The backend's own counts (retries, trips) for the checks that need its view: retries
-        are each replica's own and add up; trips are of the shared breaker, the same everywhere."""
+        """The backend's own counts (retries, trips) for the checks that need its view, as made
+        during the run: each replica's now less what it had counted before the run (a deployment's
+        replicas have counted since they started), for the replicas seen both times only, so that
+        nothing from before the run is ever counted. Retries are each replica's own and add up;
+        trips are of the shared breaker, the same everywhere."""
         retries: dict[str, float] = {}
         trips: dict[str, float] = {}
-        for url in self.target.sut_urls:
-            try:
-                metrics = httpx.get(f"{url}/resilience/metrics", timeout=10).json()["data"]
-            except (httpx.HTTPError, ValueError, KeyError):
+        for replica, now in self._backend_counts().items():
+            before = self._counts_before.get(replica)
+            if before is None:
                 continue
-            for name, figures in metrics["dependencies"].items():
-                retries[name] = retries.get(name, 0) + figures["retries"]
-                trips[name] = max(trips.get(name, 0), figures["trips"])
+            for name, (retried, tripped) in now.items():
+                retried_before, tripped_before = before.get(name, (0, 0))
+                if retried < retried_before or tripped < tripped_before:
+                    retried_before = tripped_before = 0  # it restarted during the run: all is new
+                retries[name] = retries.get(name, 0) + retried - retried_before
+                trips[name] = max(trips.get(name, 0), tripped - tripped_before)
         for name in retries:
             self.journal.figures[f"{name}.retries"] = retries[name]
             self.journal.figures[f"{name}.trips"] = trips[name]
@@ -353,17 +385,16 @@ class Runner:
             )
         except httpx.HTTPError:
             record = RequestRecord(
-                at,
-                phase,
-                request.method,
-                request.path,
-                0,
-                _ms(started),
-                None,
-                None,
-                [],
-                None,
-                request.writes_content,
+                at=at,
+                phase=phase,
+                method=request.method,
+                path=request.path,
+                status=0,
+                latency_ms=_ms(started),
+                error_code=None,
+                request_id=None,
+                problems=[],
+                writes=request.writes_content,
             )
         else:
             record = _record(at, phase, request, response, _ms(started), request_id)

@@ -18,11 +18,12 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 
+from golive.core.drill_evidence import Step
 from golive.drills.alembic_steps import Migrator
 from golive.drills.backup_tools import BackupError, BackupRejected, Manifest, restore, take_backup, vet
 from golive.drills.data import Sizes, database_state, seed_legacy
 from golive.drills.database import DrillDatabase, UnsafeDatabase
-from golive.drills.result import DrillResult, Step
+from golive.drills.result import DrillResult
 
 Progress = Callable[[str], None]
 
@@ -139,7 +140,7 @@ class BackupDrill:
         self.first = self.migrator.revisions[0]
         self.good = work_dir / "good.sql"
         self.result = DrillResult(
-            "backup", settings={"cases": [bad.name for bad in BAD_BACKUPS], "revision": self.first}
+            drill="backup", settings={"cases": [bad.name for bad in BAD_BACKUPS], "revision": self.first}
         )
 
     def run(self) -> DrillResult:
@@ -156,7 +157,7 @@ class BackupDrill:
 
     def _prepare(self) -> None:
         self.progress(f"legacy data at {self.first}, a good backup, upgrade head")
-        step = Step("a good backup, then the migration")
+        step = Step(name="a good backup, then the migration")
         started = time.perf_counter()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.migrator.run("upgrade", self.first)
@@ -177,7 +178,7 @@ class BackupDrill:
 
     def _refused(self, bad: BadBackup) -> None:
         self.progress(bad.name)
-        step = Step(bad.name)
+        step = Step(name=bad.name)
         started = time.perf_counter()
         path = bad.make(self, self.work_dir)
         try:
@@ -199,7 +200,7 @@ class BackupDrill:
 
     def _good_restores(self) -> None:
         self.progress("the good backup")
-        step = Step("the good backup is accepted and restores")
+        step = Step(name="the good backup is accepted and restores")
         started = time.perf_counter()
         try:
             vetted = vet(self.good, self.database, self.migrator, revision=self.first)

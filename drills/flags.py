@@ -21,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from golive.core.drill_evidence import Step
 from golive.drills.alembic_steps import Migrator
 from golive.drills.database import DrillDatabase
-from golive.drills.result import DrillResult, Step
+from golive.drills.result import DrillResult
 from golive.fixtures.description import Credentials
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.stack import Stack, create_users, new_credentials
@@ -137,7 +138,7 @@ class FlagsDrill:
         self.stack = stack
         self.probes = probes
         self.progress = progress
-        self.result = DrillResult("flags", settings={"flags": [probe.flag for probe in probes]})
+        self.result = DrillResult(drill="flags", settings={"flags": [probe.flag for probe in probes]})
         self.log_dir = stack.log_dir / "drills" / "flags"
         self.users: dict[str, Credentials] = {
             role: new_credentials(f"golive-drill-{role}") for role in ("user", "admin")
@@ -167,7 +168,7 @@ class FlagsDrill:
         return self.result.finish()
 
     def _drill(self, probe: Probe, upstream_url: str) -> Step:
-        step = Step(f"{probe.flag}=false")
+        step = Step(name=f"{probe.flag}=false")
         started = time.perf_counter()
         observed = {}
         for value in ("true", "false"):

@@ -30,12 +30,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import SQLAlchemyError
 
+from golive.core.drill_evidence import Lock, Step
 from golive.drills.alembic_steps import Migrator, StepRun
 from golive.drills.budgets import Budgets
 from golive.drills.catalog import Catalog, read_catalog
 from golive.drills.data import LEGACY_TABLES, Sizes, Snapshot, changes, seed_legacy, snapshot
 from golive.drills.locks import storage_of
-from golive.drills.result import DrillResult, Step
+from golive.drills.result import DrillResult
 from golive.system_under_test.db.models import Base
 from golive.system_under_test.db.urls import sync_database_url
 
@@ -80,7 +81,7 @@ class MigrationDrill:
         self.budgets = budgets
         self.progress = progress
         self.result = DrillResult(
-            "migration",
+            drill="migration",
             settings={
                 "rows": sizes.rows(),
                 "revisions": self.migrator.revisions,
@@ -124,7 +125,7 @@ class MigrationDrill:
         self.references[None] = read_catalog(self.connection)
         if self.references[None].relations:
             raise RuntimeError("the drill's database is not empty: it needs one of its own")
-        step = Step("references: each revision from empty")
+        step = Step(name="references: each revision from empty")
         for revision in self.migrator.revisions:
             self.progress(f"reference schema of {revision}")
             run = self._alembic(step, "upgrade", revision)
@@ -163,7 +164,7 @@ class MigrationDrill:
     def _seed(self) -> None:
         first = self.migrator.revisions[0]
         self.progress(f"legacy data: {self.sizes.total} rows at {first}")
-        step = Step(f"legacy data at {first}", revision=first)
+        step = Step(name=f"legacy data at {first}", revision=first)
         run = self._alembic(step, "upgrade", first)
         with psycopg.connect(self.dsn) as writer:
             seed_legacy(writer, self.sizes)
@@ -207,7 +208,7 @@ class MigrationDrill:
         self.progress(name)
         before_catalog, before_data = read_catalog(self.connection), self.held
         before_storage = storage_of(self.connection)
-        step = Step(name)
+        step = Step(name=name)
         run = self._alembic(step, action, target)
         after = read_catalog(self.connection)
         step.seconds, step.revision = run.seconds, self.migrator.current()
@@ -268,7 +269,7 @@ class MigrationDrill:
         if not added:
             return  # no table or column (a data migration, say): nothing to write into
         self.progress(name)
-        step = Step(name, revision=revision)
+        step = Step(name=name, revision=revision)
         written: dict[str, int] = {}
         with self.connection.transaction():
             for target in _writable(added, self.references[revision]):
@@ -290,7 +291,7 @@ class MigrationDrill:
         """Over budget is a failure, not a warning: in production the same step stops the
         readers and writers of a live table, for longer the more it holds."""
         now_storage = storage_of(self.connection)
-        step.locks = [{"table": lock.table, "mode": lock.mode, "held_ms": lock.held_ms} for lock in run.locks]
+        step.locks = [Lock(table=lock.table, mode=lock.mode, held_ms=lock.held_ms) for lock in run.locks]
         long_locks = []
         for lock in run.locks:
             rows = before[lock.table].rows if lock.table in before else 0

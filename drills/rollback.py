@@ -21,6 +21,7 @@ import psycopg
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from golive.core.drill_evidence import Step
 from golive.drills.alembic_steps import Migrator
 from golive.drills.backup_tools import (
     BackupError,
@@ -34,7 +35,7 @@ from golive.drills.backup_tools import (
 )
 from golive.drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
 from golive.drills.database import DrillDatabase, UnsafeDatabase
-from golive.drills.result import DrillResult, Step
+from golive.drills.result import DrillResult
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.providers.local.redis import LocalRedis
 from golive.fixtures.stack import Stack
@@ -80,7 +81,7 @@ class RollbackDrill:
         self.migrator = Migrator(database.dsn)
         self.first = self.migrator.revisions[0]
         self.result = DrillResult(
-            "rollback",
+            drill="rollback",
             settings={
                 "rows": sizes.rows(),
                 "revisions": self.migrator.revisions,
@@ -119,7 +120,7 @@ class RollbackDrill:
 
     def _legacy(self) -> None:
         self.progress(f"legacy data: {self.sizes.total} rows at {self.first}")
-        step = Step(f"legacy data at {self.first}", revision=self.first)
+        step = Step(name=f"legacy data at {self.first}", revision=self.first)
         started = time.perf_counter()
         self.migrator.run("upgrade", self.first)
         with psycopg.connect(self.database.dsn) as connection:
@@ -138,7 +139,7 @@ class RollbackDrill:
 
     def _backup(self) -> tuple[Path, Path, dict[bytes, RedisValue]]:
         self.progress("backup: pg_dump and redis-cli --rdb")
-        step = Step("backup (pg_dump, redis-cli --rdb)", revision=self.first)
+        step = Step(name="backup (pg_dump, redis-cli --rdb)", revision=self.first)
         stamp = time.strftime("%Y%m%d_%H%M%S")
         started = time.perf_counter()
         backup = self.work_dir / f"backup_{stamp}.sql"
@@ -169,7 +170,7 @@ class RollbackDrill:
 
     def _upgrade(self) -> None:
         self.progress("upgrade head")
-        step = Step("upgrade head")
+        step = Step(name="upgrade head")
         run = self.migrator.run("upgrade", "head")
         step.seconds, step.revision = run.seconds, self.migrator.current()
         step.check(
@@ -180,7 +181,7 @@ class RollbackDrill:
 
     def _traffic(self) -> None:
         self.progress("traffic through the new version")
-        step = Step("traffic through the new version that writes", revision=self.migrator.head)
+        step = Step(name="traffic through the new version that writes", revision=self.migrator.head)
         started = time.perf_counter()
         cluster = self._start(None, self.database.dsn, "new")
         statuses: dict[str, int] = {}
@@ -227,7 +228,7 @@ class RollbackDrill:
 
     def _restore(self, backup: Path) -> str:
         self.progress("vet the backup and restore it into a fresh database")
-        step = Step("restore the backup into a fresh database")
+        step = Step(name="restore the backup into a fresh database")
         started = time.perf_counter()
         vetted = vet(backup, self.database, self.migrator, revision=self.first)
         restored = self.database.create_sibling("restored")
@@ -247,7 +248,7 @@ class RollbackDrill:
 
     def _previous_version(self, restored: str) -> None:
         self.progress("the previous version on the restored database")
-        step = Step("the previous version serves from it", revision=self.first)
+        step = Step(name="the previous version serves from it", revision=self.first)
         self.result.steps.append(step)
         started = time.perf_counter()
         cluster = self._start(self.previous_app, restored, "previous")
@@ -288,7 +289,7 @@ class RollbackDrill:
 
     def _restore_redis(self, rdb: Path, before: dict[bytes, RedisValue]) -> None:
         self.progress("Redis: a new server loads the snapshot")
-        step = Step("Redis restored from the RDB snapshot")
+        step = Step(name="Redis restored from the RDB snapshot")
         started = time.perf_counter()
         database = self.redis_url.rsplit("/", 1)[1]
         server = LocalRedis(self.stack.log_dir, snapshot=rdb, name="redis-restored").start()

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golive.core.load_evidence import Figures
+from golive.core.load_evidence import Figures, TimelineSecond
 
 # `[group] METHOD /path`: how the journeys name their requests.
 _GROUP = re.compile(r"^\[(?P<group>[a-z0-9_-]+)\]\s")
@@ -186,23 +186,9 @@ def read_stats(path: Path) -> RunStats:
     return RunStats(endpoints, sorted(workers))
 
 
-@dataclass(frozen=True)
-class Second:
-    """One second of the run, all requests together (Locust's "Aggregated" history row)."""
-
-    at: int  # epoch second
-    users: int
-    requests_per_second: float
-    failures_per_second: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    requests: int
-    failures: int
-
-
-def read_history(path: Path) -> list[Second]:
-    """The per-second series from `<prefix>_stats_history.csv`."""
+def read_history(path: Path) -> list[TimelineSecond]:
+    """The per-second series from `<prefix>_stats_history.csv`, timed from its first second (the
+    run's); the breakers' states are not Locust's to know (the load run adds them)."""
     try:
         with path.open(newline="") as stream:
             rows = list(csv.DictReader(stream))
@@ -211,13 +197,16 @@ def read_history(path: Path) -> list[Second]:
     return list(_seconds(rows))
 
 
-def _seconds(rows: Iterable[dict[str, str]]) -> Iterable[Second]:
+def _seconds(rows: Iterable[dict[str, str]]) -> Iterable[TimelineSecond]:
+    start: int | None = None
     for row in rows:
         if row.get("Name") != "Aggregated":
             continue
         try:
-            yield Second(
-                at=int(row["Timestamp"]),
+            at = int(row["Timestamp"])
+            second = TimelineSecond(
+                t=at - (at if start is None else start),
+                at=at,
                 users=int(row["User Count"]),
                 requests_per_second=round(float(row["Requests/s"]), 2),
                 failures_per_second=round(float(row["Failures/s"]), 2),
@@ -226,9 +215,12 @@ def _seconds(rows: Iterable[dict[str, str]]) -> Iterable[Second]:
                 p99_ms=_number(row["99%"]),
                 requests=int(row["Total Request Count"]),
                 failures=int(row["Total Failure Count"]),
+                breakers={},
             )
         except (KeyError, ValueError, TypeError):
             continue  # a row being written as we read
+        start = at if start is None else start
+        yield second
 
 
 def _number(text: str) -> float | None:

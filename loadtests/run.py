@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from golive.core.load_regression import Regression, compare
 from golive.fixtures.network import LOOPBACK, free_port
 from golive.fixtures.processes import ChildProcess
 from golive.loadtests.profiles import Profile
-from golive.loadtests.results import ResultsError, RunStats, Second, read_history, read_stats
+from golive.loadtests.results import ResultsError, RunStats, read_history, read_stats
 from golive.loadtests.thresholds import Verdict, evaluate_all
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -126,7 +126,7 @@ class LoadResult:
     backends: int
     workers: int
     stats: RunStats
-    history: list[Second]
+    history: list[TimelineSecond]  # the breakers' states not yet in
     verdicts: list[Verdict]
     breakers: list[BreakerChange]
     generator: GeneratorLoad
@@ -188,7 +188,7 @@ class LoadResult:
             while changes and changes[0].at < second.at + 1:
                 change = changes.pop(0)
                 states[change.breaker] = change.state
-            rows.append(TimelineSecond(t=second.at - start, **asdict(second), breakers=dict(states)))
+            rows.append(second.model_copy(update={"breakers": dict(states)}))
         events = [
             TimelineEvent(
                 t=round(change.at - start, 3), kind="breaker", breaker=change.breaker, state=change.state
@@ -321,7 +321,7 @@ class LocustRun:
     def main(self) -> ChildProcess:
         return self.processes[0]
 
-    def wait(self, progress: Callable[[Second], None] = lambda second: None) -> int:
+    def wait(self, progress: Callable[[TimelineSecond], None] = lambda second: None) -> int:
         """Until Locust ends (or the run time plus a grace period, and the wait for its workers,
         passes: then it is stopped), reporting each new second of its history. Returns Locust's
         exit code."""

@@ -41,7 +41,7 @@ def build_report(run_dir: Path) -> Report:
     if not (run_dir / "run.json").is_file():
         raise NotARunDirectory(f"{run_dir}: not a golive run directory (no run.json)")
     evidence = Evidence.read(run_dir)
-    deployment = (evidence.stack or {}).get("provider") == "external"
+    deployment = evidence.stack is not None and evidence.stack.deployment
     gates = evaluate(evidence, deployment)
     summary = summarize(evidence, gates, deployment)
     paths = {name: run_dir / name for name in FILES}

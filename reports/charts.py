@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
-from typing import Any
 
+from golive.core.drill_evidence import DrillRecord
 from golive.core.load_evidence import TimelineEvent, TimelineRecord, TimelineSecond
 
 WIDTH = 880
@@ -120,8 +120,8 @@ def timeline_svg(timeline: TimelineRecord) -> str:
     return "".join(parts)
 
 
-def steps_svg(drill: dict[str, Any]) -> str:
-    steps = [(str(step["name"]), float(step.get("seconds", 0))) for step in drill.get("steps", [])]
+def steps_svg(drill: DrillRecord) -> str:
+    steps = [(step.name, step.seconds) for step in drill.steps]
     if not steps:
         return '<p class="none">The drill recorded no step.</p>'
     longest = max(seconds for _, seconds in steps) or 1.0

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Any, Protocol
 
+from golive.core.chaos_evidence import JournalRecord
+from golive.core.drill_evidence import drill_file
+from golive.core.health_evidence import HEALTH_FILE, HealthCheck
 from golive.core.junit import Case
-from golive.core.load_evidence import LoadRecord
+from golive.core.load_evidence import BASELINE_FILE, LOAD_DIR, LOAD_FILE, TIMELINE_FILE, LoadRecord
 from golive.core.load_regression import compare
-from golive.reports.evidence import Evidence
+from golive.reports.evidence import JOURNAL_PATTERNS, Evidence
 from golive.reports.gate_map import gate_of, not_applicable
 
 
@@ -151,6 +155,11 @@ class TestsGate(_Gate):
         return combine(self, [judge_tests(evidence, self.id)], "none of its tests ran")
 
 
+# The load run's files, as the gates name them.
+LOAD_EVIDENCE = f"{LOAD_DIR}/{LOAD_FILE}"
+TIMELINE_EVIDENCE = f"{LOAD_DIR}/{TIMELINE_FILE}"
+BASELINE_EVIDENCE = f"{LOAD_DIR}/{BASELINE_FILE}"
+
 # The backend's name for each dependency a stack may start (stack.json's keys): /health reports
 # the first three under data.dependencies, /pusher/status reports Pusher as its data.status.
 REPORTED_AS = {"postgres": "database", "redis": "redis", "upstream": "upstream", "pusher": "pusher"}
@@ -167,38 +176,50 @@ class HealthGate(_Gate):
 
     def _endpoints(self, evidence: Evidence) -> Part:
         if evidence.health is None:
-            return Part(Status.MISSING, "the health checks did not run")
-        checks = evidence.health.get("checks", [])
-        problems = [f"{check['path']}: {check['problem']}" for check in checks if check.get("problem")]
-        answered = ", ".join(f"{check['path']} {check.get('status_code')}" for check in checks)
-        seconds = sum(float(check.get("ms") or 0) for check in checks) / 1000
+            return unreadable(evidence, HEALTH_FILE) or Part(Status.MISSING, "the health checks did not run")
+        checks = evidence.health.checks
+        problems = [f"{check.path}: {check.problem}" for check in checks if check.problem]
+        answered = ", ".join(f"{check.path} {check.status_code}" for check in checks)
+        seconds = sum(check.ms or 0 for check in checks) / 1000
         if not checks or problems:
             detail = "; ".join(problems) or "no endpoint was checked"
-            return Part(Status.FAIL, detail, ["health.json"], seconds)
+            return Part(Status.FAIL, detail, [HEALTH_FILE], seconds)
         states = reported_states(checks)
-        started = [REPORTED_AS[key] for key in (evidence.stack or {}).get("dependencies", [])]
+        started = [REPORTED_AS[key] for key in evidence.stack.dependencies] if evidence.stack else []
         unhealthy = [
             f"{name} is reported {states[name]!r}" if name in states else f"{name} is not reported"
             for name in sorted({*started, *states})
             if states.get(name) not in HEALTHY_STATES
         ]
         if unhealthy:
-            return Part(Status.FAIL, "; ".join(unhealthy), ["health.json"], seconds)
+            return Part(Status.FAIL, "; ".join(unhealthy), [HEALTH_FILE], seconds)
         detail = f"{answered}; {', '.join(f'{name} {state}' for name, state in sorted(states.items()))}"
-        return Part(Status.PASS, detail, ["health.json"], seconds)
+        return Part(Status.PASS, detail, [HEALTH_FILE], seconds)
 
 
-def reported_states(checks: list[dict[str, Any]]) -> dict[str, str]:
-    """Each dependency's state as the recorded answers give it."""
+def reported_states(checks: list[HealthCheck]) -> dict[str, str]:
+    """Each dependency's state as the recorded answers give it (the backend's envelope: its `data`
+    says it, not golive)."""
     states: dict[str, str] = {}
     for check in checks:
-        data = (check.get("body") or {}).get("data") or {}
-        if check["path"] == "/health":
-            for name, dependency in (data.get("dependencies") or {}).items():
-                states[name] = str((dependency or {}).get("status"))
-        elif check["path"] == "/pusher/status" and "status" in data:
+        data = _mapping(_mapping(check.body).get("data"))
+        if check.path == "/health":
+            for name, dependency in _mapping(data.get("dependencies")).items():
+                states[name] = str(_mapping(dependency).get("status"))
+        elif check.path == "/pusher/status" and "status" in data:
             states["pusher"] = str(data["status"])
     return states
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """A JSON object of an answer, or an empty one for whatever else the backend sent."""
+    return value if isinstance(value, dict) else {}
+
+
+def unreadable(evidence: Evidence, file: str) -> Part | None:
+    """The gate's evidence file is there but not as its writer writes it: no evidence, and why."""
+    reason = evidence.unreadable.get(file)
+    return None if reason is None else Part(Status.MISSING, f"{file}: {reason}", [file])
 
 
 @dataclass(frozen=True)
@@ -206,27 +227,21 @@ class DrillGate(_Gate):
     drill: str = ""
 
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
-        document = evidence.drills.get(self.drill)
-        if document is None:
+        file = drill_file(self.drill)
+        result = evidence.drills.get(self.drill)
+        if result is None:
+            broken = unreadable(evidence, file)
+            if broken is not None:
+                return self.result(Status.MISSING, broken.detail, broken.files)
             if deployment:
                 return self.result(Status.NOT_APPLICABLE, "drills need a database golive owns")
             return self.result(Status.MISSING, f"the {self.drill} drill did not run")
-        files = [f"drill-{self.drill}.json"]
-        seconds = float(document.get("seconds") or 0)
-        steps = document.get("steps", [])
-        checks = [check for step in steps for check in step.get("checks", [])]
-        passed = sum(bool(check.get("ok")) for check in checks)
-        detail = f"{len(steps)} steps, {passed}/{len(checks)} checks, {document.get('seconds', 0):.1f} s"
-        if not document.get("ok"):
-            failures = [
-                f"{step['name']}: {check['name']}: {check.get('detail', '')}"
-                for step in steps
-                for check in step.get("checks", [])
-                if not check.get("ok")
-            ]
-            first = failures[0] if failures else f"error: {document.get('error')}"
-            return self.result(Status.FAIL, f"{detail}. First: {first}", files, seconds)
-        return self.result(Status.PASS, detail, files, seconds)
+        checks = result.checks
+        passed = sum(check.ok for check in checks)
+        detail = f"{len(result.steps)} steps, {passed}/{len(checks)} checks, {result.seconds:.1f} s"
+        if not result.ok:
+            return self.result(Status.FAIL, f"{detail}. First: {result.failures[0]}", [file], result.seconds)
+        return self.result(Status.PASS, detail, [file], result.seconds)
 
 
 @dataclass(frozen=True)
@@ -239,54 +254,73 @@ class BreakerGate(_Gate):
         return combine(self, parts, "no chaos experiment ran")
 
     def _chaos(self, evidence: Evidence, deployment: bool) -> Part:
-        if not evidence.chaos:
+        # An experiment its target could not run (a deployment) is listed with the reason, never
+        # counted as held; the gate rests on those that ran.
+        journals = {file: journal for file, journal in evidence.chaos.items() if journal.outcome != "n/a"}
+        inapplicable = [journal for journal in evidence.chaos.values() if journal.outcome == "n/a"]
+        listed = "".join(
+            f"; n/a: {journal.experiment} ({journal.not_applicable})" for journal in inapplicable
+        )
+        broken = [
+            f"{file}: {reason}"
+            for file, reason in evidence.unreadable.items()
+            if any(PurePath(file).match(pattern) for pattern in JOURNAL_PATTERNS)
+        ]
+        if not journals and not broken:
+            if inapplicable:
+                detail = f"chaos: no experiment could run against the deployment{listed}"
+                return Part(Status.NOT_APPLICABLE, detail, list(evidence.chaos))
             if deployment:
                 return Part(
-                    Status.NOT_APPLICABLE, "chaos: n/a (faults are injected through the stack's proxy)"
+                    Status.NOT_APPLICABLE,
+                    "chaos: n/a (without --toxiproxy: the faults need a Toxiproxy in front of the "
+                    "deployment's dependencies)",
                 )
             return Part(Status.MISSING, "no chaos experiment ran")
-        files = [journal["_file"] for journal in evidence.chaos]
-        seconds = sum(float(journal.get("duration_seconds") or 0) for journal in evidence.chaos)
-        held = [journal for journal in evidence.chaos if journal.get("outcome") == "held"]
+        files = list(evidence.chaos)
+        seconds = sum(journal.duration_seconds for journal in journals.values())
+        held = [journal for journal in journals.values() if journal.held]
         recovered = sorted(
-            {breaker for journal in evidence.chaos for breaker in _tripped_and_closed(journal)}
+            {breaker for journal in journals.values() for breaker in _tripped_and_closed(journal)}
         )
-        detail = f"{len(held)} of {len(evidence.chaos)} experiments held"
-        if len(held) < len(evidence.chaos):
-            deviated = [_why_not_held(journal) for journal in evidence.chaos if journal not in held]
-            return Part(Status.FAIL, f"{detail}; deviated: {'; '.join(deviated)}", files, seconds)
+        detail = f"{len(held)} of {len(journals)} experiments held"
+        if len(held) < len(journals):
+            deviated = [_why_not_held(journal) for journal in journals.values() if not journal.held]
+            return Part(Status.FAIL, f"{detail}; deviated: {'; '.join(deviated)}{listed}", files, seconds)
+        if broken:
+            return Part(Status.MISSING, f"{detail}; unreadable: {'; '.join(broken)}{listed}", files, seconds)
         if not recovered:
-            return Part(Status.FAIL, f"{detail}, but no breaker was seen to open and close", files, seconds)
-        return Part(Status.PASS, f"{detail}; opened and closed again: {', '.join(recovered)}", files, seconds)
+            return Part(
+                Status.FAIL, f"{detail}, but no breaker was seen to open and close{listed}", files, seconds
+            )
+        return Part(
+            Status.PASS, f"{detail}; opened and closed again: {', '.join(recovered)}{listed}", files, seconds
+        )
 
 
-def _why_not_held(journal: dict[str, Any]) -> str:
+def _why_not_held(journal: JournalRecord) -> str:
     """The experiment, its outcome and what gave it away: its first failed check (which names the
     replica when the experiment had several) or the error that stopped it."""
-    failed = [check for check in journal.get("checks", []) if not check.get("ok")]
-    errors = [
-        event["detail"].get("error") for event in journal.get("events", []) if event.get("kind") == "error"
-    ]
+    failed = [check for check in journal.checks if not check.ok]
+    errors = [event.error for event in journal.events if event.error is not None]
     if failed:
-        reason = f": {failed[0].get('name')}: {failed[0].get('detail')}"
+        reason = f": {failed[0].name}: {failed[0].detail}"
     elif errors:
         reason = f": {errors[0]}"
     else:
         reason = ""
-    return f"{journal.get('experiment')} ({journal.get('outcome')}){reason}"
+    return f"{journal.experiment} ({journal.outcome}){reason}"
 
 
-def _tripped_and_closed(journal: dict[str, object]) -> list[str]:
-    events = journal.get("events", [])
+def _tripped_and_closed(journal: JournalRecord) -> list[str]:
+    """The breakers seen to open, and then to close again."""
     opened: set[str] = set()
     closed: set[str] = set()
-    for event in events if isinstance(events, list) else []:
-        detail = event.get("detail", {}) if event.get("kind") in ("breaker", "waited") else {}
-        breaker, state = detail.get("breaker"), detail.get("state")
-        if breaker and state == "OPEN":
-            opened.add(breaker)
-        elif breaker in opened and state == "CLOSED":
-            closed.add(breaker)
+    for change in (event.breaker for event in journal.events):
+        if change is not None and change.state == "OPEN":
+            opened.add(change.breaker)
+        elif change is not None and change.breaker in opened and change.state == "CLOSED":
+            closed.add(change.breaker)
     return sorted(closed)
 
 
@@ -297,9 +331,13 @@ class LoadGate(_Gate):
 
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
         if evidence.load is None:
-            return self.result(Status.MISSING, "no load profile ran")
-        parts = [self._thresholds(evidence.load), self._regression(evidence.load, evidence.load_baseline)]
-        return combine(self, parts, "no load profile ran")
+            broken = unreadable(evidence, LOAD_EVIDENCE)
+            return combine(
+                self, [broken or Part(Status.MISSING, "no load profile ran")], "no load profile ran"
+            )
+        baseline = unreadable(evidence, BASELINE_EVIDENCE)
+        regression = baseline or self._regression(evidence.load, evidence.load_baseline)
+        return combine(self, [self._thresholds(evidence.load), regression], "no load profile ran")
 
     def _thresholds(self, load: LoadRecord) -> Part:
         thresholds = load.thresholds
@@ -309,7 +347,7 @@ class LoadGate(_Gate):
             f"profile {load.profile.name}: {held}/{len(thresholds)} thresholds held; "
             f"{total.requests_per_second} req/s, p95 {total.p95_ms} ms, {total.failures} failed"
         )
-        files = ["load/load.json", "load/timeline.json"]
+        files = [LOAD_EVIDENCE, TIMELINE_EVIDENCE]
         if held < len(thresholds) or not thresholds:
             broken = [threshold.threshold for threshold in thresholds if not threshold.ok]
             detail += f"; failed: {', '.join(broken) or 'no threshold'}"
@@ -318,7 +356,7 @@ class LoadGate(_Gate):
 
     def _regression(self, load: LoadRecord, baseline: LoadRecord | None) -> Part:
         regression = compare(load, baseline)
-        files = [] if baseline is None else ["load/baseline.json"]
+        files = [] if baseline is None else [BASELINE_EVIDENCE]
         if regression.not_compared is not None:
             return Part(Status.NOT_APPLICABLE, regression.summary, files)
         return Part(Status.FAIL if regression.regressed else Status.PASS, regression.summary, files)
@@ -335,11 +373,11 @@ class RateLimitGate(_Gate):
 
     def _under_load(self, evidence: Evidence) -> Part:
         if evidence.load is None:
-            return Part(Status.MISSING, "no load run")
+            return unreadable(evidence, LOAD_EVIDENCE) or Part(Status.MISSING, "no load run")
         # Only the burst journey's requests, as the load run marked them: a journey that waits out
         # a 429 (a retried log-in) proves the limiter answered, not that it holds a burst back.
         burst = [figures for figures in evidence.load.endpoints.values() if figures.expects_throttle]
-        files = ["load/load.json"]  # the load run's time is the load gate's
+        files = [LOAD_EVIDENCE]  # the load run's time is the load gate's
         throttled = sum(figures.requests for figures in burst if figures.throttled)
         failures = sum(figures.failures for figures in burst)
         if not burst:

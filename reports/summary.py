@@ -108,7 +108,7 @@ def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> 
         reasons=reasons,
         run_id=evidence.run_dir.name,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        target=(evidence.stack or {}).get("sut"),
+        target=evidence.stack.sut if evidence.stack else None,
         deployment=deployment,
         mode=validate.get("mode"),
         gates=[
@@ -127,17 +127,16 @@ def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> 
             for name, r in evidence.suites.items()
         },
         drills={
-            name: DrillSummary(ok=bool(d.get("ok")), seconds=float(d.get("seconds", 0)))
-            for name, d in evidence.drills.items()
+            name: DrillSummary(ok=drill.ok, seconds=drill.seconds) for name, drill in evidence.drills.items()
         },
         chaos=[
             ChaosSummary(
-                experiment=str(j.get("experiment")),
-                outcome=str(j.get("outcome")),
-                duration_seconds=float(j.get("duration_seconds", 0)),
-                recovery_seconds=(j.get("figures") or {}).get("recovery_seconds"),
+                experiment=journal.experiment,
+                outcome=journal.outcome,
+                duration_seconds=journal.duration_seconds,
+                recovery_seconds=journal.recovery_seconds,
             )
-            for j in evidence.chaos
+            for journal in evidence.chaos.values()
         ],
         load=None
         if load is None

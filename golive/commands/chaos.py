@@ -1,4 +1,5 @@
-"""`golive chaos list|run`: the experiment library, and the nightly chaos run."""
+"""`golive chaos list|run`: the experiment library, and the nightly chaos run: against a fresh
+stack, or against a deployment through the Toxiproxy in front of its dependencies."""
 
 from __future__ import annotations
 
@@ -7,24 +8,31 @@ import time
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from golive.chaos.experiment import ExperimentError, library, load
 from golive.chaos.journal import Journal
+from golive.chaos.targets import ExperimentTarget, StackTarget
 from golive.commands.common import (
     ProviderOption,
     RunDirOption,
+    ToxiproxyOption,
+    deployment,
+    deployment_chaos,
     preflight,
     print_stage,
     provider_named,
     run_dir_for,
+    since,
     start_stack,
 )
 from golive.core.console import err, fail
 from golive.core.signals import interruptible, shielded
 from golive.fixtures.stack import Stack, functional_headroom
 from golive.stages.chaos import run_experiment, select_experiments
+from golive.stages.health import unreachable
 
-chaos_app = typer.Typer(help="Chaos experiments against the stack.", no_args_is_help=True)
+chaos_app = typer.Typer(help="Chaos experiments against the stack or a deployment.", no_args_is_help=True)
 
 
 @chaos_app.command("list")
@@ -49,17 +57,42 @@ def chaos_run(
         str | None, typer.Option("--tag", help="only experiments with this tag (e.g. fast)")
     ] = None,
     provider: ProviderOption = "local",
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="run against an existing deployment at this URL, with --toxiproxy "
+            "(credentials: $GOLIVE_{ADMIN,USER}_{USERNAME,PASSWORD})",
+        ),
+    ] = None,
+    toxiproxy: ToxiproxyOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
-    """The nightly chaos run: every experiment against a fresh stack; a JSON journal per run."""
-    chosen = provider_named("chaos run", provider)
+    """The nightly chaos run: every experiment against a fresh stack (or a deployment: --target
+    with its --toxiproxy); a JSON journal per run. Exit 0 when every experiment that ran held, 1
+    when one did not, 3 when none could run against the deployment (each n/a, and why)."""
+    described = deployment("chaos run", target) if target is not None else None
+    if described is not None and toxiproxy is None:
+        raise fail(
+            "chaos run",
+            "--target needs --toxiproxy: the faults go through the Toxiproxy in front of the "
+            "deployment's dependencies (deploy/kubernetes/staging-chaos/)",
+            2,
+        )
+    there = deployment_chaos("chaos run", described, toxiproxy, seed) if toxiproxy is not None else None
+    chosen = provider_named("chaos run", provider) if there is None else None
     try:
         loaded = select_experiments(experiments or [], tag)
     except ExperimentError as error:
         raise fail("chaos run", str(error), 2) from None
     if not loaded:
         raise fail("chaos run", f"no experiment has the tag {tag!r}", 2)
-    preflight("chaos run", functional_headroom(os.environ), loaded)
+    if described is not None:
+        problem = unreachable(described.sut)
+        if problem is not None:
+            raise fail("chaos run", f"--target {described.sut}: {problem}", 2)
+    else:
+        preflight("chaos run", functional_headroom(os.environ), loaded)
     run = run_dir_for("chaos", run_dir)
     journals: list[Journal] = []
     exit_code = 1
@@ -67,36 +100,63 @@ def chaos_run(
     with interruptible():
         try:
             started = time.perf_counter()
-            stack = start_stack("chaos run", chosen, 1, run, env=functional_headroom(os.environ), seed=seed)
-            print_stage("stack", f"{provider}, seed {seed}", time.perf_counter() - started, True)
+            site: ExperimentTarget
+            if there is not None and described is not None:
+                site = there
+                described.run_dir = str(run.path)
+                described.write(run.path / "stack.json")  # the report's: this run was a deployment's
+                run.record("chaos", {"target": described.sut, "toxiproxy": there.toxiproxy})
+                print_stage("target", f"{described.sut}, Toxiproxy {there.toxiproxy}", since(started), True)
+            else:
+                assert chosen is not None
+                stack = start_stack(
+                    "chaos run", chosen, 1, run, env=functional_headroom(os.environ), seed=seed
+                )
+                site = StackTarget(stack)
+                print_stage("stack", f"{provider}, seed {seed}", time.perf_counter() - started, True)
             for attempt in range(1, repeat + 1):
                 for experiment in loaded:
-                    journal = run_experiment(experiment, stack, run.path, seed, attempt)
+                    journal = run_experiment(experiment, site, run.path, seed, attempt)
                     journals.append(journal)
+                    if journal.not_applicable is not None:
+                        print_stage(experiment.name[:10], f"n/a: {journal.not_applicable}", 0, False, True)
+                        continue
                     print_stage(
                         experiment.name[:10], _chaos_summary(journal), journal.duration_seconds, journal.held
                     )
                     for check in journal.checks:
                         if not check.ok:
                             err.print(f"  [red]x[/] {check.name}: {check.detail}", soft_wrap=True)
-            exit_code = 0 if journals and all(journal.held for journal in journals) else 1
+                    for event in journal.events:
+                        if event.kind == "error":
+                            err.print(f"  [red]x[/] {escape(str(event.detail.get('error')))}", soft_wrap=True)
+            ran = [journal for journal in journals if journal.not_applicable is None]
+            exit_code = 0 if ran and all(journal.held for journal in ran) else 1 if ran else 3
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]: faults removed, stopping the stack")
+            err.print(
+                "[yellow]interrupted[/]: faults removed, "
+                + ("stopping the stack" if stack is not None else "the deployment's settings set back")
+            )
             exit_code = 130
         finally:
             if stack is not None:
                 with shielded():
                     stack.close()
-    held = sum(journal.held for journal in journals)
+    ran = [journal for journal in journals if journal.not_applicable is None]
+    held = sum(journal.held for journal in ran)
     run.finish(exit_code, experiments={journal.experiment: journal.outcome for journal in journals})
-    verdict = "[bold green]HELD[/]" if exit_code == 0 else "[bold red]DEVIATED[/]"
-    err.print(f"{verdict}: {held} of {len(journals)} runs held. Journals: {run.path / 'chaos'}")
+    skipped = len(journals) - len(ran)
+    na = f" ({skipped} n/a against this deployment)" if skipped else ""
+    verdict = {0: "[bold green]HELD[/]", 3: "[bold yellow]NOT APPLICABLE[/]"}.get(
+        exit_code, "[bold red]DEVIATED[/]"
+    )
+    err.print(f"{verdict}: {held} of {len(ran)} runs held{na}. Journals: {run.path / 'chaos'}")
     raise typer.Exit(exit_code)
 
 
 def _chaos_summary(journal: Journal) -> str:
     failed = sum(not check.ok for check in journal.checks)
-    recovery = journal.figures.get("recovery_seconds")
+    recovery = journal.recovery_seconds
     parts = [journal.outcome, f"{len(journal.checks) - failed}/{len(journal.checks)} checks"]
     if journal.replicas > 1:
         parts.append(f"{journal.replicas} replicas")

@@ -1,4 +1,5 @@
-"""`golive clean`: what earlier golive runs whose process is gone left behind."""
+"""`golive clean`: what earlier golive runs whose process is gone left behind; with `--cache`,
+golive's cache of Postgres clusters too (the next local stack rebuilds it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from golive.core.console import err
 from golive.core.rundir import mark_killed, run_dir_of
 from golive.fixtures.providers import ProviderError
 from golive.fixtures.providers.docker.engine import OWNER_LABEL, connect, labels_of, leftovers, remove
+from golive.fixtures.providers.local.cluster_cache import ClusterCache
 from golive.fixtures.providers.local.scratch import scratch_dirs
 
 
@@ -22,10 +24,18 @@ def clean(
         bool, typer.Option("--all", help="also containers of golive runs still going (stops them)")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be removed")] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache", help="also the cache of initialized Postgres clusters (the next stack rebuilds it)"
+        ),
+    ] = False,
 ) -> None:
     """Remove what earlier golive runs left behind: the temp dirs (Postgres data, Redis) of runs
-    that were killed, their run.json marked so; containers and networks (found by label)."""
+    that were killed, their run.json marked so; what killed runs left in the Postgres cluster
+    cache (and, with --cache, the cache); containers and networks (found by label)."""
     _clean_scratch_dirs(dry_run)
+    _clean_cluster_cache(dry_run, everything=cache)
     try:
         client = connect()
     except ProviderError as error:
@@ -65,3 +75,20 @@ def _clean_scratch_dirs(dry_run: bool) -> None:
         err.print(f"  removed {scratch.path} (run of pid {pid}, gone)")
     done = "to remove" if dry_run else "removed"
     err.print(f"golive clean: {len(abandoned)} temp dir(s) of killed runs {done}")
+
+
+def _clean_cluster_cache(dry_run: bool, *, everything: bool) -> None:
+    """Half-built or half-removed entries of killed runs always; every entry with --cache."""
+    clusters = ClusterCache.at_home()
+    found = clusters.abandoned()
+    entries = clusters.entries() if everything else []
+    verb = "would remove" if dry_run else "removed"
+    for path in [*found, *entries]:
+        err.print(f"  {verb} {path} ({clusters.size(path) / 1e6:.0f} MB)")
+    if not dry_run:
+        clusters.remove([*found, *entries])
+    done = "to remove" if dry_run else "removed"
+    if everything:
+        err.print(f"golive clean: {len(entries)} cached Postgres cluster(s) {done} ({clusters.root})")
+    elif found:
+        err.print(f"golive clean: {len(found)} leftover(s) of killed runs in {clusters.root} {done}")

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -15,15 +15,18 @@ from rich.table import Table
 
 from golive.chaos.experiment import Experiment
 from golive.core.console import err, fail
-from golive.core.load_evidence import LoadEvidenceError, LoadRecord, read_load_record
+from golive.core.load_evidence import LoadRecord, TimelineSecond, read_load_record
+from golive.core.records import EvidenceError
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
 from golive.fixtures.description import StackDescription, StackFileError, check_url
 from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
 from golive.fixtures.stack import Stack, overridden_by_stack
-from golive.loadtests.results import Second
-from golive.reports.build import Report
 from golive.stages.preflight import experiment_problems, settings_problems
+
+if TYPE_CHECKING:  # the report's builder (a sixth of a second to import) is for the commands that report
+    from golive.chaos.targets import DeploymentTarget
+    from golive.reports.build import Report
 
 ProviderOption = Annotated[
     str,
@@ -38,6 +41,15 @@ RunDirOption = Annotated[
     Path | None,
     typer.Option(
         "--run-dir", help="write artifacts here instead of a new reports/out/<run-id>/", file_okay=False
+    ),
+]
+ToxiproxyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--toxiproxy",
+        help="with --target: the Toxiproxy API in front of the deployment's dependencies (proxies "
+        "postgres, redis, upstream, pusher, as deploy/kubernetes/staging-chaos/toxiproxy.json); the "
+        "chaos experiments run through it",
     ),
 ]
 BaselineOption = Annotated[
@@ -84,6 +96,33 @@ def deployment(command: str, url: str) -> StackDescription:
         raise fail(command, f"--target: {error}", 2) from None
 
 
+def deployment_chaos(
+    command: str, described: StackDescription | None, toxiproxy: str, seed: int | None
+) -> DeploymentTarget:
+    """The deployment as the chaos experiments' target, its --toxiproxy checked before anything
+    starts (with --target, without --seed, answering with golive's four proxies): one line and
+    exit 2 otherwise."""
+    from golive.chaos.targets import DeploymentTarget, toxiproxy_problem  # for the commands that run chaos
+
+    if described is None:
+        raise fail(command, "--toxiproxy needs --target: it is the fault proxy of that deployment", 2)
+    if seed is not None:
+        raise fail(
+            command,
+            "--seed: a deployment's Toxiproxy rolls its own dice "
+            "(golive's proxy takes --seed where it starts)",
+            2,
+        )
+    try:
+        url = check_url(toxiproxy)
+    except StackFileError as error:
+        raise fail(command, f"--toxiproxy: {error}", 2) from None
+    problem = toxiproxy_problem(url)
+    if problem is not None:
+        raise fail(command, f"--toxiproxy {url}: {problem}", 2)
+    return DeploymentTarget(described.sut, url, described.users)
+
+
 def preflight(command: str, overrides: Mapping[str, str], experiments: Sequence[Experiment] = ()) -> None:
     """Every input checked before anything starts (golive/stages/preflight.py); then one line per
     variable of the environment the stack replaces with its own, so none is dropped silently."""
@@ -106,7 +145,7 @@ def baseline_named(command: str, path: Path | None) -> LoadRecord | None:
         return None
     try:
         return read_load_record(path)
-    except LoadEvidenceError as error:
+    except EvidenceError as error:
         raise fail(command, f"--baseline: {error}", 2) from None
 
 
@@ -117,8 +156,8 @@ def run_dir_for(command: str, explicit: Path | None) -> RunDir:
         raise fail(command, str(error), 2) from None
 
 
-def print_stage(name: str, detail: str, seconds: float, ok: bool) -> None:
-    mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+def print_stage(name: str, detail: str, seconds: float, ok: bool, not_applicable: bool = False) -> None:
+    mark = "[dim]N/A [/]" if not_applicable else "[green]PASS[/]" if ok else "[red]FAIL[/]"
     err.print(f"{mark} {escape(name):<32} {seconds:6.1f} s  {escape(redact(detail))}", soft_wrap=True)
 
 
@@ -141,7 +180,7 @@ def progress_printer() -> Callable[[str], None]:
     return progress
 
 
-def load_progress(second: Second) -> None:
+def load_progress(second: TimelineSecond) -> None:
     if second.at % 5:
         return
     p95 = f"{second.p95_ms:.0f} ms" if second.p95_ms is not None else "-"

@@ -168,7 +168,7 @@ def _drill_summary(results: list[tuple[DrillResult, Path]], exit_code: int, run:
     for heading in ("drill", "verdict", "seconds", "checks", "warnings", "result"):
         table.add_column(heading, overflow="fold")
     for result, path in results:
-        checks = [check for step in result.steps for check in step.checks]
+        checks = result.checks
         table.add_row(
             result.drill,
             "[green]PASS[/]" if result.ok else "[red]FAIL[/]",

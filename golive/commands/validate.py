@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,8 +19,10 @@ from golive.commands.common import (
     ProviderOption,
     ReplicasOption,
     RunDirOption,
+    ToxiproxyOption,
     baseline_named,
     deployment,
+    deployment_chaos,
     load_progress,
     preflight,
     print_report,
@@ -32,6 +36,7 @@ from golive.commands.common import (
 from golive.core.console import err, fail
 from golive.core.redaction import redact
 from golive.core.signals import interruptible, shielded
+from golive.fixtures.providers import Provider
 from golive.fixtures.stack import Stack, functional_headroom
 from golive.reports.build import build_report
 from golive.reports.summary import EXIT_CODES
@@ -52,39 +57,57 @@ def validate(
             "(credentials: $GOLIVE_{ADMIN,USER}_{USERNAME,PASSWORD})",
         ),
     ] = None,
+    toxiproxy: ToxiproxyOption = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="a few minutes: the smoke load profile, the fast chaos subset")
     ] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="seed of the fault proxy's dice")] = None,
     baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
+    lanes: Annotated[
+        int | None,
+        typer.Option(
+            "--lanes",
+            min=1,
+            max=4,
+            help="stacks the suites and drills run on side by side, each like the first "
+            "(default: 2 with 2 or more CPUs; 1: every stage in turn)",
+        ),
+    ] = None,
 ) -> None:
     """The go-live validation: the stack (or --target), the guide's health checks, the suites, the
-    migration and rollback drills, a chaos subset and a load profile (each endpoint's latency
-    compared with the --baseline run's, when given); then the report (report.html, summary.json,
-    summary.md, junit.xml) and the verdict. Exit 0 on GO, 1 on NO-GO, 3 when INCOMPLETE."""
+    migration and rollback drills, a chaos subset (against --target: through its --toxiproxy) and
+    a load profile (each endpoint's latency compared with the --baseline run's, when given); then
+    the report (report.html, summary.json, summary.md, junit.xml) and the verdict. Exit 0 on GO, 1
+    on NO-GO, 3 when INCOMPLETE."""
     plan = Plan.for_mode(quick)
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
+    chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
     chosen = provider_named("validate", provider) if described is None else None
     library = []
-    if described is None:
+    if described is None or chaos_there is not None:
         try:
             library = select_experiments([], plan.chaos_tag)
         except ExperimentError as error:
             raise fail("validate", str(error), 2) from None
+    if described is None:
         preflight("validate", functional_headroom(os.environ), library)
     run = run_dir_for("validate", run_dir)
     run.record("validate", {"mode": plan.mode})
+    if chaos_there is not None:
+        run.record("validate", {"toxiproxy": chaos_there.toxiproxy})
     stack: Stack | None = None
+    beside = _LaneStacks(lanes if lanes is not None else min(2, os.cpu_count() or 1))
     outcomes: list[Outcome] = []
     interrupted = False
 
     def report(outcome: Outcome) -> None:
         outcomes.append(outcome)
-        print_stage(outcome.name, outcome.detail, outcome.seconds, outcome.ok)
+        print_stage(outcome.name, outcome.detail, outcome.seconds, outcome.ok, outcome.not_applicable)
 
     printers = Printers(progress_printer, load_progress, _broke_off)
+    stacks: list[Stack] = []
     with interruptible():
         try:
             started = time.perf_counter()
@@ -98,15 +121,23 @@ def validate(
                 described.write(run.path / "stack.json")
             else:
                 assert chosen is not None
+                beside.start(chosen, replicas, run.path)
                 stack = start_stack("validate", chosen, replicas, run, env=functional_headroom(os.environ))
-                report(Outcome("stack", f"{provider}, {replicas} replica(s)", since(started), True))
-            run_stages(plan, run.path, stack, described, library, report, printers, seed, reference)
+                stacks = [stack, *beside.started()]
+                lanes_said = f", {len(stacks)} lanes" if len(stacks) > 1 else ""
+                report(
+                    Outcome("stack", f"{provider}, {replicas} replica(s){lanes_said}", since(started), True)
+                )
+            run_stages(
+                plan, run.path, stacks, described, library, report, printers, seed, reference, chaos_there
+            )
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]: stopping; the report will say what ran")
             interrupted = True
         finally:
-            if stack is not None:
-                with shielded():
+            with shielded():
+                beside.close()
+                if stack is not None:
                     stack.close()
     stages = [asdict(outcome) for outcome in outcomes]
     _recorded(lambda: run.record("validate", {"interrupted": interrupted, "stages": stages}))
@@ -133,3 +164,48 @@ def _recorded(write: Callable[[], None]) -> None:
         write()
     except OSError as error:
         err.print(f"[yellow]run.json not updated[/]: {escape(error.strerror or str(error))}", soft_wrap=True)
+
+
+class _LaneStacks:
+    """The stacks besides the validated one that the suites and drills run on side by side
+    (`--lanes`), started while the first starts. One that does not start is said in a line, and
+    the validation goes on with fewer lanes: they only make it faster."""
+
+    def __init__(self, lanes: int) -> None:
+        self.wanted = lanes - 1
+        self._stacks: list[Stack] = []
+        self._thread: threading.Thread | None = None
+
+    def start(self, provider: Provider, replicas: int, run_dir: Path) -> None:
+        if self.wanted < 1:
+            return
+
+        def start_all() -> None:
+            for lane in range(1, self.wanted + 1):
+                directory = run_dir / "lanes" / str(lane)
+                stack = Stack(provider, directory, replicas=replicas, env=functional_headroom(os.environ))
+                try:
+                    self._stacks.append(stack.start())
+                except Exception as error:
+                    detail = redact(str(error).strip() or type(error).__name__)
+                    err.print(
+                        f"[yellow]golive validate:[/] lane {lane + 1}'s stack did not start "
+                        f"({escape(detail)}); its stages run in the other lanes",
+                        soft_wrap=True,
+                    )
+                    return
+
+        self._thread = threading.Thread(target=start_all, name="golive-lane-stacks", daemon=True)
+        self._thread.start()
+
+    def started(self) -> list[Stack]:
+        if self._thread is not None:
+            self._thread.join()
+        return list(self._stacks)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        for stack in reversed(self._stacks):
+            stack.close()
+        self._stacks.clear()

@@ -1,7 +1,7 @@
 """The load run's evidence, `load.json` and `timeline.json`, one type each: the load run writes
-them with these types and the report reads them back with the same ones (`read`), so a change on
-either side breaks a test, not a gate. They live here, below both, because the report may not
-import the load tests (docs/architecture.md).
+them with these types and the report reads them back with the same ones (`read`, golive.core.records),
+so a change on either side breaks a test, not a gate. They live here, below both, because the report
+may not import the load tests (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import os
 import platform
 import re
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from golive.core.documents import first_problem
+from golive.core.records import EvidenceError, Record
 
 LOAD_FILE = "load.json"
 TIMELINE_FILE = "timeline.json"
@@ -25,30 +25,8 @@ LOAD_DIR = "load"
 _MODEL_NAME = re.compile(r"^model name\s*:\s*(?P<model>.+)$", re.MULTILINE)
 
 
-class LoadEvidenceError(ValueError):
-    """A file that is not the load evidence golive writes: says which and why, on one line."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.reason = reason
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @classmethod
-    def read(cls, path: Path) -> Self:
-        try:
-            return cls.model_validate_json(path.read_bytes())
-        except OSError as error:
-            raise LoadEvidenceError(path, f"cannot read: {error.strerror}") from None
-        except ValidationError as error:
-            reason = f"not the load evidence golive writes: {first_problem(error)}"
-            raise LoadEvidenceError(path, reason) from None
-
-    def write(self, path: Path) -> Path:
-        path.write_text(self.model_dump_json(indent=2))
-        return path
+class _Record(Record):
+    evidence: ClassVar[str] = "the load evidence"
 
 
 class LoadProfile(_Record):
@@ -144,11 +122,12 @@ def read_load_record(path: Path) -> LoadRecord:
     for candidate in (path, path / LOAD_FILE, path / LOAD_DIR / LOAD_FILE):
         if candidate.is_file():
             return LoadRecord.read(candidate)
-    raise LoadEvidenceError(path, f"no {LOAD_FILE} there, nor in {path / LOAD_DIR}")
+    raise EvidenceError(path, f"no {LOAD_FILE} there, nor in {path / LOAD_DIR}")
 
 
 class TimelineSecond(_Record):
-    """One second of the run, all requests together, and each breaker's state in it."""
+    """One second of the run, all requests together (Locust's "Aggregated" row of its per-second
+    history, loadtests/results.py), and each breaker's state in it (the load run's watcher)."""
 
     t: int  # seconds since the run's first
     at: int  # epoch second

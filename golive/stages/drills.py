@@ -29,7 +29,7 @@ def run_drill(
     """The drill's result and where it was written."""
     work_dir = run_dir / "drills" / drill.name
     result = drill.run(DrillRun(database, stack, work_dir, sizes, budgets, progress=progress))
-    return result, result.write(run_dir)
+    return result, result.write_into(run_dir)
 
 
 def run_drills(
@@ -46,7 +46,7 @@ def run_drills(
     for drill in drills:
         with timed(f"drill {drill.name}", report) as stage, stack_database(stack, drill.name) as database:
             result, _ = run_drill(drill, database, stack, run_dir, sizes, budgets, progress)
-            checks = [check for step in result.steps for check in step.checks]
+            checks = result.checks
             stage["ok"] = result.ok
             stage["detail"] = f"{sum(c.ok for c in checks)}/{len(checks)} checks" + (
                 f"; {result.failures[0]}" if result.failures else ""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from golive.core.health_evidence import HEALTH_FILE, HealthCheck, HealthRecord
 from golive.core.redaction import redact, redact_all
 from golive.stages.outcome import Report, timed
 
@@ -20,19 +19,21 @@ def check_health(url: str, run_dir: Path, report: Report) -> bool:
     answer's body for the report to judge what it says."""
     with timed("health", report) as stage:
         checks = [_check(url, path) for path in HEALTH_PATHS]
-        (run_dir / "health.json").write_text(json.dumps({"url": redact(url), "checks": checks}, indent=2))
-        problems = [f"{check['path']}: {check['problem']}" for check in checks if check["problem"]]
+        HealthRecord(url=redact(url), checks=checks).write(run_dir / HEALTH_FILE)
+        problems = [f"{check.path}: {check.problem}" for check in checks if check.problem]
         stage["ok"] = not problems
-        stage["detail"] = "; ".join(problems) or ", ".join(f"{c['path']} {c['status_code']}" for c in checks)
+        stage["detail"] = "; ".join(problems) or ", ".join(f"{c.path} {c.status_code}" for c in checks)
     return bool(stage["ok"])
 
 
-def _check(url: str, path: str) -> dict[str, Any]:
+def _check(url: str, path: str) -> HealthCheck:
     started = time.perf_counter()
     try:
         response = httpx.get(f"{url}{path}", timeout=10)
     except httpx.HTTPError as error:
-        return {"path": path, "status_code": None, "state": None, "ms": None, "problem": redact(str(error))}
+        return HealthCheck(
+            path=path, status_code=None, state=None, ms=None, problem=redact(str(error)), body=None
+        )
     ms = round((time.perf_counter() - started) * 1000, 1)
     try:
         body = response.json()
@@ -46,14 +47,14 @@ def _check(url: str, path: str) -> dict[str, Any]:
     data = body.get("data") if isinstance(body, dict) else None
     state = data.get("status") if isinstance(data, dict) else None
     # The body is what the Health gate judges: each dependency's state as the backend reports it.
-    return {
-        "path": path,
-        "status_code": response.status_code,
-        "state": state,
-        "ms": ms,
-        "problem": problem,
-        "body": redact_all(body),
-    }
+    return HealthCheck(
+        path=path,
+        status_code=response.status_code,
+        state=None if state is None else str(state),
+        ms=ms,
+        problem=problem,
+        body=redact_all(body),
+    )
 
 
 def unreachable(url: str) -> str | None:

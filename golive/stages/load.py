@@ -18,13 +18,12 @@ from golive.chaos.experiment import Experiment
 from golive.chaos.journal import Journal
 from golive.chaos.runner import Runner
 from golive.chaos.runner import Target as ChaosTarget
-from golive.core.load_evidence import LoadRecord
+from golive.core.load_evidence import LoadRecord, TimelineSecond
 from golive.fixtures.description import StackDescription
 from golive.fixtures.stack import FUNCTIONAL_HEADROOM, Stack
 from golive.loadtests.accounts import Accounts, accounts_from_environment, create_accounts
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
 from golive.loadtests.profiles import Profile, load_profile
-from golive.loadtests.results import Second
 from golive.loadtests.run import (
     BreakerWatcher,
     LoadResult,
@@ -62,7 +61,7 @@ def run_profile(
     hosts: list[str],
     accounts_file: Path,
     run_dir: Path,
-    progress: Callable[[Second], None],
+    progress: Callable[[TimelineSecond], None],
     *,
     workers: int = 0,
     master: MasterBinding | None = None,
@@ -110,7 +109,7 @@ def run_load(
     profile_name: str,
     run_dir: Path,
     report: Report,
-    progress: Callable[[Second], None],
+    progress: Callable[[TimelineSecond], None],
     *,
     stack: Stack | None = None,
     deployment: StackDescription | None = None,

@@ -15,6 +15,7 @@ class Outcome:
     detail: str
     seconds: float
     ok: bool
+    not_applicable: bool = False  # it could not run where it was asked to (the detail says why)
 
 
 Report = Callable[[Outcome], None]
@@ -22,8 +23,9 @@ Report = Callable[[Outcome], None]
 
 @contextmanager
 def timed(name: str, report: Report) -> Iterator[dict[str, Any]]:
-    """Times a stage; the body fills `detail` and `ok` (a stage that raises failed)."""
-    result: dict[str, Any] = {"detail": "", "ok": False}
+    """Times a stage; the body fills `detail` and `ok` (a stage that raises failed), or sets
+    `not_applicable`."""
+    result: dict[str, Any] = {"detail": "", "ok": False, "not_applicable": False}
     started = time.perf_counter()
     try:
         yield result
@@ -31,4 +33,5 @@ def timed(name: str, report: Report) -> Iterator[dict[str, Any]]:
         result["detail"], result["ok"] = f"{type(error).__name__}: {error}", False
         raise
     finally:
-        report(Outcome(name, result["detail"], round(time.perf_counter() - started, 1), bool(result["ok"])))
+        seconds = round(time.perf_counter() - started, 1)
+        report(Outcome(name, result["detail"], seconds, bool(result["ok"]), bool(result["not_applicable"])))

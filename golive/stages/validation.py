@@ -2,34 +2,41 @@
 evidence into the run directory, where the report reads it: the environment, the guide's health
 checks, the suites, the migration, rollback, flags and backup drills, a chaos subset, a load profile.
 
-Stages that cannot run against a deployment are not run there; the report marks their gates n/a.
+Stages that cannot run against a deployment are not run there (the drills; chaos too, unless the
+deployment's dependencies go through a Toxiproxy golive is given); the report marks their gates n/a.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from golive.chaos.experiment import Experiment
+from golive.chaos.targets import ExperimentTarget, StackTarget
 from golive.core.junit import API, CONTRACT, GUIDE, REALTIME, RESILIENCE, SECURITY, Suite
-from golive.core.load_evidence import LoadRecord
+from golive.core.load_evidence import LoadRecord, TimelineSecond
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.runner import select
 from golive.fixtures.description import StackDescription
 from golive.fixtures.stack import Stack
-from golive.loadtests.results import Second
 from golive.stages.chaos import run_chaos
 from golive.stages.drills import run_drills
 from golive.stages.environment import record_environment
 from golive.stages.health import check_health
+from golive.stages.lanes import Console, Stage, run_in_lanes
 from golive.stages.load import run_load
 from golive.stages.outcome import Report
 from golive.stages.suites import run_suites
 
 # Each has a gate of its own (reports/gates.py).
 DRILLS = ("migration", "rollback", "flags", "backup")
+# Seconds each takes in a quick validation on a quiet 2-core machine: only for sharing the work
+# between lanes evenly (a wrong figure makes a lane wait longer, never changes a verdict).
+SECONDS = {"security": 90.0, "resilience": 80.0, "api": 26.0, "drills": 26.0, "contract": 20.0,
+           "realtime": 16.0, "guide": 5.0}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,53 +74,84 @@ class Printers:
     """How the command shows what goes on inside a stage, and a stage that broke off."""
 
     drill_progress: Callable[[], Callable[[str], None]]
-    load_progress: Callable[[Second], None]
+    load_progress: Callable[[TimelineSecond], None]
     broke_off: Callable[[str, Exception], None]
 
 
 def run_stages(
     plan: Plan,
     run_dir: Path,
-    stack: Stack | None,
+    stacks: Sequence[Stack],
     described: StackDescription | None,
     experiments: Sequence[Experiment],
     report: Report,
     printers: Printers,
     seed: int | None,
     baseline: LoadRecord | None = None,
+    deployment_chaos: ExperimentTarget | None = None,
 ) -> None:
     """Every stage runs even when one before it failed or broke: the report shows them all.
-    `broke_off` may re-raise (GOLIVE_DEBUG). The load run is compared with `baseline`, if given."""
+    `broke_off` may re-raise (GOLIVE_DEBUG). The load run is compared with `baseline`, if given.
+    The experiments run on the stack, or on the deployment through `deployment_chaos` (its
+    Toxiproxy); against a deployment without one, not at all.
+
+    With more than one stack (the first is the one validated; the others are stacks like it, see
+    `golive validate --lanes`), the suites and the drills run in lanes side by side, one lane per
+    stack, so no lane's faults, breakers or settings reach another's; chaos and load then run
+    alone: they judge timings, which stages beside them would disturb."""
+    stack = stacks[0] if stacks else None
     url = described.sut if described is not None else stack.sut.urls[0] if stack and stack.sut else ""
-    stages: list[tuple[str, Callable[[], object]]] = [
-        ("environment", lambda: record_environment(run_dir, stack, described)),
-        ("health", lambda: check_health(url, run_dir, report)),
-        ("suites", lambda: run_suites(plan.suites, run_dir / "stack.json", run_dir, report)),
-    ]
+    chaos_target = StackTarget(stack) if stack is not None else deployment_chaos
+    stack_files = [run_dir / "stack.json", *(other.run_dir / "stack.json" for other in stacks[1:])]
+    work = [(suite.name, SECONDS.get(suite.name, 10.0)) for suite in plan.suites]
     if stack is not None:
-        sizes = plan.drill_sizes
-        stages += [
-            (
+        work.append(("drills", SECONDS["drills"]))
+    lane_of = balanced(work, len(stack_files))
+    beside = [
+        Stage("environment", lambda console: record_environment(run_dir, stack, described)),
+        Stage("health", lambda console: check_health(url, run_dir, console.outcome)),
+    ]
+    for suite in plan.suites:
+        lane = lane_of[suite.name]
+        beside.append(
+            Stage(
+                suite.name,
+                partial(_suite_stage, suite, stack_files[lane], run_dir),
+                lane,
+            )
+        )
+    if stack is not None:
+        lane = lane_of["drills"]
+        sizes, drills_on = plan.drill_sizes, stacks[lane]
+        beside.append(
+            Stage(
                 "drills",
-                lambda: run_drills(
+                lambda console: run_drills(
                     select(list(plan.drills)),
-                    stack,
+                    drills_on,
                     run_dir,
                     sizes,
                     Budgets(),
-                    report,
-                    printers.drill_progress(),
+                    console.outcome,
+                    console.progress(printers.drill_progress()),
                 ),
-            ),
-            ("chaos", lambda: run_chaos(experiments, stack, run_dir, report, seed)),
-        ]
-    stages.append(
-        (
+                lane,
+            )
+        )
+    run_in_lanes(beside, report, printers.broke_off)
+    alone: list[Stage] = []
+    if chaos_target is not None:
+        target = chaos_target
+        alone.append(
+            Stage("chaos", lambda console: run_chaos(experiments, target, run_dir, console.outcome, seed))
+        )
+    alone.append(
+        Stage(
             "load",
-            lambda: run_load(
+            lambda console: run_load(
                 plan.load_profile,
                 run_dir,
-                report,
+                console.outcome,
                 printers.load_progress,
                 stack=stack,
                 deployment=described,
@@ -121,8 +159,19 @@ def run_stages(
             ),
         )
     )
-    for name, stage in stages:
-        try:
-            stage()
-        except Exception as error:
-            printers.broke_off(name, error)
+    run_in_lanes(alone, report, printers.broke_off)
+
+
+def _suite_stage(suite: Suite, stack_file: Path, run_dir: Path, console: Console) -> bool:
+    return run_suites([suite], stack_file, run_dir, console.outcome)
+
+
+def balanced(work: Sequence[tuple[str, float]], lanes: int) -> dict[str, int]:
+    """Each piece of work to a lane, the longest first, each to the lane with the least so far."""
+    totals = [0.0] * max(1, lanes)
+    lane_of: dict[str, int] = {}
+    for name, seconds in sorted(work, key=lambda item: -item[1]):
+        lane = totals.index(min(totals))
+        lane_of[name] = lane
+        totals[lane] += seconds
+    return lane_of

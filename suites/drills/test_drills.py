@@ -22,7 +22,7 @@ def run_drill(name: str, stack: Stack, work_dir: Path) -> DrillResult:
     with stack_database(stack, name) as database:
         result = DRILLS[name].run(DrillRun(database, stack, work_dir, SIZES))
     assert result.ok, "\n".join(result.failures)
-    written = json.loads(result.write(work_dir).read_text())
+    written = json.loads(result.write_into(work_dir).read_text())
     assert written["ok"] is True
     return result
 

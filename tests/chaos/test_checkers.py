@@ -6,7 +6,8 @@ import yaml
 
 from golive.chaos.checkers import run_checks
 from golive.chaos.experiment import Expectations, Step
-from golive.chaos.journal import Journal, RequestRecord
+from golive.chaos.journal import Journal
+from golive.core.chaos_evidence import RequestRecord
 
 
 def record(
@@ -20,7 +21,17 @@ def record(
     phase: str = "method",
 ) -> RequestRecord:
     return RequestRecord(
-        1.0, phase, "POST", "/x", status, latency, code, "id", problems or [], content_id, writes
+        at=1.0,
+        phase=phase,
+        method="POST",
+        path="/x",
+        status=status,
+        latency_ms=latency,
+        error_code=code,
+        request_id="id",
+        problems=problems or [],
+        content_id=content_id,
+        writes=writes,
     )
 
 
@@ -30,7 +41,7 @@ def verdicts(
     rows: dict[str, str] | None = None,
     **figures: float | None,
 ) -> dict[str, bool]:
-    journal = Journal("e", "t", None)
+    journal = Journal(experiment="e", title="t", seed=None)
     journal.requests = records
     journal.figures.update(figures)
     return {check.name: check.ok for check in run_checks(journal, expectations, lambda: rows or {})}
@@ -118,7 +129,7 @@ def test_too_few_successes_and_retries_fail() -> None:
 
 def step_verdicts(records: list[RequestRecord], traffic: str) -> dict[str, tuple[bool, str]]:
     """The checks of one traffic step (step 0 of the method), by name: (ok, detail)."""
-    journal = Journal("e", "t", None, replicas=2)
+    journal = Journal(experiment="e", title="t", seed=None, replicas=2)
     journal.requests = records
     method = [Step.model_validate({"traffic": yaml.safe_load(traffic)})]
     checks = run_checks(journal, Expectations(), dict, method)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.reports.build import build_report
-from tests.reports.test_report import copy_of, edit_json
+from tests.reports.test_report import copy_of, edit_json, end_as
 
 REFUSED_BY_ONE_REPLICA_ONLY = {
     "name": "step 3 on replica 1: 0 requests reached the AI service",
@@ -20,7 +20,8 @@ def test_the_breakers_gate_names_the_replica_that_deviated(tmp_path: Path) -> No
     run_dir = copy_of("go", tmp_path)
 
     def deviate_on_replica_1(journal: dict[str, Any]) -> None:
-        journal.update(outcome="deviated", replicas=2)
+        end_as(journal, "deviated")
+        journal["replicas"] = 2
         journal["checks"].append(REFUSED_BY_ONE_REPLICA_ONLY)
 
     edit_json(run_dir / "chaos" / "ai-latency-trips-breaker-1.json", deviate_on_replica_1)
@@ -40,7 +41,7 @@ def test_an_experiment_stopped_by_an_error_says_which(tmp_path: Path) -> None:
     run_dir = copy_of("go", tmp_path)
 
     def broken(journal: dict[str, Any]) -> None:
-        journal["outcome"] = "error"
+        end_as(journal, "error")
         journal["events"].append(
             {"at": 1.0, "kind": "error", "detail": {"error": "ValueError: the target has 1 replica"}}
         )

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 
 from golive.chaos.experiment import load
-from golive.chaos.journal import RequestRecord
 from golive.chaos.runner import Runner, UpstreamWitness
 from golive.chaos.targets import dedicated_target
+from golive.core.chaos_evidence import RequestRecord
 from golive.fixtures.stack import Stack
 from golive.fixtures.upstream.behaviour import Stats
 from golive.fixtures.upstream.control import UpstreamControl
@@ -122,10 +122,9 @@ def test_requests_go_to_the_replica_their_step_names_and_every_replica_is_watche
         (1, 1)
     ] * 3
     assert all(record.reached_upstream is False for record in method)  # /auth/me never calls the AI service
-    probed = [
-        (probe.activity["replica"], probe.tolerance_met)
-        for probe in journal.steady_states["before"]["probes"]
-    ]
+    before = journal.steady_states.before
+    assert before is not None
+    probed = [(probe.activity["replica"], probe.tolerance_met) for probe in before.probes]
     assert probed == [(0, True), (1, True)]
     watched = {event.detail["replica"] for event in journal.events if event.kind == "breaker"}
     assert watched == {0, 1}
@@ -150,7 +149,17 @@ class ScriptedStandIn(UpstreamControl):
 
 
 def sent(request_id: str | None) -> RequestRecord:
-    return RequestRecord(1.0, "method", "POST", "/x", 200 if request_id else 0, 1.0, None, request_id, [])
+    return RequestRecord(
+        at=1.0,
+        phase="method",
+        method="POST",
+        path="/x",
+        status=200 if request_id else 0,
+        latency_ms=1.0,
+        error_code=None,
+        request_id=request_id,
+        problems=[],
+    )
 
 
 def test_the_stand_in_tells_which_requests_reached_it() -> None:

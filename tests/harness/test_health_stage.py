@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from golive.core.health_evidence import HEALTH_FILE, HealthRecord
 from golive.reports.evidence import Evidence
 from golive.reports.gates import HealthGate, Status
 from golive.stages.health import HEALTH_PATHS, check_health
@@ -69,3 +70,13 @@ def test_each_answers_body_is_recorded_and_judged(lying_backend: str, tmp_path: 
     )
     assert result.status == Status.FAIL
     assert "database is reported 'down'" in result.detail
+
+
+def test_what_the_stage_writes_reads_back_by_its_type(lying_backend: str, tmp_path: Path) -> None:
+    check_health(lying_backend, tmp_path, lambda outcome: None)
+    read = HealthRecord.read(tmp_path / HEALTH_FILE)
+    assert [(check.path, check.status_code, check.problem) for check in read.checks] == [
+        (path, 200, None) for path in HEALTH_PATHS
+    ]
+    assert read.checks[0].state == "healthy"
+    assert read.checks[0].body == {"status": "success", "data": BODIES["/health"], "metadata": {}}

@@ -21,6 +21,7 @@ def test_an_installed_golive_gets_the_package_into_its_cache(
     bare.mkdir()
     for name in ("package.json", "package-lock.json", "conformance.mjs"):
         shutil.copy(PACKAGE / name, bare / name)
+    monkeypatch.delenv("GOLIVE_CACHE_DIR", raising=False)  # the session's: XDG_CACHE_HOME is tested here
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     project = node_for(bare, "toxiproxy-node-client")
     assert project.directory.is_relative_to(tmp_path / "cache" / "golive" / "node")
@@ -32,6 +33,7 @@ def test_an_installed_golive_gets_the_package_into_its_cache(
 
 def test_without_npm_it_says_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(PACKAGE / "package-lock.json", tmp_path / "package-lock.json")
+    monkeypatch.delenv("GOLIVE_CACHE_DIR", raising=False)  # the session's: XDG_CACHE_HOME is tested here
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda name: None if name == "npm" else real_which(name))

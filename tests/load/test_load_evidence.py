@@ -5,18 +5,22 @@ is refused with the field that is wrong."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from golive.core.load_evidence import (
     BASELINE_FILE,
-    LoadEvidenceError,
+    LOAD_FILE,
+    TIMELINE_FILE,
     LoadRecord,
     Machine,
     TimelineRecord,
     read_load_record,
 )
+from golive.core.records import EvidenceError
 from golive.loadtests.profiles import Profile
 from golive.loadtests.results import read_history, read_stats
 from golive.loadtests.run import BreakerChange, GeneratorLoad, LoadResult
@@ -113,11 +117,56 @@ def test_a_file_of_another_shape_is_refused_with_the_field(
 ) -> None:
     path = tmp_path / "load.json"
     path.write_text(content)
-    with pytest.raises(LoadEvidenceError) as error:
+    with pytest.raises(EvidenceError) as error:
         LoadRecord.read(path)
     assert str(error.value).startswith(f"{path}: {problem}")
 
 
+def without_breakers(timeline: dict[str, Any]) -> None:
+    del timeline["seconds"][1]["breakers"]
+
+
+def renamed_p95(timeline: dict[str, Any]) -> None:
+    timeline["seconds"][0]["p95"] = timeline["seconds"][0].pop("p95_ms")
+
+
+def without_replicas(load: dict[str, Any]) -> None:
+    del load["profile"]["replicas"]  # a field with a default: a profile may leave it, a file may not
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "problem"),
+    [
+        (TIMELINE_FILE, without_breakers, "seconds.1.breakers: Field required"),
+        (TIMELINE_FILE, renamed_p95, "seconds.0.p95_ms: Field required"),
+        (LOAD_FILE, without_replicas, "profile.replicas: Field required"),
+    ],
+)
+def test_what_a_load_run_wrote_with_a_field_renamed_or_missing_is_refused(
+    tmp_path: Path, file: str, change: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    a_result(tmp_path).write(tmp_path)
+    path = tmp_path / file
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+    kind = TimelineRecord if file == TIMELINE_FILE else LoadRecord
+    with pytest.raises(EvidenceError) as error:
+        kind.read(path)
+    assert error.value.reason == f"not the load evidence golive writes: {problem}"
+
+
+def test_the_history_read_is_the_timeline_timed_from_its_first_second(tmp_path: Path) -> None:
+    """Locust's seconds are the timeline's type: read with the run's clock, the breakers added by
+    the run."""
+    result = a_result(tmp_path)
+    assert [(second.t, second.at, second.breakers) for second in result.history] == [
+        (0, 1000, {}),
+        (1, 1001, {}),
+    ]
+    assert [second.t for second in result.timeline().seconds] == [0, 1]
+
+
 def test_a_baseline_path_without_a_load_run_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(LoadEvidenceError, match=r"no load\.json there, nor in .*/load$"):
+    with pytest.raises(EvidenceError, match=r"no load\.json there, nor in .*/load$"):
         read_load_record(tmp_path)

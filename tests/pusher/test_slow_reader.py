@@ -142,3 +142,44 @@ async def test_a_client_that_stops_reading_is_cut_off_without_delaying_others(
     finally:
         slow.close()
         control.close()
+
+
+async def test_a_client_that_falls_behind_gets_every_event_in_order(
+    golive_start_pusher: PusherFactory, connect: SocketFactory, uid: str
+) -> None:
+    """Events go straight onto a socket until its transport holds too much, then into its outbox,
+    and straight on again once that has drained: none overtakes another on the way. Fewer events
+    than the outbox holds, so the client is behind, never cut off."""
+    credentials = golive_start_pusher().credentials
+    sdk = sdk_for(credentials)
+    channel = f"behind-{uid}"
+    events = 600  # 6 MB: more than the socket buffers hold (4 MB at most), fewer than the outbox
+    slow = RawWebSocket(credentials)
+    try:
+        assert slow.read_message()["event"] == "pusher:connection_established"
+        slow.send_text(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}))
+        assert slow.read_message()["event"] == "pusher_internal:subscription_succeeded"
+        fast = await connect(credentials)
+        await fast.subscribe(channel)
+
+        padding = "x" * (EVENT_BYTES - 6)
+        for first in range(0, events, BATCH):
+            sdk.trigger_batch(
+                [
+                    {"channel": channel, "name": "tick", "data": f"{n:06d}{padding}"}
+                    for n in range(first, first + BATCH)
+                ]
+            )
+        for _ in range(events):  # all published and delivered elsewhere before the slow one reads
+            assert (await fast.recv())["event"] == "tick"
+        sdk.trigger(channel, "last", "done")
+        assert (await fast.recv())["event"] == "last"
+
+        def read_all() -> list[dict[str, object]]:
+            return [slow.read_message() for _ in range(events + 1)]
+
+        messages = await asyncio.to_thread(read_all)
+        assert [str(message["data"])[:6] for message in messages[:-1]] == [f"{n:06d}" for n in range(events)]
+        assert messages[-1]["event"] == "last"
+    finally:
+        slow.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
+from golive.core.drill_evidence import DrillRecord, Step
 from golive.core.load_evidence import TimelineEvent, TimelineRecord
 from golive.reports.charts import breaker_spans, fault_windows, steps_svg, timeline_svg
 
@@ -76,10 +77,8 @@ def test_breaker_states_are_drawn_on_the_same_time_axis() -> None:
 
 
 def test_step_durations_are_bars_of_the_recorded_seconds() -> None:
-    drill = {
-        "steps": [{"name": "upgrade head", "seconds": 0.029}, {"name": "downgrade -1 <&>", "seconds": 0.5}]
-    }
-    root = parse(steps_svg(drill))
+    steps = [Step(name="upgrade head", seconds=0.029), Step(name="downgrade -1 <&>", seconds=0.5)]
+    root = parse(steps_svg(DrillRecord(drill="migration", steps=steps)))
     bars = {r.get("data-step"): float(r.get("data-seconds") or 0) for r in root.iter(f"{SVG}rect")}
     assert bars == {"upgrade head": 0.029, "downgrade -1 <&>": 0.5}
     widths = [float(r.get("width") or 0) for r in root.iter(f"{SVG}rect")]
@@ -88,4 +87,4 @@ def test_step_durations_are_bars_of_the_recorded_seconds() -> None:
 
 def test_an_empty_run_says_so_instead_of_drawing_nothing() -> None:
     assert "no second" in timeline_svg(TimelineRecord(started_at=1_000, seconds=[], events=[]))
-    assert "no step" in steps_svg({"steps": []})
+    assert "no step" in steps_svg(DrillRecord(drill="migration"))

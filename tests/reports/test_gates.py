@@ -307,7 +307,8 @@ def test_the_flags_and_backup_drills_have_gates_of_their_own(tmp_path: Path, dri
     assert gate(build_report(run_dir).summary, drill).status == "pass"
 
     def fail(document: dict[str, Any]) -> None:
-        document["ok"] = False
+        # As the drill writes a failed check: its step and the drill not ok either.
+        document["ok"] = document["steps"][0]["ok"] = False
         document["steps"][0]["checks"][0].update(ok=False, detail="a flag stayed on")
 
     edit_json(run_dir / f"drill-{drill}.json", fail)

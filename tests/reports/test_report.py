@@ -20,6 +20,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from golive.core.chaos_evidence import STATUSES, Outcome
 from golive.core.owners import identity
 from golive.reports.build import FILES, build_report
 from golive.reports.gates import GATES
@@ -45,6 +46,12 @@ def edit_json(path: Path, change: Callable[[Any], None]) -> None:
     path.write_text(json.dumps(document, indent=2))
 
 
+def end_as(journal: dict[str, Any], outcome: Outcome) -> None:
+    """A chaos journal's outcome changed as its writer would write it: with the Chaos Toolkit keys
+    derived from it (the report refuses a journal whose keys disagree)."""
+    journal.update(outcome=outcome, status=STATUSES[outcome], deviated=outcome == "deviated")
+
+
 def no_go(run_dir: Path) -> None:
     """The load run's p95 gate set to 1 ms (the run's p95 was 190 ms), and the redis-down
     experiment deviating (its recovery check failed)."""
@@ -55,7 +62,7 @@ def no_go(run_dir: Path) -> None:
         load["ok"] = False
 
     def deviate(journal: dict[str, Any]) -> None:
-        journal["outcome"] = "deviated"
+        end_as(journal, "deviated")
         journal["checks"][-1].update(ok=False, detail="still failing 5 s after the fault was removed")
 
     edit_json(run_dir / "load" / "load.json", tighten)
@@ -222,9 +229,12 @@ def test_an_unreadable_part_is_named_and_keeps_the_verdict_from_go(tmp_path: Pat
     report = build_report(run_dir)
     assert report.summary.verdict == "INCOMPLETE"
     problems = " ".join(report.summary.problems)
-    assert "drill-rollback.json: unreadable" in problems
+    truncated = "drill-rollback.json: not a drill result golive writes: document: Invalid JSON"
+    assert truncated in problems
     assert "junit-api.xml: unreadable JUnit XML" in problems
-    assert gate_statuses(report.summary)["rollback"] == "missing"
+    (rollback,) = [gate for gate in report.summary.gates if gate.id == "rollback"]
+    assert (rollback.status, rollback.evidence) == ("missing", ["drill-rollback.json"])
+    assert rollback.detail.startswith(truncated)  # why it is missing, not that the drill did not run
 
 
 def test_against_a_deployment_the_stack_only_gates_are_not_applicable(tmp_path: Path) -> None:
