@@ -8,14 +8,21 @@ command, a name that is none of them): `golive up` need not import what `golive 
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import typer
 
-# The commands and groups, in the order `golive --help` lists them.
+from golive.extras import missing_extra
+
+# The commands and groups, in the order `golive --help` lists them, each with its module.
 NAMES = ("up", "validate", "report", "selftest", "clean", "drill", "load", "toxiproxy", "pusher", "version")
 GROUPS = ("images", "chaos")
+MODULES = {name: f"golive.commands.{name}" for name in NAMES} | {
+    "images": "golive.images.cli",
+    "chaos": "golive.commands.chaos",
+}
 HELP = "Proves a backend is ready to go live: spins up the stack, tests it, and says GO or NO-GO."
 
 
@@ -34,58 +41,34 @@ def build(only: str | None = None) -> typer.Typer:
     def _group() -> None:
         """A group even with one command registered (Typer would make a lone command the app)."""
 
-    def wanted(name: str) -> bool:
-        return only is None or only == name
-
-    if wanted("up"):
-        from golive.commands.up import up
-
-        app.command()(up)
-    if wanted("validate"):
-        from golive.commands.validate import validate
-
-        app.command()(validate)
-    if wanted("report"):
-        from golive.commands.report import report
-
-        app.command()(report)
-    if wanted("selftest"):
-        from golive.commands.selftest import selftest
-
-        app.command()(selftest)
-    if wanted("clean"):
-        from golive.commands.clean import clean
-
-        app.command()(clean)
-    if wanted("drill"):
-        from golive.commands.drill import drill
-
-        app.command()(drill)
-    if wanted("load"):
-        from golive.commands.load import load
-
-        app.command()(load)
-    if wanted("toxiproxy"):
-        from golive.commands.toxiproxy import toxiproxy
-
-        app.command()(toxiproxy)
-    if wanted("pusher"):
-        from golive.commands.pusher import pusher
-
-        app.command()(pusher)
-    if wanted("version"):
-        from golive.commands.version import version
-
-        app.command()(version)
-    if wanted("images"):
-        from golive.images.cli import images_app
-
-        app.add_typer(images_app, name="images")
-    if wanted("chaos"):
-        from golive.commands.chaos import chaos_app
-
-        app.add_typer(chaos_app, name="chaos")
+    for name in NAMES + GROUPS:
+        if only is None or only == name:
+            _register(app, name, listing=only is None)
     return app
+
+
+def _register(app: typer.Typer, name: str, *, listing: bool) -> None:
+    """Adds command or group `name`; when all are listed, one whose extra is not installed is
+    listed all the same, and running it names the extra."""
+    try:
+        module = importlib.import_module(MODULES[name])
+    except ModuleNotFoundError as error:
+        line = missing_extra(error)
+        if not listing or line is None:
+            raise
+        app.command(name, help=line)(_needs_extra(line))
+        return
+    if name in GROUPS:
+        app.add_typer(getattr(module, f"{name}_app"), name=name)
+    else:
+        app.command()(getattr(module, name))
+
+
+def _needs_extra(line: str) -> Callable[[], None]:
+    def run() -> None:
+        raise SystemExit(f"golive: {line}")
+
+    return run
 
 
 def command_in(argv: Sequence[str]) -> str | None:

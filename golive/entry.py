@@ -5,20 +5,7 @@ from __future__ import annotations
 
 import sys
 
-# Top-level module -> the extra of pyproject.toml that installs it.
-EXTRAS = {
-    "fastapi": "backend",
-    "asyncpg": "backend",
-    "jwt": "backend",
-    "structlog": "backend",
-    "prometheus_client": "backend",
-    "sentry_sdk": "backend",
-    "argon2": "backend",
-    "locust": "load",
-    "testcontainers": "docker",
-    "docker": "docker",
-    "schemathesis": "security",
-}
+from golive.extras import missing_extra
 
 
 def main() -> None:
@@ -27,10 +14,7 @@ def main() -> None:
 
         run()
     except ModuleNotFoundError as error:
-        module = (error.name or "").partition(".")[0]
-        extra = EXTRAS.get(module)
-        if extra is None:
+        line = missing_extra(error)
+        if line is None:
             raise
-        sys.exit(
-            f"golive: this needs golive[{extra}] (no module named {module!r}): pip install 'golive[{extra}]'"
-        )
+        sys.exit(f"golive: {line}")

@@ -8,13 +8,12 @@ import shutil
 from typing import Annotated
 
 import typer
-from docker.models.networks import Network
 from rich.markup import escape
 
 from golive.core.console import err
 from golive.core.rundir import mark_killed, run_dir_of
+from golive.extras import missing_extra
 from golive.fixtures.providers import ProviderError
-from golive.fixtures.providers.docker.engine import OWNER_LABEL, connect, labels_of, leftovers, remove
 from golive.fixtures.providers.local.cluster_cache import ClusterCache
 from golive.fixtures.providers.local.scratch import scratch_dirs
 
@@ -36,6 +35,21 @@ def clean(
     cache (and, with --cache, the cache); containers and networks (found by label)."""
     _clean_scratch_dirs(dry_run)
     _clean_cluster_cache(dry_run, everything=cache)
+    _clean_containers(dry_run, every=every)
+
+
+def _clean_containers(dry_run: bool, *, every: bool) -> None:
+    try:
+        # Imported here: without golive[docker] there is no container of golive's to remove.
+        from docker.models.networks import Network
+
+        from golive.fixtures.providers.docker.engine import OWNER_LABEL, connect, labels_of, leftovers, remove
+    except ModuleNotFoundError as error:
+        line = missing_extra(error)
+        if line is None:
+            raise
+        err.print(f"golive clean: no container looked for: {escape(line)}", soft_wrap=True)
+        return
     try:
         client = connect()
     except ProviderError as error:

@@ -40,6 +40,7 @@ from golive.core.console import err, fail
 from golive.core.documents import located_problem
 from golive.core.load_regression import Regression
 from golive.core.signals import interruptible, shielded
+from golive.extras import require
 from golive.fixtures.network import LOOPBACK
 from golive.fixtures.stack import Stack
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
@@ -142,6 +143,7 @@ def load(
     and compare each endpoint with the --baseline run; CSV, HTML, load.json and a per-second
     timeline.json in <run dir>/load/. Exit 99 when a threshold fails or an endpoint regressed.
     With --master, its Locust workers run on other machines: golive load --worker there."""
+    require("locust")
     given = _given(ctx)
     if worker:
         _work(given, master_host, master_port, master_timeout, run_dir)

@@ -1,4 +1,5 @@
-"""A missing optional dependency is one line naming the extra, not a traceback."""
+"""A missing optional dependency is one line naming the extra, not a traceback; `golive --help`
+and the commands that do not need it work without it."""
 
 from __future__ import annotations
 
@@ -8,17 +9,38 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize(("module", "extra"), [("docker", "docker"), ("fastapi", "backend")])
-def test_a_missing_extra_is_named(module: str, extra: str) -> None:
+def _golive_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
     # A None entry in sys.modules makes `import module` raise ModuleNotFoundError, as if absent.
     program = (
-        f"import sys; sys.modules[{module!r}] = None; sys.argv = ['golive', 'version']; "
+        f"import sys; sys.modules[{module!r}] = None; sys.argv = ['golive', *{list(argv)!r}]; "
         "from golive.entry import main; main()"
     )
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "argv"),
+    [("docker", "docker", ("images", "list")), ("locust", "load", ("load", "--profile", "smoke"))],
+)
+def test_a_command_whose_extra_is_missing_names_it(module: str, extra: str, argv: tuple[str, ...]) -> None:
+    done = _golive_without(module, *argv)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"golive: this needs golive[{extra}] (no module named {module!r}): pip install 'golive[{extra}]'"
     ]
+
+
+@pytest.mark.parametrize("module", ["docker", "locust", "schemathesis"])
+def test_help_lists_every_command_without_an_extra(module: str) -> None:
+    done = _golive_without(module, "--help")
+    assert done.returncode == 0, done.stderr
+    for command in ("up", "validate", "load", "images", "chaos", "clean"):
+        assert f" {command} " in done.stdout
+
+
+def test_clean_works_without_the_docker_extra() -> None:
+    done = _golive_without("docker", "clean", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "golive clean: no container looked for: this needs golive[docker]" in done.stderr
