@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from golive.extras import missing_extra
+from golive.core.extras import missing_extra
 
 # The commands and groups, in the order `golive --help` lists them, each with its module.
 NAMES = ("up", "validate", "report", "selftest", "clean", "drill", "load", "toxiproxy", "pusher", "version")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from golive.extras import missing_extra
+from golive.core.extras import missing_extra
 
 
 def main() -> None:

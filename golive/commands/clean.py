@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 
 from golive.core.console import err
+from golive.core.extras import missing_extra
 from golive.core.rundir import mark_killed, run_dir_of
-from golive.extras import missing_extra
 from golive.fixtures.providers import ProviderError
 from golive.fixtures.providers.local.cluster_cache import ClusterCache
 from golive.fixtures.providers.local.scratch import scratch_dirs

@@ -38,9 +38,9 @@ from golive.commands.common import (
 )
 from golive.core.console import err, fail
 from golive.core.documents import located_problem
+from golive.core.extras import require
 from golive.core.load_regression import Regression
 from golive.core.signals import interruptible, shielded
-from golive.extras import require
 from golive.fixtures.network import LOOPBACK
 from golive.fixtures.stack import Stack
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
