@@ -9,6 +9,7 @@ ends, rather than left testing a stack that died.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from pathlib import Path
 from golive.core.junit import Suite, SuiteResult, read_junit
 from golive.core.signals import shielded
 from golive.fixtures.processes import ChildProcess
+from golive.fixtures.providers.local.scratch import PYTEST_PREFIX, owned_tempdir
 from golive.stages.outcome import Outcome, Report
 
 # The suites are run by path, never imported here: golive/suites is where the package has them.
@@ -40,6 +42,10 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
         f"junit_suite_name={suite.name}",
     ]
     argv += ["-q", "-p", "no:cacheprovider", "--rootdir", str(SUITES_DIR.parent)]
+    # The tests' tmp_path in a marked dir removed afterwards (pytest would keep its runs' dirs in
+    # the temp directory); one a killed golive left is `golive clean`'s.
+    scratch = owned_tempdir(PYTEST_PREFIX, log.parent)
+    argv.append(f"--basetemp={scratch / 'tmp'}")
     started = time.perf_counter()
     log.unlink(missing_ok=True)  # the child appends to its log: this run's output only
     child = ChildProcess(f"pytest {suite.name}", argv, log_path=log).start()
@@ -48,6 +54,7 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
     finally:
         with shielded():
             child.stop()
+            shutil.rmtree(scratch, ignore_errors=True)
     result = read_junit(suite, junit) if junit.exists() else SuiteResult(suite, errors=1)
     result.seconds = round(time.perf_counter() - started, 2)
     result.exit_code = returncode
