@@ -15,8 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
 from golive.drills.locks import LOCKS, HeldLock, LockWatcher
-from golive.system_under_test.db.migrate import alembic_config
-from golive.system_under_test.db.urls import sync_database_url
+from golive.fixtures.backend import Backend
 
 
 @dataclass
@@ -29,7 +28,9 @@ class Migrator:
     def __init__(self, dsn: str, extra_versions: Path | None = None) -> None:
         self.dsn = dsn
         self.extra_versions = extra_versions
-        self.config = alembic_config()
+        backend = Backend.current()
+        self._sync_url = backend.attribute("db.urls", "sync_database_url")
+        self.config = backend.attribute("db.migrate", "alembic_config")()
         if extra_versions is not None:
             script_location = Path(self.config.get_main_option("script_location") or "")
             locations = [str(script_location / "versions"), str(extra_versions)]
@@ -45,7 +46,7 @@ class Migrator:
         return self.revisions[-1]
 
     def current(self) -> str | None:
-        engine = create_engine(sync_database_url(self.dsn), poolclass=pool.NullPool)
+        engine = create_engine(self._sync_url(self.dsn), poolclass=pool.NullPool)
         try:
             with engine.connect() as connection:
                 exists = connection.execute(text("SELECT to_regclass('public.alembic_version')")).scalar()
@@ -60,7 +61,7 @@ class Migrator:
 
     def run(self, action: str, target: str) -> StepRun:
         """`alembic <action> <target>` in one transaction, its locks watched until the commit."""
-        engine = create_engine(sync_database_url(self.dsn), poolclass=pool.NullPool)
+        engine = create_engine(self._sync_url(self.dsn), poolclass=pool.NullPool)
         try:
             with engine.connect() as connection, connection.begin():
                 pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()

@@ -37,8 +37,7 @@ from golive.drills.catalog import Catalog, read_catalog
 from golive.drills.data import LEGACY_TABLES, Sizes, Snapshot, changes, seed_legacy, snapshot
 from golive.drills.locks import storage_of
 from golive.drills.result import DrillResult
-from golive.system_under_test.db.models import Base
-from golive.system_under_test.db.urls import sync_database_url
+from golive.fixtures.backend import Backend
 
 Progress = Callable[[str], None]
 # What the guide's migrations add (a table, or a table.column), and rows to put there: written by
@@ -153,11 +152,14 @@ class MigrationDrill:
         self.result.steps.append(step)
 
     def _model_differences(self) -> list[str]:
+        backend = Backend.current()
+        metadata = backend.attribute("db.models", "Base").metadata
+        sync_database_url = backend.attribute("db.urls", "sync_database_url")
         engine = create_engine(sync_database_url(self.dsn), poolclass=pool.NullPool)
         try:
             with engine.connect() as connection:
                 context = MigrationContext.configure(connection, opts={"compare_type": True})
-                return [_describe(difference) for difference in compare_metadata(context, Base.metadata)]
+                return [_describe(difference) for difference in compare_metadata(context, metadata)]
         finally:
             engine.dispose()
 

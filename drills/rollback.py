@@ -36,13 +36,13 @@ from golive.drills.backup_tools import (
 from golive.drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
 from golive.drills.database import DrillDatabase, UnsafeDatabase
 from golive.drills.result import DrillResult
+from golive.fixtures.backend import Backend
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.providers.local.redis import LocalRedis
 from golive.fixtures.stack import Stack
 from golive.fixtures.sut import SutCluster
 
 Progress = Callable[[str], None]
-LEGACY_APP = "golive.system_under_test.legacy:app"
 ADMIN = "legacy-user-1"  # seeded as an admin (see drills.data)
 USER = "legacy-user-2"
 # Keys of every Redis type, with and without expiry, beside whatever the backend keeps there.
@@ -69,10 +69,11 @@ class RollbackDrill:
         work_dir: Path,
         sizes: Sizes,
         *,
-        previous_app: str = LEGACY_APP,
+        previous_app: str | None = None,
         progress: Progress = lambda message: None,
     ) -> None:
-        self.previous_app = previous_app
+        # The version before the migration: the backend's legacy app (its contract's optional entry).
+        self.previous_app = previous_app or f"{Backend.current().package}.legacy:app"
         self.database = database
         self.stack = stack
         self.work_dir = work_dir

@@ -14,6 +14,7 @@ from golive.chaos.experiment import ExperimentError, library, load
 from golive.chaos.journal import Journal
 from golive.chaos.targets import ExperimentTarget, StackTarget
 from golive.commands.common import (
+    AppOption,
     ProviderOption,
     RunDirOption,
     ToxiproxyOption,
@@ -25,6 +26,7 @@ from golive.commands.common import (
     run_dir_for,
     since,
     start_stack,
+    use_backend,
 )
 from golive.core.console import err, fail
 from golive.core.signals import interruptible, shielded
@@ -57,6 +59,7 @@ def chaos_run(
         str | None, typer.Option("--tag", help="only experiments with this tag (e.g. fast)")
     ] = None,
     provider: ProviderOption = "local",
+    app: AppOption = None,
     target: Annotated[
         str | None,
         typer.Option(
@@ -80,6 +83,7 @@ def chaos_run(
             2,
         )
     there = deployment_chaos("chaos run", described, toxiproxy, seed) if toxiproxy is not None else None
+    use_backend("chaos run", app)
     chosen = provider_named("chaos run", provider) if there is None else None
     try:
         loaded = select_experiments(experiments or [], tag)

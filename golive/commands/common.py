@@ -4,6 +4,7 @@ the one line and exit code when it cannot be), and the lines they print about st
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ from golive.core.load_evidence import LoadRecord, TimelineSecond, read_load_reco
 from golive.core.records import EvidenceError
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
+from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
+from golive.fixtures.backend import Backend, BackendError
 from golive.fixtures.description import StackDescription, StackFileError, check_url
 from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
 from golive.fixtures.stack import Stack, overridden_by_stack
@@ -60,6 +63,40 @@ BaselineOption = Annotated[
         "the last GO of the same load on this machine",
     ),
 ]
+
+
+AppOption = Annotated[
+    str | None,
+    typer.Option(
+        "--app",
+        envvar=BACKEND_ENV_VAR,
+        help="your backend, as PACKAGE.main:app (laid out like the reference backend; importable from "
+        "the current directory or the environment): golive starts it instead of the reference backend",
+        show_default="the reference backend",
+    ),
+]
+
+
+def use_backend(command: str, app: str | None) -> Backend:
+    """The backend this command and everything it starts run (GOLIVE_APP for the children, the
+    current directory importable as for `uvicorn`), checked against the contract before anything
+    starts: exit 2 naming what it misses."""
+    try:
+        backend = Backend.from_app(app) if app else Backend.current()
+    except BackendError as error:
+        raise fail(command, f"--app: {error}", 2) from None
+    if not backend.is_reference:
+        here = os.getcwd()
+        if here not in sys.path:
+            sys.path.insert(0, here)
+        paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    os.environ[BACKEND_ENV_VAR] = backend.app
+    try:
+        backend.check()
+    except BackendError as error:
+        raise fail(command, f"--app: {error}", 2) from None
+    return backend
 
 
 def provider_named(command: str, name: str) -> Provider:

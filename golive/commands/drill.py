@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from golive.commands.common import (
+    AppOption,
     ProviderOption,
     RunDirOption,
     preflight,
@@ -24,6 +25,7 @@ from golive.commands.common import (
     provider_named,
     run_dir_for,
     start_stack,
+    use_backend,
 )
 from golive.core.console import err, fail
 from golive.core.redaction import redact
@@ -76,6 +78,7 @@ def drill(
         ),
     ] = Budgets.max_rewrite_rows,
     provider: ProviderOption = "local",
+    app: AppOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
     """Migration and rollback drills: the guide's migration, rollback, partial rollback and
@@ -89,6 +92,7 @@ def drill(
     given = None
     if database_url is not None:
         given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
+    use_backend("drill", app)
     stack_provider = provider_named("drill", provider)
     needs_stack = given is None or any(chosen_drill.runs_backend for chosen_drill in chosen)
     if needs_stack:

@@ -23,6 +23,7 @@ from golive.chaos.experiment import Experiment, ExperimentError, resolve
 from golive.chaos.experiment import load as load_experiment
 from golive.chaos.targets import dedicated_target
 from golive.commands.common import (
+    AppOption,
     BaselineOption,
     ProviderOption,
     RunDirOption,
@@ -35,6 +36,7 @@ from golive.commands.common import (
     provider_named,
     run_dir_for,
     start_stack,
+    use_backend,
 )
 from golive.core.console import err, fail
 from golive.core.documents import located_problem
@@ -136,6 +138,7 @@ def load(
         ),
     ] = MASTER_TIMEOUT,
     provider: ProviderOption = "local",
+    app: AppOption = None,
     baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
@@ -152,6 +155,7 @@ def load(
     reference = baseline_named("load", baseline)
     experiment = _during(during, target)
     described = deployment("load", target) if target is not None else None
+    use_backend("load", app)
     stack_provider = provider_named("load", provider)
     if described is None:
         preflight("load", profile.backend_env, [experiment] if experiment else [])

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from golive.commands.common import (
+    AppOption,
     ProviderOption,
     ReplicasOption,
     RunDirOption,
@@ -16,6 +17,7 @@ from golive.commands.common import (
     provider_named,
     run_dir_for,
     start_stack,
+    use_backend,
 )
 from golive.core.console import err
 from golive.core.signals import interruptible, shielded
@@ -24,11 +26,13 @@ from golive.fixtures.description import StackDescription
 
 def up(
     provider: ProviderOption = "local",
+    app: AppOption = None,
     replicas: ReplicasOption = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one line of JSON when ready")] = False,
     run_dir: RunDirOption = None,
 ) -> None:
     """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
+    use_backend("up", app)
     chosen = provider_named("up", provider)
     preflight("up", {})
     run = run_dir_for("up", run_dir)

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from golive.chaos.experiment import ExperimentError
 from golive.commands.common import (
+    AppOption,
     BaselineOption,
     ProviderOption,
     ReplicasOption,
@@ -32,6 +33,7 @@ from golive.commands.common import (
     run_dir_for,
     since,
     start_stack,
+    use_backend,
 )
 from golive.core.console import err, fail
 from golive.core.redaction import redact
@@ -48,6 +50,7 @@ from golive.stages.validation import Plan, Printers, run_stages
 
 def validate(
     provider: ProviderOption = "local",
+    app: AppOption = None,
     replicas: ReplicasOption = 1,
     target: Annotated[
         str | None,
@@ -84,6 +87,7 @@ def validate(
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
     chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
+    use_backend("validate", app)
     chosen = provider_named("validate", provider) if described is None else None
     library = []
     if described is None or chaos_there is not None:

@@ -19,9 +19,9 @@ import redis
 
 from golive import __version__
 from golive.core.redaction import redact
+from golive.fixtures.backend import Backend
 from golive.fixtures.description import StackDescription
 from golive.fixtures.stack import Stack
-from golive.system_under_test.settings import Settings
 
 LIBRARIES = (
     "fastapi",
@@ -47,6 +47,8 @@ def record_environment(run_dir: Path, stack: Stack | None, deployment: StackDesc
         "cpus": os.cpu_count(),
         "memory_gib": round(memory / 2**30, 1),
         "libraries": {name: _version(name) for name in LIBRARIES},
+        # Which backend was validated: the reference one, or a team's (--app).
+        "backend": Backend.current().app,
     }
     if stack is not None:
         description = stack.describe()
@@ -64,7 +66,7 @@ def record_environment(run_dir: Path, stack: Stack | None, deployment: StackDesc
 
 def masked_settings(env: Mapping[str, str]) -> dict[str, str]:
     """The backend's settings as it got them: secrets masked, passwords out of URLs."""
-    names = {name.upper() for name in Settings.model_fields}
+    names = {name.upper() for name in Backend.current().attribute("settings", "Settings").model_fields}
     return {
         name: "***" if any(word in name for word in _SECRET_WORDS) else redact(value)
         for name, value in sorted(env.items())

@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from pydantic_settings.sources.utils import parse_env_vars
 
 from golive.chaos.experiment import Experiment
+from golive.fixtures.backend import Backend
 from golive.fixtures.stack import PROXIES, STACK_SETTINGS, backend_environment
-from golive.system_under_test.settings import Settings, describe_settings_error
 
 # Valid stand-ins for what the stack sets once its services run (their ports are not known yet).
 _STAND_INS = {
@@ -46,8 +46,10 @@ class _GivenEnvironment(EnvSettingsSource):
 def settings_problems(environ: Mapping[str, str], overrides: Mapping[str, str]) -> list[str]:
     """What the backend would refuse of the settings a stack would give it: one line per variable."""
     candidate = backend_environment(environ, _STAND_INS, overrides)
+    backend = Backend.current()
+    settings: type[BaseSettings] = backend.attribute("settings", "Settings")
 
-    class Given(Settings):
+    class Given(settings):  # type: ignore[valid-type,misc]
         @classmethod
         def settings_customise_sources(
             cls, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource, **_: Any
@@ -57,8 +59,20 @@ def settings_problems(environ: Mapping[str, str], overrides: Mapping[str, str]) 
     try:
         Given()
     except (ValidationError, SettingsError) as error:
-        return describe_settings_error(error)
+        describe = backend.optional("settings", "describe_settings_error") or _described
+        lines: list[str] = describe(error)
+        return lines
     return []
+
+
+def _described(error: ValidationError | SettingsError) -> list[str]:
+    """One line per bad variable, for a backend that does not word its settings' errors itself."""
+    if isinstance(error, SettingsError):
+        return [str(error)]
+    return [
+        f"{'.'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
+        for item in error.errors(include_url=False, include_input=False)
+    ]
 
 
 def experiment_problems(

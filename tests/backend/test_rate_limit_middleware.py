@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from golive.fixtures.backend import Backend
 from golive.fixtures.openapi import offline_settings
 from golive.system_under_test.middleware.rate_limit import GENERATE_PATH, RateLimitMiddleware
 from golive.system_under_test.middleware.routes import RouteTable
@@ -50,7 +51,7 @@ async def ok(request: Request) -> Response:
 
 @pytest.fixture
 async def harness() -> AsyncIterator[Harness]:
-    settings = offline_settings().model_copy(
+    settings = offline_settings(Backend.current()).model_copy(
         update={"rate_limit_burst_size": BURST, "rate_limit_requests_per_minute": 1}
     )
     resources = Resources.open(settings, None)
@@ -113,7 +114,7 @@ async def test_a_refused_generation_is_counted_for_its_agent(harness: Harness) -
 async def test_a_valid_token_is_limited_as_its_user_not_its_address(harness: Harness) -> None:
     for _ in range(BURST + 1):
         await harness.client.get("/items")
-    config = JwtConfig.from_settings(offline_settings())
+    config = JwtConfig.from_settings(offline_settings(Backend.current()))
     token, _ = issue_token(config, Principal(7, "ada", Role.USER))
     answer = await harness.client.get("/items", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200  # the user's own bucket, full, not the address's, empty

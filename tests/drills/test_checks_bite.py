@@ -18,8 +18,8 @@ from golive.drills.data import Sizes
 from golive.drills.migration import MigrationDrill
 from golive.drills.rollback import RollbackDrill
 from golive.drills.runner import stack_database
+from golive.fixtures.backend import Backend
 from golive.fixtures.stack import Stack
-from golive.fixtures.sut import APP
 from golive.stages.selftest import DEFAULT_CATALOGUE, apply_patch, parse_defect
 from golive.system_under_test.db.migrate import alembic_config
 
@@ -142,7 +142,9 @@ def test_the_rollback_drill_fails_when_the_restarted_version_is_not_the_old_one(
 ) -> None:
     """The new version on the restored (old) schema: the drill must not call that a rollback."""
     with stack_database(golive_stack, "rollback") as database:
-        result = RollbackDrill(database, golive_stack, tmp_path, SMALL, previous_app=APP).run()
+        result = RollbackDrill(
+            database, golive_stack, tmp_path, SMALL, previous_app=Backend.current().app
+        ).run()
     assert not result.ok
     assert [step.name for step in result.steps if not step.ok] == ["the previous version serves from it"]
     health, login = result.failures

@@ -1,0 +1,142 @@
+"""The backend contract (fixtures/backend.py): golive runs a team's own backend, named by --app, from
+the team's directory; a backend that misses part of the contract is refused before anything
+starts, with what it misses named.
+
+The second backend is the reference backend's source copied under another package name, with its
+own title: every way golive reaches a backend (serving it, migrating, provisioning accounts,
+minting tokens, the OpenAPI document) has to go through the contract for it to run at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+import golive.system_under_test as reference
+from golive.fixtures.backend import Backend, BackendError
+from tests.harness.golive import first_line, stop
+from tests.harness.leaks import assert_no_survivors, new_marker
+
+# The console script, as a team runs it: unlike `python -m golive`, it does not put the current
+# directory on sys.path, so golive has to make the team's package importable itself.
+GOLIVE = Path(sys.executable).parent / "golive"
+TITLE = "Team backend (a second backend meeting golive's contract)"
+
+
+def team_backend(project: Path, package: str = "teamapp") -> Path:
+    """The reference backend's source as `package` in `project`, under its own title."""
+    source = Path(reference.__file__).parent
+    target = project / package
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "tests", "Dockerfile"))
+    app = target / "app.py"
+    original = 'title="ToolboxAI backend (golive reference implementation)"'
+    assert original in app.read_text()
+    app.write_text(app.read_text().replace(original, f"title={TITLE!r}"))
+    return project
+
+
+def golive(project: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GOLIVE), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+
+
+@pytest.mark.parametrize("app", ["teamapp", "teamapp.main", "teamapp.main:application", "1team.main:app"])
+def test_an_app_that_is_not_package_main_app_is_refused(app: str) -> None:
+    with pytest.raises(BackendError, match=r"is not PACKAGE\.main:app"):
+        Backend.from_app(app)
+
+
+def test_the_reference_backend_meets_the_contract() -> None:
+    backend = Backend.current({})
+    assert backend.is_reference
+    assert backend.problems() == []
+
+
+def test_a_backend_missing_entries_is_told_which(tmp_path: Path) -> None:
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "__init__.py").write_text("")
+    (partial / "main.py").write_text("app = object()\n")
+    (partial / "settings.py").write_text("class Settings: ...\n")
+    done = golive(tmp_path, "up", "--app", "partial.main:app", "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "golive up: --app: partial.main:app does not meet golive's backend contract (README: Validate "
+        "your own backend); missing: partial.app:create_app, partial.db.migrate:upgrade, "
+        "partial.db.migrate:alembic_config, partial.db.models:Base, partial.db.urls:sync_database_url, "
+        "partial.manage:create_user_at, partial.security:Role, partial.security:issue_token, "
+        "partial.security:JwtConfig, partial.security:Principal, partial/alembic.ini"
+    ]
+    assert not (tmp_path / "run").exists()  # nothing started
+
+
+@pytest.mark.parametrize(
+    ("app", "problem"),
+    [
+        ("nosuchpackage.main:app", "no package 'nosuchpackage' importable from here"),
+        ("teamapp", "'teamapp' is not PACKAGE.main:app"),
+    ],
+)
+def test_an_app_golive_cannot_run_is_one_line(tmp_path: Path, app: str, problem: str) -> None:
+    done = golive(tmp_path, "validate", "--quick", "--app", app, "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("golive validate: --app: ")
+    assert problem in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_up_runs_a_second_backend_from_the_teams_directory(tmp_path: Path) -> None:
+    project = team_backend(tmp_path / "project")
+    marker = new_marker()
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [str(GOLIVE), "up", "--json", "--app", "teamapp.main:app", "--replicas", "2", "--run-dir", str(run)],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **marker},
+    )
+    try:
+        stack = first_line(process)
+        for url in stack["sut_replicas"]:
+            document = httpx.get(f"{url}/openapi.json", timeout=30).json()
+            assert document["info"]["title"] == TITLE  # the team's backend serves, not the reference
+            assert httpx.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
+        # Accounts provisioned by the team's own account code, in a database its migrations made.
+        login = httpx.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30)
+        assert login.status_code == 200, login.text
+    finally:
+        stop(process, 2)
+    assert process.returncode == 0
+    assert_no_survivors(marker)
+
+
+@pytest.mark.heavy
+def test_validate_runs_every_gate_against_a_second_backend(tmp_path: Path) -> None:
+    project = team_backend(tmp_path / "project")
+    run = tmp_path / "run"
+    done = golive(
+        project, "validate", "--quick", "--app", "teamapp.main:app", "--run-dir", str(run), timeout=900
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["verdict"] == "GO"
+    assert all(gate["status"] == "pass" for gate in summary["gates"]), summary["gates"]
+    assert json.loads((run / "environment.json").read_text())["backend"] == "teamapp.main:app"
