@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
 from golive.drills.locks import LOCKS, HeldLock, LockWatcher
-from golive.fixtures.backend import Backend
+from golive.fixtures.backend import MIGRATING, Backend
 
 
 @dataclass
@@ -65,12 +65,13 @@ class Migrator:
         try:
             with engine.connect() as connection, connection.begin():
                 pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-                started = time.perf_counter()
-                with LockWatcher(self.dsn, pid) as watcher:
-                    self.config.attributes["connection"] = connection
-                    getattr(command, action)(self.config, target)
-                    own = connection.exec_driver_sql(LOCKS, {"pid": pid}).fetchall()
-                    watcher.record([(table, mode) for table, mode in own])
+                with MIGRATING:  # the step's time starts once no other migration runs
+                    started = time.perf_counter()
+                    with LockWatcher(self.dsn, pid) as watcher:
+                        self.config.attributes["connection"] = connection
+                        getattr(command, action)(self.config, target)
+                        own = connection.exec_driver_sql(LOCKS, {"pid": pid}).fetchall()
+                        watcher.record([(table, mode) for table, mode in own])
             seconds = time.perf_counter() - started  # the commit included
             return StepRun(round(seconds, 3), sorted(watcher.held.values(), key=lambda lock: lock.table))
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -224,3 +225,18 @@ def test_a_good_backup_without_a_manifest_passes_on_its_content(
     Manifest.path_for(path).unlink()
     vetted = vet(path, database, Migrator(database.dsn), revision="0001")
     assert (vetted.revision, vetted.manifest) == ("0001", None)
+
+
+def test_migrations_side_by_side_in_one_process_each_run_whole(golive_stack: Stack) -> None:
+    """Lanes run drills (and stacks seed their databases) in threads of one process, and alembic
+    migrates through module-level proxies: without golive's lock, one thread's migration ran the
+    other's scripts ("relation does not exist", KeyError 'script')."""
+    with (
+        golive_stack.scratch_database(migrated=False) as first,
+        golive_stack.scratch_database(migrated=False) as second,
+    ):
+        migrators = [Migrator(first), Migrator(second)]
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda migrator: migrator.run("upgrade", "head"), migrators))
+        assert [migrator.current() for migrator in migrators] == [migrators[0].head] * 2
+        assert all(run.seconds > 0 for run in runs)
