@@ -83,7 +83,7 @@ def chaos_run(
             2,
         )
     there = deployment_chaos("chaos run", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("chaos run", app)
+    use_backend("chaos run", app, target)
     chosen = provider_named("chaos run", provider) if there is None else None
     try:
         loaded = select_experiments(experiments or [], tag)

@@ -77,12 +77,19 @@ AppOption = Annotated[
 ]
 
 
-def use_backend(command: str, app: str | None) -> Backend:
+def use_backend(command: str, app: str | None, target: str | None = None) -> Backend:
     """The backend this command and everything it starts run (GOLIVE_APP for the children, the
     current directory importable as for `uvicorn`), checked against the contract before anything
-    starts: exit 2 naming what it misses."""
+    starts: exit 2 naming what it misses. Without --app, the reference backend, unchecked (it
+    meets the contract; without golive[backend] installed, what needs it names the extra)."""
+    if app is None:
+        return Backend.current({})
+    if target is not None:
+        raise fail(
+            command, "--app names a backend golive starts; --target validates a deployment: give one", 2
+        )
     try:
-        backend = Backend.from_app(app) if app else Backend.current()
+        backend = Backend.from_app(app)
     except BackendError as error:
         raise fail(command, f"--app: {error}", 2) from None
     if not backend.is_reference:

@@ -155,7 +155,7 @@ def load(
     reference = baseline_named("load", baseline)
     experiment = _during(during, target)
     described = deployment("load", target) if target is not None else None
-    use_backend("load", app)
+    use_backend("load", app, target)
     stack_provider = provider_named("load", provider)
     if described is None:
         preflight("load", profile.backend_env, [experiment] if experiment else [])

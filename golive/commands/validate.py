@@ -87,7 +87,7 @@ def validate(
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
     chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("validate", app)
+    use_backend("validate", app, target)
     chosen = provider_named("validate", provider) if described is None else None
     library = []
     if described is None or chaos_there is not None:

@@ -140,3 +140,11 @@ def test_validate_runs_every_gate_against_a_second_backend(tmp_path: Path) -> No
     assert summary["verdict"] == "GO"
     assert all(gate["status"] == "pass" for gate in summary["gates"]), summary["gates"]
     assert json.loads((run / "environment.json").read_text())["backend"] == "teamapp.main:app"
+
+
+def test_an_app_and_a_target_together_are_refused(tmp_path: Path) -> None:
+    done = golive(tmp_path, "validate", "--app", "teamapp.main:app", "--target", "http://127.0.0.1:9")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "golive validate: --app names a backend golive starts; --target validates a deployment: give one"
+    ]
