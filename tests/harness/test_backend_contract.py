@@ -76,7 +76,7 @@ def test_a_backend_missing_entries_is_told_which(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         "golive up: --app: partial.main:app does not meet golive's backend contract (README: Validate "
-        "your own backend); missing: partial.app:create_app, partial.db.migrate:upgrade, "
+        "your own backend): missing: partial.app:create_app, partial.db.migrate:upgrade, "
         "partial.db.migrate:alembic_config, partial.db.models:Base, partial.db.urls:sync_database_url, "
         "partial.manage:create_user_at, partial.security:Role, partial.security:issue_token, "
         "partial.security:JwtConfig, partial.security:Principal, partial/alembic.ini"
@@ -148,3 +148,17 @@ def test_an_app_and_a_target_together_are_refused(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         "golive validate: --app names a backend golive starts; --target validates a deployment: give one"
     ]
+
+
+def test_a_backend_whose_code_fails_to_import_is_one_line(tmp_path: Path) -> None:
+    project = team_backend(tmp_path / "project")
+    (project / "teamapp" / "security.py").write_text("def broken(:\n")
+    done = golive(project, "up", "--app", "teamapp.main:app", "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    # Its first module to import security (app.py) says so, with the file and line at fault.
+    assert lines[0].endswith(
+        "does not meet golive's backend contract (README: Validate your own backend): "
+        "teamapp.app fails to import: SyntaxError: invalid syntax (security.py, line 1)"
+    )
