@@ -10,9 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from alembic.config import Config
 
-from golive.drills import alembic_steps
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.migration import MigrationDrill
@@ -21,7 +19,6 @@ from golive.drills.runner import stack_database
 from golive.fixtures.backend import Backend
 from golive.fixtures.stack import Stack
 from golive.stages.selftest import DEFAULT_CATALOGUE, apply_patch, parse_defect
-from golive.system_under_test.db.migrate import alembic_config
 
 BROKEN = Path(__file__).parent / "broken"
 SMALL = Sizes(users=100, content=1_000, agent_metrics=10)
@@ -108,20 +105,17 @@ def test_a_downgrade_below_head_that_loses_a_legacy_column_fails_at_its_own_rung
     """Defect 26: 0002's downgrade drops agent_metrics.errors_total. `downgrade base` hides it (0001
     drops the table anyway); only the rung 0002 -> 0001 of the ladder, with the data in place, sees it."""
     defect = parse_defect(DEFAULT_CATALOGUE / "26-migration-downgrade-drops-legacy-column.patch")
-    migrations = tmp_path / "system_under_test" / "migrations"
+    # The defect applied to a copy of the backend, which the drill reaches as it reaches any
+    # backend: through the contract (GOLIVE_APP), under a package name of its own.
     shutil.copytree(
-        alembic_config().get_main_option("script_location") or "",
-        migrations,
-        ignore=shutil.ignore_patterns("__pycache__"),
+        Backend.current().directory,
+        tmp_path / "system_under_test",
+        ignore=shutil.ignore_patterns("__pycache__", "tests"),
     )
     assert apply_patch(defect, tmp_path) is None
-
-    def scratch_config() -> Config:
-        config = alembic_config()
-        config.set_main_option("script_location", str(migrations))
-        return config
-
-    monkeypatch.setattr(alembic_steps, "alembic_config", scratch_config)
+    (tmp_path / "system_under_test").rename(tmp_path / "golive_defect_26")
+    monkeypatch.syspath_prepend(tmp_path)
+    monkeypatch.setenv("GOLIVE_APP", "golive_defect_26.main:app")
     result = MigrationDrill(golive_empty_database, SMALL).run()
     assert not result.ok
     first_failed = next(step for step in result.steps if not step.ok)
