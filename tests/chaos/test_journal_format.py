@@ -82,6 +82,9 @@ def test_an_experiment_that_held_is_completed_and_not_deviated(golive_stack: Sta
         "wait_for",
         "traffic",
         "remove_faults",
+        "wait_seconds",
+        "traffic",
+        "wait_for",
     ]
     assert journal["run"][0]["activity"]["fault"]["proxy"] == "redis"
     assert all(result["status"] == "succeeded" for result in journal["run"])
