@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
 from golive.drills.locks import LOCKS, HeldLock, LockWatcher
-from golive.fixtures.backend import MIGRATING, Backend
+from golive.fixtures.backend import BACKEND_CODE, Backend
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Migrator:
         try:
             with engine.connect() as connection, connection.begin():
                 pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-                with MIGRATING:  # the step's time starts once no other migration runs
+                with BACKEND_CODE:  # the step's time starts once no other migration runs
                     started = time.perf_counter()
                     with LockWatcher(self.dsn, pid) as watcher:
                         self.config.attributes["connection"] = connection

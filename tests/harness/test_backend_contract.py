@@ -14,6 +14,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -162,3 +164,37 @@ def test_a_backend_whose_code_fails_to_import_is_one_line(tmp_path: Path) -> Non
         "does not meet golive's backend contract (README: Validate your own backend): "
         "teamapp.app fails to import: SyntaxError: invalid syntax (security.py, line 1)"
     )
+
+
+def test_two_threads_importing_the_backend_each_get_whole_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack imports the account code in one thread while another provisions users: two threads
+    in a package's import cycle (as FastAPI has) gave one of them a partially initialized module
+    ("cannot import name ... most likely due to a circular import"), unless they take turns."""
+    package = tmp_path / "cyclic_backend"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    # a imports b at its end, b imports a at its start: harmless in one thread.
+    (package / "a.py").write_text("import time\ntime.sleep(0.4)\nA = 1\nfrom cyclic_backend.b import B\n")
+    (package / "b.py").write_text("from cyclic_backend.a import A\nB = 2\n")
+    monkeypatch.syspath_prepend(tmp_path)
+    backend = Backend("cyclic_backend")
+    failures: list[BaseException] = []
+
+    def load(name: str) -> None:
+        try:
+            backend.module(name)
+        except BaseException as error:
+            failures.append(error)
+
+    first = threading.Thread(target=load, args=("a",))
+    second = threading.Thread(target=load, args=("b",))
+    first.start()
+    time.sleep(0.1)  # a is being imported, and sleeps
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert failures == []
+    assert backend.attribute("a", "A") == 1
+    assert backend.attribute("b", "B") == 2
