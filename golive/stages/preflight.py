@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from pydantic_settings.sources.utils import parse_env_vars
 
 from golive.chaos.experiment import Experiment
+from golive.core.documents import located_problem
 from golive.fixtures.backend import Backend
 from golive.fixtures.stack import PROXIES, STACK_SETTINGS, backend_environment
 
@@ -66,13 +67,11 @@ def settings_problems(environ: Mapping[str, str], overrides: Mapping[str, str]) 
 
 
 def _described(error: ValidationError | SettingsError) -> list[str]:
-    """One line per bad variable, for a backend that does not word its settings' errors itself."""
+    """The first bad variable, for a backend that does not word its settings' errors itself."""
     if isinstance(error, SettingsError):
         return [str(error)]
-    return [
-        f"{'.'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
-        for item in error.errors(include_url=False, include_input=False)
-    ]
+    field, message = located_problem(error)
+    return [f"{field.upper() or 'settings'}: {message}"]
 
 
 def experiment_problems(

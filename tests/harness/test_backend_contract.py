@@ -23,6 +23,7 @@ import pytest
 
 import golive.system_under_test as reference
 from golive.fixtures.backend import Backend, BackendError
+from golive.stages.preflight import settings_problems
 from tests.harness.golive import first_line, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 
@@ -198,3 +199,16 @@ def test_two_threads_importing_the_backend_each_get_whole_modules(
     assert failures == []
     assert backend.attribute("a", "A") == 1
     assert backend.attribute("b", "B") == 2
+
+
+def test_a_bad_setting_of_a_backend_that_words_no_settings_errors_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = team_backend(tmp_path / "project", "plainsettings")
+    settings = project / "plainsettings" / "settings.py"
+    settings.write_text(settings.read_text().replace("def describe_settings_error(", "def _worded("))
+    monkeypatch.syspath_prepend(project)
+    monkeypatch.setenv("GOLIVE_APP", "plainsettings.main:app")
+    problems = settings_problems({"JWT_SECRET": "x" * 40, "RETRY_MAX_ATTEMPTS": "many"}, {})
+    assert len(problems) == 1
+    assert problems[0].startswith("RETRY_MAX_ATTEMPTS: Input should be a valid integer")
