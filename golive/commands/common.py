@@ -193,9 +193,9 @@ def baseline_named(command: str, path: Path | None) -> LoadRecord | None:
         raise fail(command, f"--baseline: {error}", 2) from None
 
 
-def run_dir_for(command: str, explicit: Path | None) -> RunDir:
+def run_dir_for(command: str, explicit: Path | None, *, once: bool = False) -> RunDir:
     try:
-        return RunDir.create(command, explicit)
+        return RunDir.create(command, explicit, once=once)
     except RunDirError as error:
         raise fail(command, str(error), 2) from None
 

@@ -52,7 +52,7 @@ def selftest(
         defects = select(catalogue(mutants), names or [])
     except CatalogueError as error:
         raise fail("selftest", str(error), 2) from None
-    run = run_dir_for("selftest", run_dir)
+    run = run_dir_for("selftest", run_dir, once=True)
     limit = timeout if timeout is not None else DEFAULT_TIMEOUT[quick]
     err.print(f"{len(defects)} defect(s) and the baseline, one validation each; artifacts: {run.path}")
     outcomes: list[Outcome] = []

@@ -97,7 +97,7 @@ def validate(
             raise fail("validate", str(error), 2) from None
     if described is None:
         preflight("validate", functional_headroom(os.environ), library)
-    run = run_dir_for("validate", run_dir)
+    run = run_dir_for("validate", run_dir, once=True)
     run.record("validate", {"mode": plan.mode})
     if chaos_there is not None:
         run.record("validate", {"toxiproxy": chaos_there.toxiproxy})

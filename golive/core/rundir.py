@@ -61,7 +61,11 @@ class RunDir:
     _lock: int | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, command: str, explicit: Path | None = None, base: Path | None = None) -> RunDir:
+    def create(
+        cls, command: str, explicit: Path | None = None, base: Path | None = None, *, once: bool = False
+    ) -> RunDir:
+        """The run directory, locked. `once`: the command judges everything in the directory (a
+        verdict), so one where it ran before is refused: its evidence and logs would mix."""
         path = explicit if explicit is not None else (base or DEFAULT_BASE) / new_run_id(command)
         if path.exists() and not path.is_dir():
             raise RunDirError(f"{path}: exists and is not a directory")
@@ -72,6 +76,12 @@ class RunDir:
             raise RunDirError(f"{path}: cannot create: {error.strerror}") from None
         run = cls(path.resolve(), command)
         run._lock = _lock(run.path)
+        if once and command in run.meta().get("commands", {}):
+            run.release()
+            raise RunDirError(
+                f"{path}: holds an earlier `golive {command}` run, whose evidence would mix with this "
+                "one's; give a new --run-dir"
+            )
         argv = [redact(argument) for argument in sys.argv]
         run.record(
             command,

@@ -42,6 +42,24 @@ def test_commands_share_an_explicit_run_dir_one_after_the_other(tmp_path: Path) 
     assert commands["load"]["exit_code"] == 1
 
 
+def test_a_verdict_is_never_given_in_a_run_dir_that_holds_an_earlier_one(tmp_path: Path) -> None:
+    """A second validate into the same directory would append to the first one's logs (a test
+    reading its backend's log would see the earlier run's lines) and judge a mix of evidence."""
+    first = RunDir.create("validate", tmp_path / "run", once=True)
+    first.finish(0)
+    first.release()
+    with pytest.raises(RunDirError, match="holds an earlier `golive validate` run"):
+        RunDir.create("validate", tmp_path / "run", once=True)
+    RunDir.create("load", tmp_path / "run", once=True).release()  # another command's parts may join
+    done = run_golive("validate", "--quick", "--run-dir", str(tmp_path / "run"), timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"golive validate: {first.path}: holds an earlier `golive validate` run, whose evidence would "
+        "mix with this one's; give a new --run-dir"
+    )
+    assert list(json.loads(first.meta_path.read_text())["commands"]) == ["validate", "load"]
+
+
 def test_a_file_in_the_way_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("")
     with pytest.raises(RunDirError, match="not a directory"):
