@@ -30,6 +30,7 @@ from golive.core.load_evidence import (
 from golive.core.owners import is_alive
 from golive.core.records import EvidenceError, Record
 from golive.core.redaction import redact
+from golive.core.rundir import CommandEntry, RunDirError, RunRecord
 from golive.fixtures.description import StackDescription, StackFileError
 from golive.reports.gate_map import gate_of
 
@@ -59,7 +60,7 @@ class StackShown:
 @dataclass
 class Evidence:
     run_dir: Path
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: RunRecord = field(default_factory=RunRecord)
     suites: dict[str, SuiteResult] = field(default_factory=dict)
     drills: dict[str, DrillRecord] = field(default_factory=dict)  # by drill
     chaos: dict[str, JournalRecord] = field(default_factory=dict)  # by file
@@ -77,7 +78,7 @@ class Evidence:
     @classmethod
     def read(cls, run_dir: Path) -> Evidence:
         evidence = cls(run_dir)
-        evidence.meta = evidence._json(run_dir / "run.json") or {}
+        evidence.meta = evidence._run_record(run_dir / "run.json")
         for path in sorted(run_dir.glob("junit-*.xml")):
             name = path.stem.removeprefix("junit-")
             suite = SUITES.get(name, Suite(name, name, ()))
@@ -155,6 +156,13 @@ class Evidence:
             ],
         )
 
+    def _run_record(self, path: Path) -> RunRecord:
+        try:
+            return RunRecord.read(path)
+        except RunDirError as error:
+            self._unreadable(path, str(error).removeprefix(f"{path}: "))
+            return RunRecord()
+
     def _json(self, path: Path) -> Any:
         if not path.exists():
             return None
@@ -165,9 +173,8 @@ class Evidence:
             return None
 
     @property
-    def commands(self) -> dict[str, dict[str, Any]]:
-        commands: dict[str, dict[str, Any]] = self.meta.get("commands", {})
-        return commands
+    def commands(self) -> dict[str, CommandEntry]:
+        return self.meta.commands
 
     @property
     def killed(self) -> list[str]:
@@ -176,13 +183,11 @@ class Evidence:
         return [
             name
             for name, entry in self.commands.items()
-            if entry.get("killed")
-            or ("finished_at" not in entry and "owner" in entry and not is_alive(str(entry["owner"])))
+            if entry.killed
+            or (entry.finished_at is None and entry.owner is not None and not is_alive(entry.owner))
         ]
 
     @property
     def interrupted(self) -> bool:
         """A command of this run was stopped before it was done (Ctrl-C, SIGTERM)."""
-        return any(
-            entry.get("exit_code") == 130 or entry.get("interrupted") for entry in self.commands.values()
-        )
+        return any(entry.exit_code == 130 or entry.interrupted for entry in self.commands.values())

@@ -101,7 +101,7 @@ def decide(gates: list[GateResult], evidence: Evidence) -> tuple[Verdict, list[s
 
 def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> Summary:
     verdict, reasons = decide(gates, evidence)
-    validate = evidence.commands.get("validate", {})
+    validate = evidence.commands.get("validate")
     load = evidence.load
     return Summary(
         verdict=verdict,
@@ -110,7 +110,7 @@ def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> 
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         target=evidence.stack.sut if evidence.stack else None,
         deployment=deployment,
-        mode=validate.get("mode"),
+        mode=validate.mode if validate else None,
         gates=[
             GateSummary(
                 id=gate.id,
@@ -177,7 +177,7 @@ def junit(summary: Summary, gates: list[GateResult], evidence: Evidence) -> byte
     their sum, its timestamp when the run directory's first command started (CI systems show both)."""
     seconds = {gate.id: gate.seconds for gate in gates}
     total = f"{sum(seconds.values()):.3f}"
-    started = [_instant(command.get("started_at")) for command in evidence.commands.values()]
+    started = [_instant(command.started_at) for command in evidence.commands.values()]
     timestamp = min(
         (instant for instant in started if instant is not None),
         default=_instant(summary.generated_at) or datetime.now(UTC),

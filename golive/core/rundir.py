@@ -25,7 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from golive import __version__
+from golive.core.documents import first_problem
 from golive.core.owners import identity
 from golive.core.redaction import redact, redact_all
 
@@ -54,6 +57,70 @@ def write_atomically(path: Path, data: bytes | str, mode: int = 0o644) -> None:
         raise
 
 
+class CommandEntry(BaseModel):
+    """One command's entry of run.json, written and read back by this type: a field no command
+    writes, or one of the wrong kind, fails where it is written (a test), not in a verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Every command's: how it was started, by whom, and how it ended.
+    argv: list[str] = []
+    started_at: str | None = None  # ISO 8601; as written, a hand-edited one is shown as it is
+    golive_version: str | None = None
+    owner: str | None = None  # core.owners.identity(): told alive or dead by `golive clean`
+    finished_at: str | None = None  # absent: still running, or killed before it could finish
+    exit_code: int | None = None
+    outcome: str | None = None
+    killed: bool = False  # marked by `golive clean` (mark_killed)
+    interrupted: bool = False  # Ctrl-C, SIGTERM: what ran is reported, the run is INCOMPLETE
+    # What each command adds of its own.
+    mode: str | None = None  # validate: quick or full
+    target: str | None = None  # validate, chaos: a deployment's URL (redacted)
+    toxiproxy: str | None = None  # validate, chaos: the deployment's Toxiproxy API
+    stages: list[dict[str, Any]] | None = None  # validate: each stage's outcome
+    verdict: str | None = None  # validate
+    stack: str | None = None  # up: the stack description's file
+    startup_seconds: dict[str, float] | None = None  # up
+    load: dict[str, Any] | None = None  # load
+    drills: dict[str, bool] | None = None  # drill: ok by drill
+    experiments: dict[str, str] | None = None  # chaos: outcome by experiment
+    images: list[str] | None = None  # images build
+    caught: int | None = None  # selftest
+    defects: int | None = None  # selftest
+    outcomes: list[dict[str, Any]] | None = None  # selftest: each defect's
+
+    def merged(self, fields: dict[str, Any]) -> CommandEntry:
+        """This entry with `fields` set over it (checked as any entry is)."""
+        return CommandEntry.model_validate({**self.model_dump(exclude_unset=True), **fields})
+
+
+class RunRecord(BaseModel):
+    """run.json: the commands that used the run directory, by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    commands: dict[str, CommandEntry] = {}
+
+    @classmethod
+    def read(cls, path: Path) -> RunRecord:
+        """The file's record (an empty one if there is none); RunDirError naming what is wrong."""
+        if not path.exists():
+            return cls()
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except OSError as error:
+            raise RunDirError(f"{path}: cannot read: {error.strerror}") from None
+        except ValidationError as error:
+            raise RunDirError(f"{path}: not the run.json golive writes: {first_problem(error)}") from None
+
+    def write(self, path: Path) -> None:
+        # Of each entry only what was set: one without finished_at is still running (or killed).
+        commands = {
+            name: entry.model_dump(mode="json", exclude_unset=True) for name, entry in self.commands.items()
+        }
+        write_atomically(path, json.dumps({"commands": commands}, indent=2))
+
+
 @dataclass
 class RunDir:
     path: Path
@@ -76,7 +143,7 @@ class RunDir:
             raise RunDirError(f"{path}: cannot create: {error.strerror}") from None
         run = cls(path.resolve(), command)
         run._lock = _lock(run.path)
-        if once and command in run.meta().get("commands", {}):
+        if once and command in run.meta().commands:
             run.release()
             raise RunDirError(
                 f"{path}: holds an earlier `golive {command}` run, whose evidence would mix with this "
@@ -96,17 +163,15 @@ class RunDir:
     def meta_path(self) -> Path:
         return self.path / "run.json"
 
-    def meta(self) -> dict[str, Any]:
-        if not self.meta_path.exists():
-            return {"commands": {}}
-        data: dict[str, Any] = json.loads(self.meta_path.read_text())
-        return data
+    def meta(self) -> RunRecord:
+        return RunRecord.read(self.meta_path)
 
     def record(self, command: str, fields: dict[str, Any]) -> None:
         """Merges `fields` into this command's entry of run.json (commands may share a run dir)."""
-        data = self.meta()
-        data.setdefault("commands", {}).setdefault(command, {}).update(redact_all(fields))
-        write_atomically(self.meta_path, json.dumps(data, indent=2, default=str))
+        record = self.meta()
+        entry = record.commands.get(command, CommandEntry())
+        record.commands[command] = entry.merged(json.loads(json.dumps(redact_all(fields), default=str)))
+        record.write(self.meta_path)
 
     def finish(self, exit_code: int, **fields: Any) -> None:
         self.record(self.command, {"finished_at": _now(), "exit_code": exit_code, **fields})
@@ -119,7 +184,8 @@ class RunDir:
 
     def _ended(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            if "finished_at" not in self.meta().get("commands", {}).get(self.command, {}):
+            entry = self.meta().commands.get(self.command)
+            if entry is None or entry.finished_at is None:
                 self.record(self.command, {"finished_at": _now()})
 
 
@@ -136,14 +202,14 @@ def mark_killed(run_dir: Path, owner: str, how: str) -> list[str]:
     """Closes the entries of run.json that the process `owner` opened and never finished (it was
     killed); the commands marked."""
     meta_path = run_dir / "run.json"
-    data = json.loads(meta_path.read_text())
+    record = RunRecord.read(meta_path)
     marked = []
-    for command, entry in data.get("commands", {}).items():
-        if entry.get("owner") == owner and "finished_at" not in entry:
-            entry.update(finished_at=_now(), killed=True, outcome=how)
+    for command, entry in record.commands.items():
+        if entry.owner == owner and entry.finished_at is None:
+            record.commands[command] = entry.merged({"finished_at": _now(), "killed": True, "outcome": how})
             marked.append(command)
     if marked:
-        write_atomically(meta_path, json.dumps(data, indent=2))
+        record.write(meta_path)
     return marked
 
 

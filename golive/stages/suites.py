@@ -13,11 +13,12 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from golive.core.junit import Suite, SuiteResult, read_junit
 from golive.core.signals import shielded
-from golive.fixtures.processes import ChildProcess
+from golive.fixtures.processes import ChildProcess, register, unregister
 from golive.fixtures.providers.local.scratch import PYTEST_PREFIX, owned_tempdir
 from golive.stages.outcome import Outcome, Report
 
@@ -44,17 +45,21 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
     argv += ["-q", "-p", "no:cacheprovider", "--rootdir", str(SUITES_DIR.parent)]
     # The tests' tmp_path in a marked dir removed afterwards (pytest would keep its runs' dirs in
     # the temp directory); one a killed golive left is `golive clean`'s.
-    scratch = owned_tempdir(PYTEST_PREFIX, log.parent)
-    argv.append(f"--basetemp={scratch / 'tmp'}")
+    scratch = _Scratch(owned_tempdir(PYTEST_PREFIX, log.parent))
+    register(scratch)
+    argv.append(f"--basetemp={scratch.path / 'tmp'}")
     started = time.perf_counter()
     log.unlink(missing_ok=True)  # the child appends to its log: this run's output only
-    child = ChildProcess(f"pytest {suite.name}", argv, log_path=log).start()
     try:
-        returncode = child.wait()
+        child = ChildProcess(f"pytest {suite.name}", argv, log_path=log).start()
+        try:
+            returncode = child.wait()
+        finally:
+            with shielded():
+                child.stop()
     finally:
         with shielded():
-            child.stop()
-            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.stop()
     result = read_junit(suite, junit) if junit.exists() else SuiteResult(suite, errors=1)
     result.seconds = round(time.perf_counter() - started, 2)
     result.exit_code = returncode
@@ -62,6 +67,19 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
     if returncode not in (0, 1) and not result.failures:
         result.failures.append(f"pytest exited with {returncode}; see {log}")
     return result
+
+
+@dataclass(frozen=True)
+class _Scratch:
+    """The suite's tmp_path root, removed when the suite ends, or when golive exits while the
+    suite's lane is still waiting on its pytest (Ctrl-C ends a command without joining the lanes:
+    the exit stops the pytest, registered after this, then this)."""
+
+    path: Path
+
+    def stop(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        unregister(self)
 
 
 def run_suites(suites: Iterable[Suite], stack_file: Path, run_dir: Path, report: Report) -> bool:

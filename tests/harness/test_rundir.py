@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from golive.core.rundir import RunDir, RunDirError, new_run_id
+from golive.core.rundir import RunDir, RunDirError, RunRecord, new_run_id
 from tests.harness.golive import run_golive
 
 
@@ -102,3 +103,18 @@ def test_a_command_that_ends_without_finishing_is_still_recorded_as_ended(tmp_pa
     entry = json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["pytest"]
     assert entry["finished_at"].endswith("Z")
     assert entry["owner"].split(":")[0].isdigit()
+
+
+def test_run_json_is_written_and_read_back_by_one_type(tmp_path: Path) -> None:
+    run = RunDir.create("validate", tmp_path / "run")
+    with pytest.raises(ValidationError, match="verdcit"):  # a field no command writes
+        run.record("validate", {"verdcit": "GO"})
+    run.finish(1, verdict="NO-GO")
+    entry = run.meta().commands["validate"]
+    assert (entry.exit_code, entry.verdict, entry.killed) == (1, "NO-GO", False)
+    run.release()
+    edit = json.loads(run.meta_path.read_text())
+    edit["commands"]["validate"]["exit_code"] = "one"
+    run.meta_path.write_text(json.dumps(edit))
+    with pytest.raises(RunDirError, match=r"run.json: not the run.json golive writes: .*exit_code"):
+        RunRecord.read(run.meta_path)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 from golive.core.junit import CONTRACT, read_junit
+from golive.fixtures.description import StackDescription
 from golive.stages.suites import CONFIG_FILE, SUITES_DIR
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
@@ -50,3 +54,53 @@ def test_the_suites_run_by_golive_have_the_repositorys_pytest_settings() -> None
     assert suites.pop("filterwarnings").split() == settings["filterwarnings"]
     assert suites == {key: str(value) for key, value in settings.items() if key in suites}
     assert set(settings) - set(suites) == {"testpaths", "addopts", "filterwarnings"}
+
+
+EXITING_MID_SUITE = """
+import contextlib, sys, threading, time
+from pathlib import Path
+from golive.core.junit import Suite
+from golive.stages import suites
+from golive.fixtures.providers.local.scratch import PYTEST_PREFIX
+
+@contextlib.contextmanager
+def never_again():
+    threading.Event().wait()
+    yield
+
+# Once its pytest ends, the lane's thread never runs again: a daemon thread at the interpreter's
+# exit may not (deterministic here, a matter of scheduling on a busy machine).
+suites.shielded = never_again
+
+run_dir, test = Path(sys.argv[1]), sys.argv[2]
+suite = Suite("hanging", "hanging", (test,))
+threading.Thread(target=suites.run_suite, args=(suite, run_dir / "stack.json", run_dir), daemon=True).start()
+deadline = time.monotonic() + 60
+while not list(Path(sys.argv[3]).glob(f"{PYTEST_PREFIX}*/tmp/*")) and time.monotonic() < deadline:
+    time.sleep(0.05)
+sys.exit(0)  # as validate ends after Ctrl-C: the lane's thread is cut off where it waits
+"""
+
+
+def test_a_suite_cut_off_by_golive_exiting_leaves_neither_its_pytest_nor_its_tmp_path(tmp_path: Path) -> None:
+    """Ctrl-C ends a validation without joining the lanes (threads waiting on their suite's
+    pytest): the exit must take the suite's pytest and its tmp_path with it."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    StackDescription.for_deployment("http://127.0.0.1:9", {}).write(tmp_path / "stack.json")
+    hanging = tmp_path / "test_hanging.py"
+    hanging.write_text(
+        "import os, time\nimport pytest\n\n@pytest.mark.external_ok\ndef test_hangs(tmp_path):\n"
+        f"    open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\n    time.sleep(120)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING_MID_SUITE, str(tmp_path), str(hanging), str(temp)],
+        env={**os.environ, "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "pid").exists(), "the suite's test never started"
+    assert not Path(f"/proc/{(tmp_path / 'pid').read_text()}").exists()
+    assert list(temp.iterdir()) == []
