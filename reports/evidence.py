@@ -10,13 +10,13 @@ journals', the load run's files) is read by the types that wrote it (golive.core
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from golive.core.chaos_evidence import JournalRecord
 from golive.core.drill_evidence import DRILL_PATTERN, DrillRecord, drill_named
+from golive.core.environment_evidence import ENVIRONMENT_FILE, EnvironmentRecord
 from golive.core.health_evidence import HEALTH_FILE, HealthRecord
 from golive.core.junit import SUITES, Suite, SuiteResult, read_junit
 from golive.core.load_evidence import (
@@ -68,7 +68,7 @@ class Evidence:
     timeline: TimelineRecord | None = None
     load_baseline: LoadRecord | None = None  # the earlier run the load run was compared with
     health: HealthRecord | None = None
-    environment: dict[str, Any] | None = None
+    environment: EnvironmentRecord | None = None
     stack: StackShown | None = None
     problems: list[str] = field(default_factory=list)
     # Evidence files not as their writers write them, and why (also among the problems): the
@@ -108,7 +108,7 @@ class Evidence:
         evidence.timeline = evidence._record(TimelineRecord, load_dir / TIMELINE_FILE)
         evidence.load_baseline = evidence._record(LoadRecord, load_dir / BASELINE_FILE)
         evidence.health = evidence._record(HealthRecord, run_dir / HEALTH_FILE)
-        evidence.environment = evidence._json(run_dir / "environment.json")
+        evidence.environment = evidence._record(EnvironmentRecord, run_dir / ENVIRONMENT_FILE)
         evidence.stack = evidence._stack(run_dir / STACK_FILE)
         return evidence
 
@@ -162,15 +162,6 @@ class Evidence:
         except RunDirError as error:
             self._unreadable(path, str(error).removeprefix(f"{path}: "))
             return RunRecord()
-
-    def _json(self, path: Path) -> Any:
-        if not path.exists():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            self.problems.append(f"{self.file(path)}: unreadable ({error})")
-            return None
 
     @property
     def commands(self) -> dict[str, CommandEntry]:

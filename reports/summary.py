@@ -148,7 +148,7 @@ def summarize(evidence: Evidence, gates: list[GateResult], deployment: bool) -> 
             failure_rate=load.total.failure_rate,
         ),
         problems=evidence.problems,
-        environment=evidence.environment,
+        environment=evidence.environment.model_dump(exclude_none=True) if evidence.environment else None,
     )
 
 

@@ -3,7 +3,6 @@ machine facts, into environment.json for the report."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -11,13 +10,13 @@ import subprocess
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import psutil
 import psycopg
 import redis
 
 from golive import __version__
+from golive.core.environment_evidence import ENVIRONMENT_FILE, EnvironmentRecord
 from golive.core.redaction import redact
 from golive.fixtures.backend import Backend
 from golive.fixtures.description import StackDescription
@@ -38,30 +37,30 @@ _SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN")
 
 
 def record_environment(run_dir: Path, stack: Stack | None, deployment: StackDescription | None) -> None:
-    memory = psutil.virtual_memory().total
-    environment: dict[str, Any] = {
-        "golive": __version__,
-        "python": platform.python_version(),
-        "git_commit": _git_commit(),
-        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
-        "cpus": os.cpu_count(),
-        "memory_gib": round(memory / 2**30, 1),
-        "libraries": {name: _version(name) for name in LIBRARIES},
+    description = stack.describe() if stack is not None else None
+    settings = (
+        masked_settings(stack.sut_env)
+        if stack is not None
+        else {"(not visible)": "the settings of a deployment are its own"}
+    )
+    EnvironmentRecord(
+        golive=__version__,
+        python=platform.python_version(),
+        git_commit=_git_commit(),
+        os=f"{platform.system()} {platform.release()} ({platform.machine()})",
+        cpus=os.cpu_count(),
+        memory_gib=round(psutil.virtual_memory().total / 2**30, 1),
+        libraries={name: _version(name) for name in LIBRARIES},
         # Which backend was validated: the reference one, or a team's (--app).
-        "backend": Backend.current().app,
-    }
-    if stack is not None:
-        description = stack.describe()
-        environment["provider"] = description.provider
-        environment["services"] = description.services
-        environment["postgres_server"] = _postgres_version(stack)
-        environment["redis_server"] = _redis_version(description.redis)
-        environment["settings"] = masked_settings(stack.sut_env)
-        environment["backend_replicas"] = len(description.sut_replicas)
-    elif deployment is not None:
-        environment["target"] = redact(deployment.sut)
-        environment["settings"] = {"(not visible)": "the settings of a deployment are its own"}
-    (run_dir / "environment.json").write_text(json.dumps(environment, indent=2))
+        backend=Backend.current().app,
+        settings=settings,
+        provider=description.provider if description else None,
+        services=description.services if description else None,
+        postgres_server=_postgres_version(stack) if stack else None,
+        redis_server=_redis_version(description.redis) if description else None,
+        backend_replicas=len(description.sut_replicas) if description else None,
+        target=redact(deployment.sut) if stack is None and deployment is not None else None,
+    ).write(run_dir / ENVIRONMENT_FILE)
 
 
 def masked_settings(env: Mapping[str, str]) -> dict[str, str]:

@@ -237,6 +237,25 @@ def test_an_unreadable_part_is_named_and_keeps_the_verdict_from_go(tmp_path: Pat
     assert rollback.detail.startswith(truncated)  # why it is missing, not that the drill did not run
 
 
+@pytest.mark.parametrize(
+    ("part", "edit", "said"),
+    [
+        ("run.json", lambda data: data["commands"]["validate"].update(exit_code="one"), "exit_code"),
+        ("environment.json", lambda data: data.update(cpu_count=2), "cpu_count"),
+    ],
+)
+def test_run_json_and_environment_json_are_read_by_the_types_that_wrote_them(
+    tmp_path: Path, part: str, edit: Callable[[Any], None], said: str
+) -> None:
+    run_dir = copy_of("go", tmp_path)
+    edit_json(run_dir / part, edit)
+    report = build_report(run_dir)
+    assert report.summary.verdict == "INCOMPLETE"
+    problems = " ".join(report.summary.problems)
+    assert f"{part}: not the" in problems
+    assert said in problems
+
+
 def test_against_a_deployment_the_stack_only_gates_are_not_applicable(tmp_path: Path) -> None:
     run_dir = copy_of("go", tmp_path)
     stack = json.loads((run_dir / "stack.json").read_text())
