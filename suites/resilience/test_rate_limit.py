@@ -4,6 +4,7 @@ across replicas, and what happens without Redis."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 
 from golive.fixtures.clients import login
 from golive.fixtures.network import wait_until
-from golive.fixtures.stack import StackHandle, create_users, new_credentials
+from golive.fixtures.stack import StackHandle, create_users, mint_token, new_credentials
 
 from .conftest import Backend, BackendMaker
 
@@ -72,6 +73,22 @@ def test_a_fresh_token_does_not_buy_a_fresh_bucket(backend: BackendMaker, golive
     tokens = [login(service.cluster.urls[0], user) for _ in range(3)]  # logins are anonymous requests
     answers = [me(service, tokens[index % 3]).status_code for index in range(6)]
     assert answers == [200] * 5 + [429]
+
+
+def test_a_forged_token_buys_no_bucket_and_spends_no_one_elses(
+    backend: BackendMaker, golive_database: str
+) -> None:
+    """A token the backend did not sign is no one's: limited as its client's address, whatever
+    subject it claims (a made-up one each time, or a real user's, whose own bucket stays whole)."""
+    service = backend(**LIMITED)
+    victim = new_credentials(f"v-{uuid.uuid4().hex[:8]}")
+    victim_id = create_users(golive_database, {"user": victim})["user"]
+    forger = secrets.token_urlsafe(32)
+    claimed = [victim_id if index % 2 else 1_000_000 + index for index in range(6)]
+    forged = [mint_token(forger, subject, victim.username, "user") for subject in claimed]
+    assert [me(service, token).status_code for token in forged] == [401] * 5 + [429]
+    genuine = mint_token(service.cluster.env["JWT_SECRET"], victim_id, victim.username, "user")
+    assert [me(service, genuine).status_code for _ in range(5)] == [200] * 5
 
 
 def test_anonymous_clients_are_limited_by_address_and_x_forwarded_for_is_not_believed(
