@@ -115,30 +115,56 @@ def test_a_reset_on_one_replica_resets_every_replica(
     assert service.generate(0).status_code == 201
 
 
+def persisted_state(database: str) -> str | None:
+    """What circuit_breaker_state says of the AI service's breaker."""
+    with psycopg.connect(database) as connection:
+        row = connection.execute(
+            "SELECT state FROM circuit_breaker_state WHERE name = 'ai-service'"
+        ).fetchone()
+    return str(row[0]) if row else None
+
+
+def restart_with_redis_emptied(service: Backend) -> None:
+    service.cluster.stop()
+    with redis.Redis.from_url(service.cluster.env["REDIS_URL"]) as client:
+        client.flushdb()  # Redis restarted empty too: only the database remembers
+    service.cluster.start(1)
+
+
 def test_state_survives_a_restart_and_a_redis_wipe(
     backend: BackendMaker, golive_upstream: UpstreamControl, golive_database: str
 ) -> None:
     service = backend(CIRCUIT_BREAKER_TIMEOUT_SECONDS="600")
     trip(service, golive_upstream)
-    redis_url = service.cluster.env["REDIS_URL"]
-
-    def persisted() -> str | None:
-        with psycopg.connect(golive_database) as connection:
-            row = connection.execute(
-                "SELECT state FROM circuit_breaker_state WHERE name = 'ai-service'"
-            ).fetchone()
-        return row[0] if row and row[0] == "OPEN" else None
-
-    wait_until(persisted, timeout=10, what="the OPEN state in circuit_breaker_state")
-    service.cluster.stop()
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()  # Redis restarted empty too: only the database remembers
-
-    service.cluster.start(1)
+    wait_until(
+        lambda: persisted_state(golive_database) == "OPEN" or None,
+        timeout=10,
+        what="the OPEN state in circuit_breaker_state",
+    )
+    restart_with_redis_emptied(service)
     status = service.breaker()
     assert status["state"] == "OPEN"
     assert status["failure_count"] == 2
     assert service.generate().json()["metadata"]["error_code"] == "CIRCUIT_OPEN"
+
+
+def test_a_recovery_survives_a_restart_and_a_redis_wipe_too(
+    backend: BackendMaker, golive_upstream: UpstreamControl, golive_database: str
+) -> None:
+    """Every state is remembered, not only trips: a breaker that recovered must not come back
+    OPEN after a restart and refuse a healthy service."""
+    service = backend()
+    trip(service, golive_upstream)
+    assert _generate_until_admitted(service).status_code == 201
+    assert service.breaker()["state"] == "CLOSED"
+    wait_until(
+        lambda: persisted_state(golive_database) == "CLOSED" or None,
+        timeout=10,
+        what="the recovery (CLOSED) in circuit_breaker_state",
+    )
+    restart_with_redis_emptied(service)
+    assert service.breaker()["state"] == "CLOSED"
+    assert service.generate().status_code == 201
 
 
 def test_a_failing_database_trips_its_own_breaker(
