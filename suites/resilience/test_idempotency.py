@@ -72,11 +72,34 @@ def test_without_a_key_every_post_is_new(
     assert rows(body["prompt"]) == 2
 
 
-def test_a_key_reused_for_another_request_is_422(golive_http: httpx.Client, golive_user_token: str) -> None:
+# Another valid value for each field of the request: the key's fingerprint must cover them all.
+CHANGED = {"prompt": "something else", "content_type": "quiz", "agent": "another-agent"}
+
+
+def request_fields(http: httpx.Client) -> set[str]:
+    """The fields of the generate request, as the served OpenAPI document declares them."""
+    document = http.get("/openapi.json").json()
+    operation = document["paths"]["/api/v1/content/generate"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return set(schema["properties"])
+
+
+def test_every_field_of_the_request_has_a_change_to_try(golive_http: httpx.Client) -> None:
+    # A field the backend adds to the request needs its value here, or its reuse goes untested.
+    assert set(CHANGED) == request_fields(golive_http)
+
+
+@pytest.mark.parametrize("field", sorted(CHANGED))
+def test_a_key_reused_for_another_request_is_422(
+    golive_http: httpx.Client, golive_user_token: str, field: str
+) -> None:
     key = str(uuid.uuid4())
-    assert post(golive_http, golive_user_token, key).status_code == 201
-    reused = post(golive_http, golive_user_token, key, {**BODY, "prompt": "something else"})
-    assert reused.status_code == 422
+    body = unique_body()
+    assert post(golive_http, golive_user_token, key, body).status_code == 201
+    reused = post(golive_http, golive_user_token, key, {**body, field: CHANGED[field]})
+    assert reused.status_code == 422, f"the same key with another {field}: {reused.status_code}"
     assert reused.json()["metadata"]["error_code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
