@@ -89,21 +89,29 @@ def test_jobs_whose_request_died_are_reaped(
     golive_database: str, golive_start_backend: BackendFactory
 ) -> None:
     ids = create_users(golive_database, {"user": new_credentials(f"reaped-{uuid.uuid4().hex[:8]}")})
-    stale, fresh, retried = (f"{name} {uuid.uuid4().hex}" for name in ("stale", "fresh", "retried"))
+    names = ("stale", "fresh", "retried", "claim-abandoned")
+    stale, fresh, retried, abandoned = (f"{name} {uuid.uuid4().hex}" for name in names)
     with psycopg.connect(golive_database) as connection:
-        for prompt, age in ((stale, "1 hour"), (fresh, "0 seconds"), (retried, "1 hour")):
+        for prompt, age in (
+            (stale, "1 hour"),
+            (fresh, "0 seconds"),
+            (retried, "1 hour"),
+            (abandoned, "1 hour"),
+        ):
             connection.execute(
                 "INSERT INTO content (id, user_id, prompt, status, created_at) "
                 "VALUES (gen_random_uuid(), %s, %s, 'processing', now() - %s::interval)",
                 (ids["user"], prompt, age),
             )
-        # An old job that a retry under an Idempotency-Key is carrying on right now.
-        connection.execute(
-            "INSERT INTO idempotency_keys (user_id, key, fingerprint, status, content_id, updated_at) "
-            "SELECT user_id, 'k', 'f', 'in_flight', id, now() AT TIME ZONE 'UTC' "
-            "FROM content WHERE prompt = %s",
-            (retried,),
-        )
+        # An old job that a retry under an Idempotency-Key is carrying on right now; and one whose
+        # key was claimed as long ago as the job began (the replica holding it died): abandoned.
+        for key, prompt, age in (("k1", retried, "0 seconds"), ("k2", abandoned, "1 hour")):
+            connection.execute(
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, status, content_id, updated_at) "
+                "SELECT user_id, %s, 'f', 'in_flight', id, now() AT TIME ZONE 'UTC' - %s::interval "
+                "FROM content WHERE prompt = %s",
+                (key, age, prompt),
+            )
     golive_start_backend({"DATABASE_URL": golive_database, "CONTENT_JOB_TIMEOUT_SECONDS": "600"})
     wait_until(
         lambda: True if job(golive_database, stale)[0] == "failed" else None,
@@ -111,9 +119,11 @@ def test_jobs_whose_request_died_are_reaped(
         what="the stale job reaped",
         interval=0.2,
     )
-    error = job(golive_database, stale)[1]
-    assert error is not None
-    assert error.startswith("Abandoned")
+    for reaped in (stale, abandoned):
+        status, error = job(golive_database, reaped)
+        assert status == "failed", reaped
+        assert error is not None
+        assert error.startswith("Abandoned")
     # One UPDATE reaped the stale job: the others were judged in the same pass.
     assert job(golive_database, fresh) == ("processing", None)
     assert job(golive_database, retried) == ("processing", None)
