@@ -6,6 +6,12 @@ import httpx
 import pytest
 
 from golive.fixtures.clients import BackendFactory
+from golive.fixtures.network import wait_until
+from golive.fixtures.toxiproxy import ToxiproxyClient
+
+# How soon /health must follow a dependency going down or coming back: the guide's probe timeout
+# (a few seconds) and a margin, far below what a cached answer would last.
+FOLLOW_SECONDS = 6.0
 
 
 @pytest.mark.external_ok
@@ -67,6 +73,27 @@ def test_a_dependency_down_is_reported_not_a_crash(
     # Nothing about where the dependency lives or how to log in to it.
     assert str(golive_unused_port) not in response.text
     assert "secret" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("proxy", "dependency"), [("postgres", "database"), ("redis", "redis"), ("upstream", "upstream")]
+)
+def test_health_follows_a_dependency_down_and_back_at_once(
+    golive_http: httpx.Client, golive_toxiproxy: ToxiproxyClient, proxy: str, dependency: str
+) -> None:
+    """What /health says is what a probe finds now: a readiness probe that is told "up" for a while
+    after a dependency went down keeps a broken replica in service (and one told "down" after it
+    came back keeps a good one out)."""
+
+    def reported() -> str:
+        return str(golive_http.get("/health").json()["data"]["dependencies"][dependency]["status"])
+
+    assert reported() == "up"
+    golive_toxiproxy.set_enabled(proxy, False)
+    # Within a probe's timeout and a little: not after a cached answer's lifetime.
+    wait_until(lambda: reported() == "down" or None, timeout=FOLLOW_SECONDS, what=f"{dependency} down")
+    golive_toxiproxy.set_enabled(proxy, True)
+    wait_until(lambda: reported() == "up" or None, timeout=FOLLOW_SECONDS, what=f"{dependency} up again")
 
 
 def test_database_down_answers_503_envelope(
