@@ -158,7 +158,9 @@ class MigrationDrill:
         engine = create_engine(sync_database_url(self.dsn), poolclass=pool.NullPool)
         try:
             with engine.connect() as connection:
-                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    connection, opts={"compare_type": True, "compare_server_default": True}
+                )
                 return [_describe(difference) for difference in compare_metadata(context, metadata)]
         finally:
             engine.dispose()
@@ -376,8 +378,18 @@ def _describe(difference: object) -> str:
         kind = difference[0]
         if kind.startswith("modify_"):
             _, _, table, column, _, was, now = difference
+            if kind == "modify_default":  # server defaults: what the column gets when none is given
+                was, now = _default_text(was), _default_text(now)
             return f"{kind} {table}.{column}: database has {was}, models say {now}"
         if kind in ("add_column", "remove_column"):
             return f"{kind} {difference[2]}.{difference[3].name}"
         return f"{kind} {getattr(difference[-1], 'name', difference[-1])}"
     return str(difference)
+
+
+def _default_text(default: object) -> str:
+    """A server default as SQL (a DefaultClause's text), or "none"."""
+    if default is None:
+        return "none"
+    argument = getattr(default, "arg", default)
+    return repr(str(getattr(argument, "text", argument)))

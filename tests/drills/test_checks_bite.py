@@ -51,6 +51,13 @@ def test_the_drill_passes_without_them(golive_empty_database: str) -> None:
             ],
         ),
         (
+            "default_mismatch",
+            [
+                "references: each revision from empty: the models match the head revision: "
+                "modify_default agent_metrics.rate_limit_hits: database has none, models say '0'"
+            ],
+        ),
+        (
             "orphan_table",
             [
                 "references: each revision from empty: downgrade base from head leaves nothing: "
