@@ -5,6 +5,7 @@ built into it: the JWT secret is the deployment's own, or the backend does not s
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -94,16 +95,27 @@ def test_error_bodies_hold_no_secret(
 
 
 def test_the_backends_logs_hold_no_secret(
-    golive_stack: StackHandle, golive_http: httpx.Client, secrets_of_the_backend: dict[str, str]
+    golive_stack: StackHandle,
+    golive_http: httpx.Client,
+    golive_user_token: str,
+    secrets_of_the_backend: dict[str, str],
 ) -> None:
+    """Neither the backend's secrets nor what clients authenticate with: whoever reads the logs
+    must not be able to act as a user."""
     for method, path, headers, body in FAILING:
         golive_http.request(method, path, headers=headers, json=body)
+    password = f"attempted-{uuid.uuid4().hex}"
+    golive_http.post("/api/v1/auth/token", json={"username": "nobody", "password": password})
+    assert golive_http.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {golive_user_token}"}
+    ).is_success
+    of_clients = {"a user's bearer token": golive_user_token, "a password sent to log in": password}
     logs = sorted(golive_stack.log_dir.glob("sut-*.log"))
     assert logs
     for log in logs:
         text = log.read_text(errors="replace")
         assert "/nowhere" in text  # the requests above were logged: the log is the right one
-        assert leaks(text, secrets_of_the_backend) == []
+        assert leaks(text, {**secrets_of_the_backend, **of_clients}) == []
 
 
 @pytest.mark.parametrize(
