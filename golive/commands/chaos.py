@@ -123,10 +123,10 @@ def chaos_run(
                     journal = run_experiment(experiment, site, run.path, seed, attempt)
                     journals.append(journal)
                     if journal.not_applicable is not None:
-                        print_stage(experiment.name[:10], f"n/a: {journal.not_applicable}", 0, False, True)
+                        print_stage(experiment.name, f"n/a: {journal.not_applicable}", 0, False, True)
                         continue
                     print_stage(
-                        experiment.name[:10], _chaos_summary(journal), journal.duration_seconds, journal.held
+                        experiment.name, _chaos_summary(journal), journal.duration_seconds, journal.held
                     )
                     for check in journal.checks:
                         if not check.ok:

@@ -31,6 +31,7 @@ RUNS_THERE = ("redis-down", "ai-partial-resets")
 NOT_THERE = {
     "postgres-down": "DATABASE_TIMEOUT_SECONDS=2 at start-up",
     "pusher-down": "PUSHER_TIMEOUT_SECONDS=0.5 at start-up",
+    "pusher-hangs": "PUSHER_TIMEOUT_SECONDS=0.5 at start-up",
     "ai-latency-trips-breaker": "needs 2 replicas addressed one by one",
     "redis-blip-shared-state": "counts the calls that reached the AI service",
 }
