@@ -22,9 +22,14 @@ import pytest
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import Credentials, PusherCredentials
 from golive.fixtures.pusher.client import PusherSocket, SubscriptionFailed
+from golive.fixtures.toxiproxy import ToxiproxyClient
 from golive.fixtures.upstream.control import UpstreamControl
 
 from .conftest import Account
+
+# How long after a job's completion a resent batch would still arrive: the publish's timeout,
+# a retry's backoff and its own way to Pusher, with room for a busy machine.
+LATE_RESEND_SECONDS = 2.0
 
 
 @pytest.fixture
@@ -474,3 +479,51 @@ async def test_a_failing_job_reports_its_failure_on_both_channels(
         for data in completed.values():
             assert data["status"] == "failed"
             assert data["error"]
+
+
+async def test_a_batch_pusher_took_is_not_sent_again_when_its_answer_is_late(
+    golive_start_backend: BackendFactory,
+    golive_toxiproxy: ToxiproxyClient,
+    golive_user_token: str,
+    golive_pusher_credentials: PusherCredentials,
+) -> None:
+    """Pusher's trigger is not idempotent: a batch it took whose answer came after the backend gave
+    up (PUSHER_TIMEOUT_SECONDS) is a failed publish, never one to send again, or every subscriber
+    sees its events twice. Retries are allowed and the breaker kept shut, so only that is judged."""
+    backend = golive_start_backend(
+        {
+            "PUSHER_TIMEOUT_SECONDS": "0.5",
+            "RETRY_MAX_ATTEMPTS": "3",
+            "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "100",
+        }
+    )
+    seen: list[tuple[str, object]] = []
+    async with await PusherSocket.connect(golive_pusher_credentials) as socket:
+        await socket.subscribe("content-generation")
+        # The triggers reach Pusher at once (its sockets get the events); its answers, after the timeout.
+        with golive_toxiproxy.toxic("pusher", "latency", {"latency": 600}, stream="downstream"):
+            async with httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as http:
+                response = await http.post(
+                    "/api/v1/content/generate",
+                    json={"prompt": "late answers"},
+                    headers=bearer(golive_user_token),
+                )
+            assert response.status_code == 201, response.text
+            job_id = response.json()["data"]["id"]
+            completed_at: float | None = None
+            loop = asyncio.get_running_loop()
+            # Until the completion, then long enough for any resend of the last batch to arrive.
+            while completed_at is None or loop.time() < completed_at + LATE_RESEND_SECONDS:
+                wait = 15.0 if completed_at is None else completed_at + LATE_RESEND_SECONDS - loop.time()
+                try:
+                    message = await socket.next(within=max(wait, 0.01))
+                except TimeoutError:
+                    break
+                if message.get("data", {}).get("job_id") != job_id:
+                    continue
+                seen.append((message["event"], message["data"].get("progress")))
+                if message["event"] == "content_completed" and completed_at is None:
+                    completed_at = loop.time()
+    assert seen.count(("content_completed", None)) == 1, seen
+    progress = [value for event, value in seen if event == "content_progress"]
+    assert progress == sorted(set(progress)), f"an event arrived twice: {seen}"
