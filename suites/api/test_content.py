@@ -3,17 +3,25 @@ to its owner only; every way the AI service can fail maps to its own envelope.""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
 import httpx
+import psycopg
 import pytest
 
 from golive.fixtures.clients import BackendFactory, login
-from golive.fixtures.description import Credentials
+from golive.fixtures.description import Credentials, StackDescription
+from golive.fixtures.stack import create_users, mint_token, new_credentials
+from golive.fixtures.toxiproxy import ToxiproxyClient
 from golive.fixtures.upstream.control import UpstreamControl
 
 from .conftest import bearer
+
+PAGE = 50
+ROUND_TRIP_MS = 25  # added to every answer from Postgres while pages are timed
+MAX_EXTRA_ROUND_TRIPS = 10  # a page of PAGE against a page of 1: a query per item costs PAGE - 1
 
 
 def generate(
@@ -170,3 +178,43 @@ def test_unknown_and_malformed_content_ids(golive_http: httpx.Client, golive_use
     )
     # Not an id at all: no such resource can exist there.
     assert golive_http.get("/api/v1/content/not-a-uuid", headers=bearer(golive_user_token)).status_code == 404
+
+
+def test_a_page_costs_the_same_database_round_trips_whatever_its_size(
+    golive_http: httpx.Client,
+    golive_stack_description: StackDescription,
+    golive_jwt_secret: str,
+    golive_toxiproxy: ToxiproxyClient,
+) -> None:
+    """A listing loads its page in a bounded number of queries, not one per item (N+1): with every
+    answer from Postgres made ROUND_TRIP_MS late, a page of 50 must cost about what a page of 1
+    does. (Counted in round trips, so a busy machine's slowness does not count.)"""
+    dsn = golive_stack_description.postgres
+    assert dsn is not None
+    user = new_credentials(f"pages-{uuid.uuid4().hex[:8]}")
+    user_id = create_users(dsn, {"user": user})["user"]
+    with psycopg.connect(dsn) as connection:
+        connection.execute(
+            "INSERT INTO content (id, user_id, prompt, status) "
+            "SELECT gen_random_uuid(), %s, 'page item ' || n, 'completed' FROM generate_series(1, %s) n",
+            (user_id, PAGE),
+        )
+    token = mint_token(golive_jwt_secret, user_id, user.username, "user")
+
+    def listing(limit: int) -> float:
+        started = time.perf_counter()
+        response = golive_http.get("/api/v1/content", params={"limit": limit}, headers=bearer(token))
+        took = time.perf_counter() - started
+        assert response.status_code == 200, response.text
+        assert len(response.json()["data"]) == limit
+        return took
+
+    with golive_toxiproxy.toxic("postgres", "latency", {"latency": ROUND_TRIP_MS}):
+        listing(1), listing(PAGE)  # the pool's connections made, under the latency too
+        one = min(listing(1) for _ in range(3))
+        whole = min(listing(PAGE) for _ in range(3))
+    extra = (whole - one) * 1000 / ROUND_TRIP_MS
+    assert extra < MAX_EXTRA_ROUND_TRIPS, (
+        f"a page of {PAGE} took {extra:.0f} more round trips to the database than a page of 1 "
+        f"({whole * 1000:.0f} ms against {one * 1000:.0f} ms): a query per item?"
+    )

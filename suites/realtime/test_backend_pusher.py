@@ -525,5 +525,5 @@ async def test_a_batch_pusher_took_is_not_sent_again_when_its_answer_is_late(
                 if message["event"] == "content_completed" and completed_at is None:
                     completed_at = loop.time()
     assert seen.count(("content_completed", None)) == 1, seen
-    progress = [value for event, value in seen if event == "content_progress"]
+    progress = [int(str(value)) for event, value in seen if event == "content_progress"]
     assert progress == sorted(set(progress)), f"an event arrived twice: {seen}"
