@@ -24,11 +24,8 @@ class DrillResult(DrillRecord):
             table.add_column(heading, overflow="fold")
         for step in self.steps:
             passed = sum(check.ok for check in step.checks)
-            verdict = (
-                f"{passed}/{len(step.checks)}"
-                + ("" if step.ok else " FAIL")
-                + (" !" if step.warnings else "")
-            )
+            marks = ("" if step.ok else " FAIL") + (" !" if step.warnings else "")
+            verdict = "n/a" if step.not_applicable else f"{passed}/{len(step.checks)}{marks}"
             longest = max(step.locks, key=lambda lock: lock.held_ms, default=None)
             held = f"{longest.table} {longest.mode} {longest.held_ms} ms" if longest else ""
             table.add_row(step.name, f"{step.seconds:.2f}", step.revision or "-", verdict, held)

@@ -57,6 +57,11 @@ PLANTED: dict[str, Callable[[redis.Redis, str], Any]] = {
     ),
     "stream": lambda client, key: [client.xadd(key, {"event": f"e{index}"}) for index in range(20)],
 }
+# The step's reason when it cannot run (listed in the report: n/a, never a silent pass).
+NO_PREVIOUS_VERSION = (
+    "{package} has no legacy:app (the version before the migration, an optional entry of the "
+    "backend contract), so no previous version was started on the restored database"
+)
 CONTENT_REQUESTS = 20
 NEW_USERS = 5
 
@@ -72,8 +77,11 @@ class RollbackDrill:
         previous_app: str | None = None,
         progress: Progress = lambda message: None,
     ) -> None:
-        # The version before the migration: the backend's legacy app (its contract's optional entry).
-        self.previous_app = previous_app or f"{Backend.current().package}.legacy:app"
+        # The version before the migration: the backend's legacy app (its contract's optional
+        # entry); without one, the restore is checked but no previous version serves from it.
+        backend = Backend.current()
+        legacy = f"{backend.package}.legacy:app" if backend.has("legacy") else None
+        self.previous_app = previous_app or legacy
         self.database = database
         self.stack = stack
         self.work_dir = work_dir
@@ -86,6 +94,7 @@ class RollbackDrill:
             settings={
                 "rows": sizes.rows(),
                 "revisions": self.migrator.revisions,
+                "previous_version": self.previous_app,
             },
         )
         self.redis_url = stack.scratch_redis_url()
@@ -251,6 +260,9 @@ class RollbackDrill:
         self.progress("the previous version on the restored database")
         step = Step(name="the previous version serves from it", revision=self.first)
         self.result.steps.append(step)
+        if self.previous_app is None:
+            step.not_applicable = NO_PREVIOUS_VERSION.format(package=Backend.current().package)
+            return
         started = time.perf_counter()
         cluster = self._start(self.previous_app, restored, "previous")
         with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:

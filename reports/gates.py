@@ -239,6 +239,9 @@ class DrillGate(_Gate):
         checks = result.checks
         passed = sum(check.ok for check in checks)
         detail = f"{len(result.steps)} steps, {passed}/{len(checks)} checks, {result.seconds:.1f} s"
+        detail += "".join(
+            f"; n/a: {step.name} ({step.not_applicable})" for step in result.steps if step.not_applicable
+        )
         if not result.ok:
             return self.result(Status.FAIL, f"{detail}. First: {result.failures[0]}", [file], result.seconds)
         return self.result(Status.PASS, detail, [file], result.seconds)

@@ -49,6 +49,9 @@ class Lock(_Record):
 
 
 class Step(_Record):
+    # Files written before a step could be n/a have no reason: each of their steps ran.
+    added_later: ClassVar[frozenset[str]] = frozenset({"not_applicable"})
+
     name: str
     seconds: float = 0.0
     revision: str | None = None  # where the database is after the step
@@ -57,6 +60,8 @@ class Step(_Record):
     locks: list[Lock] = Field(default_factory=list)
     rewrites: list[str] = Field(default_factory=list)  # tables whose storage the step rewrote
     figures: dict[str, Any] = Field(default_factory=dict)  # what the step counted, for the reader
+    # Why the step could not run for this backend (the report lists it): None when it ran.
+    not_applicable: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

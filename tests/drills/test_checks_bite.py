@@ -17,6 +17,7 @@ from golive.drills.migration import MigrationDrill
 from golive.drills.rollback import RollbackDrill
 from golive.drills.runner import stack_database
 from golive.fixtures.backend import Backend
+from golive.fixtures.providers import create_provider
 from golive.fixtures.stack import Stack
 from golive.stages.selftest import DEFAULT_CATALOGUE, apply_patch, parse_defect
 
@@ -157,3 +158,35 @@ def test_the_rollback_drill_fails_when_the_restarted_version_is_not_the_old_one(
         "the previous version serves from it: legacy-user-2 logs in: "
         'login of legacy-user-2: no access_token in {"status":"success"'
     )
+
+
+def test_without_a_previous_version_its_step_is_n_a_with_the_reason_and_the_restore_still_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team's backend need not ship its pre-migration version (`legacy:app` is optional): the
+    backup, the restore and the Redis snapshot are still drilled; only the previous version's
+    serving is n/a, and says why."""
+    shutil.copytree(
+        Backend.current().directory,
+        tmp_path / "golive_no_legacy",
+        ignore=shutil.ignore_patterns("__pycache__", "tests", "legacy.py"),
+    )
+    monkeypatch.syspath_prepend(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("GOLIVE_APP", "golive_no_legacy.main:app")
+    # A stack of its own: its backends get this environment (that backend, importable), as
+    # `golive validate --app` gives them.
+    with (
+        Stack(create_provider("local"), tmp_path / "run") as stack,
+        stack_database(stack, "rollback") as database,
+    ):
+        result = RollbackDrill(database, stack, tmp_path / "work", SMALL).run()
+    assert result.ok, result.failures
+    assert result.settings["previous_version"] is None
+    (skipped,) = [step for step in result.steps if step.not_applicable]
+    assert skipped.name == "the previous version serves from it"
+    assert skipped.not_applicable is not None
+    assert skipped.not_applicable.startswith("golive_no_legacy has no legacy:app")
+    restored = [step for step in result.steps if "restore" in step.name]
+    assert restored, [step.name for step in result.steps]
+    assert all(step.ok and step.checks for step in restored)

@@ -256,6 +256,21 @@ def test_run_json_and_environment_json_are_read_by_the_types_that_wrote_them(
     assert said in problems
 
 
+def test_a_drill_step_that_could_not_run_is_listed_n_a_with_its_reason(tmp_path: Path) -> None:
+    run_dir = copy_of("go", tmp_path)
+
+    def without_a_previous_version(drill: dict[str, Any]) -> None:
+        step = drill["steps"][-2]
+        step.update(checks=[], not_applicable="the backend has no legacy:app")
+
+    edit_json(run_dir / "drill-rollback.json", without_a_previous_version)
+    report = build_report(run_dir)
+    (rollback,) = [gate for gate in report.summary.gates if gate.id == "rollback"]
+    assert rollback.status == "pass"
+    name = json.loads((run_dir / "drill-rollback.json").read_text())["steps"][-2]["name"]
+    assert f"n/a: {name} (the backend has no legacy:app)" in rollback.detail
+
+
 def test_against_a_deployment_the_stack_only_gates_are_not_applicable(tmp_path: Path) -> None:
     run_dir = copy_of("go", tmp_path)
     stack = json.loads((run_dir / "stack.json").read_text())
