@@ -38,7 +38,6 @@ GATE_OF_MODULE: dict[str, str] = {
     "resilience.test_resilience_api": "breakers",
     # The breakers' racing transitions and the limiter's Lua bucket: both are state the replicas
     # share, and most of its tests are the breakers'.
-    "resilience.test_shared_state": "breakers",
     "resilience.test_idempotency": "idempotency",
     "resilience.test_interrupted_jobs": "idempotency",
 }
