@@ -159,20 +159,31 @@ def test_tampered_payload_is_refused(golive_http: httpx.Client, golive_user_toke
 
 
 class TestWithTheSigningKey:
-    """Tokens signed with the real key but wrong in time or content (needs a stack golive started)."""
+    """Tokens signed with the real key but wrong in time or content (needs a stack golive started).
+    Each names the stack's real admin (its id and name), so only what is wrong is wrong."""
+
+    @pytest.fixture(autouse=True)
+    def _as_the_admin(self, golive_http: httpx.Client, golive_admin_token: str) -> None:
+        me = golive_http.get("/api/v1/auth/me", headers=bearer(golive_admin_token)).json()["data"]
+        self.admin = {"sub": str(me["id"]), "name": str(me["username"])}
+
+    def claims(self, **overrides: Any) -> dict[str, Any]:
+        return _claims(**{**self.admin, **overrides})
 
     def test_expired_token_is_refused_as_expired(
         self, golive_http: httpx.Client, golive_jwt_secret: str
     ) -> None:
         past = int(time.time()) - 3600
-        token = jwt.encode(_claims(iat=past, nbf=past, exp=past + 60), golive_jwt_secret, algorithm="HS256")
+        token = jwt.encode(
+            self.claims(iat=past, nbf=past, exp=past + 60), golive_jwt_secret, algorithm="HS256"
+        )
         response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
         assert error_code(response) == "TOKEN_EXPIRED"
 
     def test_not_yet_valid_token_is_refused(self, golive_http: httpx.Client, golive_jwt_secret: str) -> None:
         future = int(time.time()) + 3600
-        token = jwt.encode(_claims(nbf=future, exp=future + 600), golive_jwt_secret, algorithm="HS256")
+        token = jwt.encode(self.claims(nbf=future, exp=future + 600), golive_jwt_secret, algorithm="HS256")
         response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
         assert error_code(response) == "INVALID_TOKEN"
@@ -181,19 +192,19 @@ class TestWithTheSigningKey:
     def test_token_missing_a_claim_is_refused(
         self, golive_http: httpx.Client, golive_jwt_secret: str, missing: str
     ) -> None:
-        token = jwt.encode(_claims(**{missing: None}), golive_jwt_secret, algorithm="HS256")
+        token = jwt.encode(self.claims(**{missing: None}), golive_jwt_secret, algorithm="HS256")
         response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
         assert error_code(response) == "INVALID_TOKEN"
 
     def test_unknown_role_is_refused(self, golive_http: httpx.Client, golive_jwt_secret: str) -> None:
-        token = jwt.encode(_claims(role="superuser"), golive_jwt_secret, algorithm="HS256")
+        token = jwt.encode(self.claims(role="superuser"), golive_jwt_secret, algorithm="HS256")
         assert golive_http.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
 
     def test_other_hmac_algorithm_than_configured_is_refused(
         self, golive_http: httpx.Client, golive_jwt_secret: str
     ) -> None:
-        token = jwt.encode(_claims(), golive_jwt_secret, algorithm="HS512")
+        token = jwt.encode(self.claims(), golive_jwt_secret, algorithm="HS512")
         response = golive_http.get("/api/v1/auth/me", headers=bearer(token))
         assert response.status_code == 401
 
@@ -201,5 +212,5 @@ class TestWithTheSigningKey:
         self, golive_http: httpx.Client, golive_jwt_secret: str
     ) -> None:
         # The control case: the refusals above are about the token's shape, not a blanket refusal.
-        token = jwt.encode(_claims(), golive_jwt_secret, algorithm="HS256")
+        token = jwt.encode(self.claims(), golive_jwt_secret, algorithm="HS256")
         assert golive_http.get("/api/v1/users", headers=bearer(token)).status_code == 200

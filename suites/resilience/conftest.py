@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,7 +9,7 @@ import pytest
 
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
-from golive.fixtures.stack import create_users, mint_token, new_credentials
+from golive.fixtures.stack import mint_token, template_accounts
 from golive.fixtures.sut import SutCluster
 
 # Small numbers, so a test trips and recovers a breaker in about a second.
@@ -70,10 +69,13 @@ def backend(golive_database: str, golive_start_backend: BackendFactory) -> Backe
     def make(replicas: int = 1, **env: str) -> Backend:
         cluster = golive_start_backend({"DATABASE_URL": golive_database, **TIGHT, **env}, replicas=replicas)
         # Tokens minted, not logged in for: a test of rate limits must not spend what it counts.
-        users = {role: new_credentials(f"{role}-{uuid.uuid4().hex[:8]}") for role in ("user", "admin")}
-        ids = create_users(golive_database, users)
+        # The accounts every database cloned from the template has: the test's own, in its database.
+        accounts = template_accounts(golive_database)
         secret = cluster.env["JWT_SECRET"]
-        tokens = {role: mint_token(secret, ids[role], users[role].username, role) for role in users}
+        tokens = {
+            role: mint_token(secret, user_id, username, role)
+            for role, (user_id, username) in accounts.items()
+        }
         return Backend(cluster, tokens["user"], tokens["admin"])
 
     return make
