@@ -15,6 +15,7 @@ from golive.chaos.journal import Journal
 from golive.chaos.targets import ExperimentTarget, StackTarget
 from golive.commands.common import (
     AppOption,
+    BackendCmdOption,
     ProviderOption,
     RunDirOption,
     ToxiproxyOption,
@@ -60,6 +61,7 @@ def chaos_run(
     ] = None,
     provider: ProviderOption = "local",
     app: AppOption = None,
+    backend_cmd: BackendCmdOption = None,
     target: Annotated[
         str | None,
         typer.Option(
@@ -83,7 +85,7 @@ def chaos_run(
             2,
         )
     there = deployment_chaos("chaos run", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("chaos run", app, target)
+    use_backend("chaos run", app, target, backend_cmd)
     chosen = provider_named("chaos run", provider) if there is None else None
     try:
         loaded = select_experiments(experiments or [], tag)

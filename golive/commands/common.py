@@ -20,8 +20,8 @@ from golive.core.load_evidence import LoadRecord, TimelineSecond, read_load_reco
 from golive.core.records import EvidenceError
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
+from golive.fixtures.backend import COMMAND_ENV_VAR, Backend, BackendError
 from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
-from golive.fixtures.backend import Backend, BackendError
 from golive.fixtures.description import StackDescription, StackFileError, check_url
 from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
 from golive.fixtures.stack import Stack, overridden_by_stack
@@ -77,17 +77,36 @@ AppOption = Annotated[
 ]
 
 
-def use_backend(command: str, app: str | None, target: str | None = None) -> Backend:
-    """The backend this command and everything it starts run (GOLIVE_APP for the children, the
-    current directory importable as for `uvicorn`), checked against the contract before anything
-    starts: exit 2 naming what it misses. Without --app, the reference backend, unchecked (it
-    meets the contract; without golive[backend] installed, what needs it names the extra)."""
+BackendCmdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend-cmd",
+        envvar=COMMAND_ENV_VAR,
+        help="the shell command that serves one replica of your backend on $HOST:$PORT, as you deploy "
+        "it (e.g. gunicorn with uvicorn workers); its settings are in its environment. Default: "
+        "uvicorn serving --app",
+    ),
+]
+
+
+def use_backend(
+    command: str, app: str | None, target: str | None = None, backend_cmd: str | None = None
+) -> Backend:
+    """The backend this command and everything it starts run (GOLIVE_APP and GOLIVE_BACKEND_CMD
+    for the children, the current directory importable as for `uvicorn`), checked against the
+    contract before anything starts: exit 2 naming what it misses. Without --app, the reference
+    backend, unchecked (it meets the contract; without golive[backend] installed, what needs it
+    names the extra)."""
+    for option, given in (("--app", app), ("--backend-cmd", backend_cmd)):
+        if given is not None and target is not None:
+            message = f"{option} names a backend golive starts; --target validates a deployment: give one"
+            raise fail(command, message, 2)
+    if backend_cmd is not None:
+        if not backend_cmd.strip():
+            raise fail(command, "--backend-cmd: empty (give the command that serves one replica)", 2)
+        os.environ[COMMAND_ENV_VAR] = backend_cmd.strip()
     if app is None:
         return Backend.current({})
-    if target is not None:
-        raise fail(
-            command, "--app names a backend golive starts; --target validates a deployment: give one", 2
-        )
     try:
         backend = Backend.from_app(app)
     except BackendError as error:

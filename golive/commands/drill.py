@@ -16,6 +16,7 @@ from rich.table import Table
 
 from golive.commands.common import (
     AppOption,
+    BackendCmdOption,
     ProviderOption,
     RunDirOption,
     preflight,
@@ -79,6 +80,7 @@ def drill(
     ] = Budgets.max_rewrite_rows,
     provider: ProviderOption = "local",
     app: AppOption = None,
+    backend_cmd: BackendCmdOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
     """Migration and rollback drills: the guide's migration, rollback, partial rollback and
@@ -92,7 +94,7 @@ def drill(
     given = None
     if database_url is not None:
         given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
-    use_backend("drill", app)
+    use_backend("drill", app, backend_cmd=backend_cmd)
     stack_provider = provider_named("drill", provider)
     needs_stack = given is None or any(chosen_drill.runs_backend for chosen_drill in chosen)
     if needs_stack:

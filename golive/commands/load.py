@@ -24,6 +24,7 @@ from golive.chaos.experiment import load as load_experiment
 from golive.chaos.targets import dedicated_target
 from golive.commands.common import (
     AppOption,
+    BackendCmdOption,
     BaselineOption,
     ProviderOption,
     RunDirOption,
@@ -139,6 +140,7 @@ def load(
     ] = MASTER_TIMEOUT,
     provider: ProviderOption = "local",
     app: AppOption = None,
+    backend_cmd: BackendCmdOption = None,
     baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
@@ -155,7 +157,7 @@ def load(
     reference = baseline_named("load", baseline)
     experiment = _during(during, target)
     described = deployment("load", target) if target is not None else None
-    use_backend("load", app, target)
+    use_backend("load", app, target, backend_cmd)
     stack_provider = provider_named("load", provider)
     if described is None:
         preflight("load", profile.backend_env, [experiment] if experiment else [])

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from golive.commands.common import (
     AppOption,
+    BackendCmdOption,
     ProviderOption,
     ReplicasOption,
     RunDirOption,
@@ -27,12 +28,13 @@ from golive.fixtures.description import StackDescription
 def up(
     provider: ProviderOption = "local",
     app: AppOption = None,
+    backend_cmd: BackendCmdOption = None,
     replicas: ReplicasOption = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one line of JSON when ready")] = False,
     run_dir: RunDirOption = None,
 ) -> None:
     """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
-    use_backend("up", app)
+    use_backend("up", app, backend_cmd=backend_cmd)
     chosen = provider_named("up", provider)
     preflight("up", {})
     run = run_dir_for("up", run_dir)

@@ -16,6 +16,7 @@ from rich.markup import escape
 from golive.chaos.experiment import ExperimentError
 from golive.commands.common import (
     AppOption,
+    BackendCmdOption,
     BaselineOption,
     ProviderOption,
     ReplicasOption,
@@ -51,6 +52,7 @@ from golive.stages.validation import Plan, Printers, run_stages
 def validate(
     provider: ProviderOption = "local",
     app: AppOption = None,
+    backend_cmd: BackendCmdOption = None,
     replicas: ReplicasOption = 1,
     target: Annotated[
         str | None,
@@ -87,7 +89,7 @@ def validate(
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
     chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("validate", app, target)
+    use_backend("validate", app, target, backend_cmd)
     chosen = provider_named("validate", provider) if described is None else None
     library = []
     if described is None or chaos_there is not None:

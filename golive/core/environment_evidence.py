@@ -18,7 +18,16 @@ class EnvironmentRecord(Record):
     # Files written before this type lack the backend (named since `--app`) and held the facts of
     # a stack or of a deployment, not both.
     added_later: ClassVar[frozenset[str]] = frozenset(
-        {"backend", "provider", "services", "postgres_server", "redis_server", "backend_replicas", "target"}
+        {
+            "backend",
+            "backend_command",
+            "provider",
+            "services",
+            "postgres_server",
+            "redis_server",
+            "backend_replicas",
+            "target",
+        }
     )
 
     golive: str
@@ -29,6 +38,7 @@ class EnvironmentRecord(Record):
     memory_gib: float
     libraries: dict[str, str | None]  # None: not installed
     backend: str | None = None  # the backend validated: PACKAGE.main:app
+    backend_command: str | None = None  # how its replicas were started (--backend-cmd); None: uvicorn
     settings: dict[str, str]  # the backend's settings as it got them, secrets masked
     # A stack golive started (None against a deployment):
     provider: str | None = None

@@ -18,7 +18,7 @@ import redis
 from golive import __version__
 from golive.core.environment_evidence import ENVIRONMENT_FILE, EnvironmentRecord
 from golive.core.redaction import redact
-from golive.fixtures.backend import Backend
+from golive.fixtures.backend import Backend, serving_command
 from golive.fixtures.description import StackDescription
 from golive.fixtures.stack import Stack
 
@@ -53,6 +53,7 @@ def record_environment(run_dir: Path, stack: Stack | None, deployment: StackDesc
         libraries={name: _version(name) for name in LIBRARIES},
         # Which backend was validated: the reference one, or a team's (--app).
         backend=Backend.current().app,
+        backend_command=serving_command() if stack is not None else None,
         settings=settings,
         provider=description.provider if description else None,
         services=description.services if description else None,

@@ -131,26 +131,82 @@ def test_up_runs_a_second_backend_from_the_teams_directory(tmp_path: Path) -> No
     assert_no_survivors(marker)
 
 
+# The team's own way to serve a replica: its server, its options (here uvicorn with two worker
+# processes), a line of its own in the log; HOST and PORT from golive.
+TEAM_COMMAND = (
+    f"echo served-by-the-team-command; exec {sys.executable} -m uvicorn teamapp.main:app "
+    "--host $HOST --port $PORT --workers 2"
+)
+
+
+def test_up_serves_a_backend_with_the_teams_own_command(tmp_path: Path) -> None:
+    project = team_backend(tmp_path / "project")
+    marker = new_marker()
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [str(GOLIVE), "up", "--json", "--app", "teamapp.main:app", "--backend-cmd", TEAM_COMMAND,
+         "--run-dir", str(run)],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **marker},
+    )  # fmt: skip
+    try:
+        stack = first_line(process)
+        document = httpx.get(f"{stack['sut']}/openapi.json", timeout=30).json()
+        assert document["info"]["title"] == TITLE
+        assert "served-by-the-team-command" in (run / "logs" / "sut-0.log").read_text()
+        login = httpx.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30)
+        assert login.status_code == 200, login.text
+    finally:
+        stop(process, 2)
+    assert process.returncode == 0
+    assert_no_survivors(marker)  # the command's shell and both of its workers included
+
+
+def test_a_command_that_does_not_serve_is_one_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    marker = new_marker()
+    done = subprocess.run(
+        [str(GOLIVE), "up", "--backend-cmd", "echo no such server here >&2; exit 3",
+         "--run-dir", str(tmp_path / "run")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, **marker},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "golive up: the stack did not start: backend replica 0" in done.stderr
+    assert "exited with 3" in done.stderr
+    assert "no such server here" in done.stderr  # the end of its log: why
+    assert "Traceback" not in done.stderr
+    assert_no_survivors(marker)
+
+
 @pytest.mark.heavy
-def test_validate_runs_every_gate_against_a_second_backend(tmp_path: Path) -> None:
+def test_validate_runs_every_gate_against_a_second_backend_served_by_its_own_command(tmp_path: Path) -> None:
     project = team_backend(tmp_path / "project")
     run = tmp_path / "run"
     done = golive(
-        project, "validate", "--quick", "--app", "teamapp.main:app", "--run-dir", str(run), timeout=900
-    )
+        project, "validate", "--quick", "--app", "teamapp.main:app", "--backend-cmd", TEAM_COMMAND,
+        "--run-dir", str(run), timeout=900,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((run / "summary.json").read_text())
     assert summary["verdict"] == "GO"
     assert all(gate["status"] == "pass" for gate in summary["gates"]), summary["gates"]
-    assert json.loads((run / "environment.json").read_text())["backend"] == "teamapp.main:app"
+    environment = json.loads((run / "environment.json").read_text())
+    assert (environment["backend"], environment["backend_command"]) == ("teamapp.main:app", TEAM_COMMAND)
 
 
-def test_an_app_and_a_target_together_are_refused(tmp_path: Path) -> None:
-    done = golive(tmp_path, "validate", "--app", "teamapp.main:app", "--target", "http://127.0.0.1:9")
+@pytest.mark.parametrize(("option", "value"), [("--app", "teamapp.main:app"), ("--backend-cmd", "serve")])
+def test_a_backend_to_start_and_a_target_together_are_refused(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    done = golive(tmp_path, "validate", option, value, "--target", "http://127.0.0.1:9")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "golive validate: --app names a backend golive starts; --target validates a deployment: give one"
+        f"golive validate: {option} names a backend golive starts; --target validates a deployment: give one"
     ]
+
+
+def test_an_empty_backend_command_is_refused(tmp_path: Path) -> None:
+    done = golive(tmp_path, "up", "--backend-cmd", " ")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "golive up: --backend-cmd: empty (give the command that serves one replica)"
 
 
 def test_a_backend_whose_code_fails_to_import_is_one_line(tmp_path: Path) -> None:
