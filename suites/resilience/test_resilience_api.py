@@ -10,6 +10,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
 from golive.fixtures.upstream.control import UpstreamControl
 
@@ -152,3 +153,35 @@ def test_the_call_that_trips_the_breaker_is_counted_for_its_agent(
             (agent,),
         ).fetchone()
     assert row == (3, 3, 1)
+
+
+# The guide's values for its resilience variables (Configuration Changes: New Required Variables):
+# what a deployment that sets none of them runs with.
+GUIDE_DEFAULTS: dict[str, object] = {
+    "CIRCUIT_BREAKER_FAILURE_THRESHOLD": 5,
+    "CIRCUIT_BREAKER_TIMEOUT_SECONDS": 60,
+    "CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS": 3,
+    "RATE_LIMIT_REQUESTS_PER_MINUTE": 100,
+    "RATE_LIMIT_BURST_SIZE": 20,
+    "RATE_LIMIT_ENABLED": True,
+    "RETRY_MAX_ATTEMPTS": 3,
+    "RETRY_BACKOFF_FACTOR": 2,
+    "BULKHEAD_MAX_CONCURRENT": 10,
+}
+
+
+def test_without_the_guides_variables_the_backend_runs_with_the_guides_values(
+    golive_start_backend: BackendFactory,
+) -> None:
+    """The suites set these variables for their own purposes; a deployment that sets none gets the
+    backend's defaults, which must be the guide's (a threshold of 50, or no burst cap, would pass
+    every test that sets its own)."""
+    cluster = golive_start_backend(unset=GUIDE_DEFAULTS)
+    with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+        config = client.get("/resilience/config").json()["data"]
+        limits = client.get("/rate-limit/config").json()["data"]
+        breaker = client.get("/circuit-breakers/ai-service/status").json()["data"]
+    running = {name: config.get(name.lower()) for name in GUIDE_DEFAULTS}
+    assert running == GUIDE_DEFAULTS
+    assert (limits["burst_size"], limits["requests_per_minute"]) == (20, 100)
+    assert breaker["failure_threshold"] == 5
