@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import Connection, create_engine, event, pool, text
 
 from golive.drills.locks import LOCKS, HeldLock, LockWatcher
 from golive.fixtures.backend import BACKEND_CODE, Backend
@@ -60,19 +60,36 @@ class Migrator:
             engine.dispose()
 
     def run(self, action: str, target: str) -> StepRun:
-        """`alembic <action> <target>` in one transaction, its locks watched until the commit."""
+        """`alembic <action> <target>` on one session, its locks watched until each commit.
+
+        The migration's environment owns the transaction, as in production: a revision may leave
+        it (`autocommit_block()`, for CREATE INDEX CONCURRENTLY). What the session holds is
+        sampled once more just before every commit, so a lock too short for the watcher's
+        sampling is still seen."""
         engine = create_engine(self._sync_url(self.dsn), poolclass=pool.NullPool)
         try:
-            with engine.connect() as connection, connection.begin():
+            with engine.connect() as connection:
                 pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                connection.commit()  # that query's transaction: the migration begins its own
                 with BACKEND_CODE:  # the step's time starts once no other migration runs
                     started = time.perf_counter()
                     with LockWatcher(self.dsn, pid) as watcher:
-                        self.config.attributes["connection"] = connection
-                        getattr(command, action)(self.config, target)
-                        own = connection.exec_driver_sql(LOCKS, {"pid": pid}).fetchall()
-                        watcher.record([(table, mode) for table, mode in own])
-            seconds = time.perf_counter() - started  # the commit included
+
+                        def before_commit(session: Connection) -> None:
+                            # On the DBAPI connection: SQLAlchemy is in the middle of the commit.
+                            with session.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+                                cursor.execute(LOCKS, {"pid": pid})
+                                watcher.record([(table, mode) for table, mode in cursor.fetchall()])
+
+                        event.listen(connection, "commit", before_commit)
+                        try:
+                            self.config.attributes["connection"] = connection
+                            getattr(command, action)(self.config, target)
+                            if connection.in_transaction():  # an environment that left it open
+                                connection.commit()
+                        finally:
+                            event.remove(connection, "commit", before_commit)
+            seconds = time.perf_counter() - started  # the commits included
             return StepRun(round(seconds, 3), sorted(watcher.held.values(), key=lambda lock: lock.table))
         finally:
             self.config.attributes.pop("connection", None)

@@ -86,6 +86,7 @@ class MigrationDrill:
                 "revisions": self.migrator.revisions,
                 "max_lock_ms": budgets.max_lock_ms,
                 "max_rewrite_rows": budgets.max_rewrite_rows,
+                "max_index_build_rows": budgets.max_index_build_rows,
             },
         )
         self.references: dict[str | None, Catalog] = {}
@@ -306,6 +307,19 @@ class MigrationDrill:
                 )
         budget = self.budgets.max_lock_ms
         step.check(f"no table with data locked exclusively over {budget:g} ms", long_locks)
+        # SHARE is the lock only CREATE INDEX without CONCURRENTLY takes.
+        rows_of = {lock.table: before[lock.table].rows if lock.table in before else 0 for lock in run.locks}
+        blocking_builds = [
+            f"{lock.table} ({rows_of[lock.table]} rows) indexed without CONCURRENTLY (SHARE lock, seen "
+            f"{lock.held_ms:.0f} ms): every write to {lock.table} waits for the whole build, which grows "
+            "with the table"
+            for lock in run.locks
+            if lock.mode == "ShareLock" and rows_of[lock.table] > self.budgets.max_index_build_rows
+        ]
+        step.check(
+            f"no table of over {self.budgets.max_index_build_rows} rows indexed with its writes blocked",
+            blocking_builds,
+        )
         step.rewrites = sorted(t for t in storage if t in now_storage and now_storage[t] != storage[t])
         rewritten = [
             f"{table} ({before[table].rows} rows) was rewritten: its time grows with the table"

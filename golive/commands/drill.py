@@ -78,6 +78,14 @@ def drill(
             "--max-rewrite-rows", min=0, help="fail the migration drill on rewrites of larger tables"
         ),
     ] = Budgets.max_rewrite_rows,
+    max_index_build_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-index-build-rows",
+            min=0,
+            help="fail the migration drill on indexes built without CONCURRENTLY on larger tables",
+        ),
+    ] = Budgets.max_index_build_rows,
     provider: ProviderOption = "local",
     app: AppOption = None,
     backend_cmd: BackendCmdOption = None,
@@ -101,7 +109,7 @@ def drill(
         preflight("drill", functional_headroom(os.environ))
     run = run_dir_for("drill", run_dir)
     sizes = Sizes(users=users, content=content, agent_metrics=agent_metrics)
-    budgets = Budgets(max_lock_ms=max_lock_ms, max_rewrite_rows=max_rewrite_rows)
+    budgets = Budgets(max_lock_ms, max_rewrite_rows, max_index_build_rows)
     stack: Stack | None = None
     results: list[tuple[DrillResult, Path]] = []
     exit_code = 1
