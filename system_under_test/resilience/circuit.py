@@ -130,11 +130,20 @@ class CircuitBreaker:
         self.store_offset = store_now - self.clock()
 
     async def _transact(self, change: Change[T]) -> T:
+        # The state the change was made from (the last attempt's, if the store retried it): what
+        # this replica's transition is announced against. Not the view, which the periodic refresh
+        # may already have moved to the new state while the store's answer was on its way.
+        changed_from: list[BreakerState] = []
+
+        def recorded(state: BreakerState, now: float) -> tuple[BreakerState, T]:
+            changed_from[:] = [state]
+            return change(state, now)
+
         if self.shared is not None and not self.degraded:
 
             def on_store_clock(state: BreakerState, now: float) -> tuple[BreakerState, T]:
                 self._sync_clock(now)
-                return change(state, now)
+                return recorded(state, now)
 
             try:
                 state, result = await self.shared.transact(self.name, on_store_clock)
@@ -145,16 +154,18 @@ class CircuitBreaker:
                 self.degraded = True
                 self.local.states[self.name] = self.view
             else:
-                self._adopt(state)
+                self._adopt(state, changed_from=changed_from[0] if changed_from else None)
                 return result
-        state, result = await self.local.transact(self.name, change)
-        self._adopt(state)
+        state, result = await self.local.transact(self.name, recorded)
+        self._adopt(state, changed_from=changed_from[0] if changed_from else None)
         return result
 
-    def _adopt(self, state: BreakerState, announce: bool = True) -> None:
-        """`announce`: this replica made the transition, so it logs and persists it (once, not
-        once per replica that later observes it)."""
-        previous, self.view = self.view, state
+    def _adopt(
+        self, state: BreakerState, announce: bool = True, changed_from: BreakerState | None = None
+    ) -> None:
+        """`announce`: this replica made the transition (from `changed_from`), so it logs and
+        persists it (once, not once per replica that later observes it)."""
+        previous, self.view = changed_from or self.view, state
         if announce and previous.state is not state.state:
             # One event name per target state: the guide's troubleshooting greps "circuit.breaker.open".
             logger.info(

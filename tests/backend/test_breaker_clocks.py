@@ -89,3 +89,31 @@ async def test_a_degraded_replica_keeps_the_stores_clock() -> None:
     clocks.advance(OPEN_SECONDS)
     assert (await breaker.acquire()).trial
     assert breaker.degraded
+
+
+class RefreshedMidTransaction(MemoryBreakerStore):
+    """The periodic refresh observing the new state before the store's answer reaches the replica
+    that made the change (its read landed between the write and the answer)."""
+
+    breaker: CircuitBreaker | None = None
+
+    async def transact(self, name: str, change: Change[T]) -> tuple[BreakerState, T]:
+        state, result = await super().transact(name, change)
+        if self.breaker is not None:
+            self.breaker.observe(state, store_now=self.clock())
+        return state, result
+
+
+async def test_a_transition_the_refresh_saw_first_is_still_announced_and_persisted() -> None:
+    transitions: list[tuple[State, State]] = []
+    store = RefreshedMidTransaction()
+    breaker = CircuitBreaker(
+        "ai",
+        config(),
+        store,
+        on_transition=lambda name, before, after: transitions.append((before.state, after.state)),
+    )
+    store.breaker = breaker
+    await trip(breaker)  # a threshold of 1
+    assert breaker.view.state is State.OPEN
+    assert transitions == [(State.CLOSED, State.OPEN)]
