@@ -7,10 +7,12 @@ import asyncio
 import uuid
 
 import httpx
+import jwt
 import psycopg
 import pytest
 
 from golive.fixtures.clients import BackendFactory
+from golive.fixtures.description import Credentials
 from golive.fixtures.network import wait_until
 from golive.fixtures.upstream.control import UpstreamControl
 
@@ -170,18 +172,32 @@ GUIDE_DEFAULTS: dict[str, object] = {
 }
 
 
+# The guide's Settings (Settings Migration): tokens signed HS256, valid for 30 minutes.
+GUIDE_TOKENS = {"JWT_ALGORITHM": "HS256", "JWT_EXPIRE_MINUTES": "30"}
+
+
 def test_without_the_guides_variables_the_backend_runs_with_the_guides_values(
-    golive_start_backend: BackendFactory,
+    golive_start_backend: BackendFactory, golive_admin_credentials: Credentials
 ) -> None:
     """The suites set these variables for their own purposes; a deployment that sets none gets the
-    backend's defaults, which must be the guide's (a threshold of 50, or no burst cap, would pass
-    every test that sets its own)."""
-    cluster = golive_start_backend(unset=GUIDE_DEFAULTS)
+    backend's defaults, which must be the guide's (a threshold of 50, no burst cap, or tokens that
+    live a day would pass every test that sets its own)."""
+    cluster = golive_start_backend(unset=[*GUIDE_DEFAULTS, *GUIDE_TOKENS])
     with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
         config = client.get("/resilience/config").json()["data"]
         limits = client.get("/rate-limit/config").json()["data"]
         breaker = client.get("/circuit-breakers/ai-service/status").json()["data"]
+        login = client.post("/api/v1/auth/token", json=golive_admin_credentials.model_dump()).json()
     running = {name: config.get(name.lower()) for name in GUIDE_DEFAULTS}
     assert running == GUIDE_DEFAULTS
     assert (limits["burst_size"], limits["requests_per_minute"]) == (20, 100)
     assert breaker["failure_threshold"] == 5
+    # What a login issues: its stated lifetime, and the token's own.
+    token = login["data"]["access_token"]
+    header, claims = jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
+    lifetime = int(GUIDE_TOKENS["JWT_EXPIRE_MINUTES"]) * 60
+    assert (header["alg"], login["data"]["expires_in"], claims["exp"] - claims["iat"]) == (
+        GUIDE_TOKENS["JWT_ALGORITHM"],
+        lifetime,
+        lifetime,
+    )
