@@ -87,6 +87,16 @@ def test_client_errors_from_the_service_do_not_count(
     assert service.breaker()["failure_count"] == 0
 
 
+def test_only_consecutive_failures_open_it(backend: BackendMaker, golive_upstream: UpstreamControl) -> None:
+    """The threshold counts failures in a row: a success in between starts the count again, or
+    sporadic failures over hours of healthy traffic would open it against a healthy service."""
+    service = backend()  # a threshold of 2
+    golive_upstream.program(script=[500, 200, 500, 200, 500])
+    assert [service.generate().status_code for _ in range(5)] == [502, 201, 502, 201, 502]
+    status = service.breaker()
+    assert (status["state"], status["failure_count"]) == ("CLOSED", 1)
+
+
 def test_a_trip_on_one_replica_opens_every_replica_within_a_second(
     backend: BackendMaker, golive_upstream: UpstreamControl
 ) -> None:
