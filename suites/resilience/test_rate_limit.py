@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from functools import partial
 
 import httpx
 import psycopg
@@ -160,6 +161,34 @@ def test_turned_off_it_neither_limits_nor_speaks(backend: BackendMaker) -> None:
     answers = [me(service, service.user) for _ in range(5)]
     assert all(answer.status_code == 200 for answer in answers)
     assert "x-ratelimit-limit" not in answers[0].headers
+
+
+def test_an_admin_switches_it_off_and_on_at_run_time_on_every_replica(backend: BackendMaker) -> None:
+    """The guide's partial rollback "disable rate limiting" is a runtime switch too (POST
+    /resilience/config): what the config says is what every replica does."""
+    service = backend(replicas=2, RATE_LIMIT_BURST_SIZE="1", RATE_LIMIT_REQUESTS_PER_MINUTE="1")
+
+    def switch(enabled: bool) -> None:
+        with service.client(0) as client:
+            answer = client.post(
+                "/resilience/config",
+                json={"rate_limit_enabled": enabled},
+                headers={"Authorization": f"Bearer {service.admin}"},
+            )
+        assert answer.status_code == 200, answer.text
+
+    def answers(replica: int) -> list[int]:
+        with service.client(replica) as client:
+            headers = {"Authorization": f"Bearer {service.user}"}
+            return [client.get("/api/v1/auth/me", headers=headers).status_code for _ in range(3)]
+
+    switch(False)
+    wait_until(lambda: answers(0) + answers(1) == [200] * 6 or None, timeout=5, what="unlimited everywhere")
+    switch(True)
+    for replica in (0, 1):
+        wait_until(
+            partial(lambda on: 429 in answers(on) or None, replica), timeout=5, what=f"limited on {replica}"
+        )
 
 
 def test_per_endpoint_buckets_follow_route_templates(backend: BackendMaker) -> None:
