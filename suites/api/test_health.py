@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import httpx
 import pytest
 
@@ -128,6 +131,20 @@ def test_unknown_paths_share_one_metrics_label(golive_http: httpx.Client) -> Non
     text = golive_http.get("/metrics").text
     assert 'route="unmatched"' in text
     assert "no-such-path" not in text
+
+
+def test_routes_with_ids_are_counted_under_their_template(
+    golive_http: httpx.Client, golive_user_token: str
+) -> None:
+    """/metrics is public: an id in a path (a content id, a user's bucket) must not show in it, and
+    each new id must not be a new time series (label cardinality grows with traffic)."""
+    asked = [str(uuid.uuid4()) for _ in range(3)]
+    headers = {"Authorization": f"Bearer {golive_user_token}"}
+    for content_id in asked:
+        golive_http.get(f"/api/v1/content/{content_id}", headers=headers)
+    text = golive_http.get("/metrics").text
+    assert [content_id for content_id in asked if content_id in text] == []
+    assert re.search(r'route="[^"]*content[^"]*\{[^"]*\}', text), "not counted under a template"
 
 
 def test_metrics_can_be_turned_off(golive_start_backend: BackendFactory) -> None:
