@@ -30,6 +30,8 @@ from .conftest import Account
 # How long after a job's completion a resent batch would still arrive: the publish's timeout,
 # a retry's backoff and its own way to Pusher, with room for a busy machine.
 LATE_RESEND_SECONDS = 2.0
+# Jobs started at once: their events outnumber what one call to Pusher's batch API may carry.
+MANY_JOBS = 8  # within the bulkhead (BULKHEAD_MAX_CONCURRENT, 10 by the guide)
 
 
 @pytest.fixture
@@ -527,3 +529,34 @@ async def test_a_batch_pusher_took_is_not_sent_again_when_its_answer_is_late(
     assert seen.count(("content_completed", None)) == 1, seen
     progress = [int(str(value)) for event, value in seen if event == "content_progress"]
     assert progress == sorted(set(progress)), f"an event arrived twice: {seen}"
+
+
+async def test_every_jobs_events_arrive_when_many_jobs_run_at_once(
+    client: httpx.AsyncClient, golive_user_token: str, golive_pusher_credentials: PusherCredentials
+) -> None:
+    """Many jobs at once queue more events than one call to Pusher may carry (its batch API takes
+    ten): however the backend groups them, every job's completion must reach the subscribers."""
+    async with await PusherSocket.connect(golive_pusher_credentials) as socket:
+        await socket.subscribe("content-generation")
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/content/generate",
+                    json={"prompt": f"at once {n}"},
+                    headers=bearer(golive_user_token),
+                )
+                for n in range(MANY_JOBS)
+            )
+        )
+        assert [response.status_code for response in responses] == [201] * MANY_JOBS
+        waiting = {response.json()["data"]["id"] for response in responses}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while waiting and loop.time() < deadline:
+            try:
+                message = await socket.next(within=max(deadline - loop.time(), 0.01))
+            except TimeoutError:
+                break
+            if message["event"] == "content_completed":
+                waiting.discard(message["data"].get("job_id"))
+    assert waiting == set(), f"{len(waiting)} of {MANY_JOBS} jobs' completions never arrived"
