@@ -87,6 +87,24 @@ def test_client_errors_from_the_service_do_not_count(
     assert service.breaker()["failure_count"] == 0
 
 
+def test_the_overall_status_is_not_operational_while_a_breaker_is_open(
+    backend: BackendMaker, golive_upstream: UpstreamControl
+) -> None:
+    """GET /resilience/status is what a monitor of the whole watches (the guide's 6.2): a
+    dependency cut off by its breaker is not "operational", and once it closes, it is again."""
+    service = backend()
+
+    def overall() -> str:
+        with service.client() as client:
+            return str(client.get("/resilience/status").json()["data"]["status"])
+
+    assert overall() == "operational"
+    trip(service, golive_upstream)
+    assert overall() != "operational"
+    assert _generate_until_admitted(service).status_code == 201
+    assert overall() == "operational"
+
+
 def test_only_consecutive_failures_open_it(backend: BackendMaker, golive_upstream: UpstreamControl) -> None:
     """The threshold counts failures in a row: a success in between starts the count again, or
     sporadic failures over hours of healthy traffic would open it against a healthy service."""
