@@ -180,6 +180,40 @@ def test_unknown_and_malformed_content_ids(golive_http: httpx.Client, golive_use
     assert golive_http.get("/api/v1/content/not-a-uuid", headers=bearer(golive_user_token)).status_code == 404
 
 
+def user_with_content(description: StackDescription, jwt_secret: str, items: int) -> str:
+    """A new user owning `items` completed jobs, made at once in the database; their token."""
+    dsn = description.postgres
+    assert dsn is not None
+    user = new_credentials(f"pages-{uuid.uuid4().hex[:8]}")
+    user_id = create_users(dsn, {"user": user})["user"]
+    with psycopg.connect(dsn) as connection:
+        connection.execute(
+            "INSERT INTO content (id, user_id, prompt, status, created_at) "
+            "SELECT gen_random_uuid(), %s, 'page item ' || n, 'completed', now() - n * interval '1 second' "
+            "FROM generate_series(1, %s) n",
+            (user_id, items),
+        )
+    return mint_token(jwt_secret, user_id, user.username, "user")
+
+
+def test_pages_by_limit_and_offset_hold_every_item_once(
+    golive_http: httpx.Client, golive_stack_description: StackDescription, golive_jwt_secret: str
+) -> None:
+    token = user_with_content(golive_stack_description, golive_jwt_secret, 7)
+
+    def page(limit: int, offset: int) -> list[str]:
+        response = golive_http.get(
+            "/api/v1/content", params={"limit": limit, "offset": offset}, headers=bearer(token)
+        )
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["data"]]
+
+    everything = page(100, 0)
+    assert len(everything) == 7
+    assert page(3, 0) + page(3, 3) + page(3, 6) == everything  # offset counts items, not pages
+    assert page(3, 7) == []
+
+
 def test_a_page_costs_the_same_database_round_trips_whatever_its_size(
     golive_http: httpx.Client,
     golive_stack_description: StackDescription,
@@ -189,17 +223,7 @@ def test_a_page_costs_the_same_database_round_trips_whatever_its_size(
     """A listing loads its page in a bounded number of queries, not one per item (N+1): with every
     answer from Postgres made ROUND_TRIP_MS late, a page of 50 must cost about what a page of 1
     does. (Counted in round trips, so a busy machine's slowness does not count.)"""
-    dsn = golive_stack_description.postgres
-    assert dsn is not None
-    user = new_credentials(f"pages-{uuid.uuid4().hex[:8]}")
-    user_id = create_users(dsn, {"user": user})["user"]
-    with psycopg.connect(dsn) as connection:
-        connection.execute(
-            "INSERT INTO content (id, user_id, prompt, status) "
-            "SELECT gen_random_uuid(), %s, 'page item ' || n, 'completed' FROM generate_series(1, %s) n",
-            (user_id, PAGE),
-        )
-    token = mint_token(golive_jwt_secret, user_id, user.username, "user")
+    token = user_with_content(golive_stack_description, golive_jwt_secret, PAGE)
 
     def listing(limit: int) -> float:
         started = time.perf_counter()
