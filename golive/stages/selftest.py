@@ -35,7 +35,7 @@ from golive.core.signals import shielded
 from golive.fixtures.backend import COMMAND_ENV_VAR
 from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
 from golive.fixtures.processes import ChildProcess
-from golive.fixtures.providers.local.scratch import SELFTEST_PREFIX, owned_tempdir
+from golive.fixtures.providers.local.scratch import SELFTEST_PREFIX, owned_tempdir, scratch_dirs
 from golive.reports.gates import GATES
 from golive.reports.summary import Summary
 
@@ -197,6 +197,15 @@ def _scratch(run_dir: Path) -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def sweep_after(run_dir: Path) -> None:
+    """What a validation that has ended left in the temp directory, marked as its run's (a thread
+    of its cut off mid-suite by Ctrl-C, or the validation killed): removed as `golive clean`
+    removes it, only once its owner is gone."""
+    for scratch in scratch_dirs():
+        if scratch.belongs_to(run_dir) and scratch.abandoned:
+            shutil.rmtree(scratch.path, ignore_errors=True)
+
+
 def validate_copy(
     root: Path, run_dir: Path, quick: bool, timeout: float, baseline: Path | None = None
 ) -> tuple[Summary | None, str | None]:
@@ -227,6 +236,7 @@ def validate_copy(
     finally:
         with shielded():  # Ctrl-C: the child stops with us (its stack torn down), even at a second one
             child.stop(timeout=STOP_GRACE, signum=signal.SIGINT)
+            sweep_after(run_dir)
     summary = _summary(run_dir)
     if summary is None:
         tail = child.log_tail(1) or "no output"

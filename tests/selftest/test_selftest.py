@@ -10,12 +10,15 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from golive.core.owners import identity
 from golive.fixtures.network import wait_until
+from golive.fixtures.providers.local.scratch import MARKER, PYTEST_PREFIX
 from golive.reports.gates import GATES
 from golive.reports.summary import Summary
 from golive.stages.selftest import (
@@ -30,6 +33,7 @@ from golive.stages.selftest import (
     run_one,
     scratch_copy,
     select,
+    sweep_after,
 )
 from tests.harness.golive import GOLIVE, run_golive
 from tests.harness.leaks import assert_no_survivors, new_marker
@@ -226,3 +230,32 @@ def test_the_scratch_copy_is_marked_for_golive_clean(tmp_path: Path) -> None:
             (identity(), True, False)
         ]
     assert not root.exists()
+
+
+def test_what_an_ended_validation_left_of_its_run_is_swept_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C may cut a lane's thread off before it removes its suite's tmp_path: the selftest
+    removes what the ended validation left of its run, never a live run's or another run's."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    run, other = tmp_path / "run", tmp_path / "other"
+    gone = subprocess.run(
+        [sys.executable, "-c", "from golive.core.owners import identity; print(identity())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+    def marked(name: str, owner: str, run_dir: Path) -> Path:
+        path = temp / f"{PYTEST_PREFIX}{name}"
+        (path / "tmp").mkdir(parents=True)
+        (path / MARKER).write_text(json.dumps({"owner": owner, "log_dir": str(run_dir / "logs")}))
+        return path
+
+    left = marked("left", gone, run)
+    live = marked("live", identity(), run)
+    elsewhere = marked("elsewhere", gone, other)
+    sweep_after(run)
+    assert not left.exists()
+    assert live.exists()
+    assert elsewhere.exists()
