@@ -176,9 +176,14 @@ def test_a_command_that_does_not_serve_is_one_clear_error_and_leaves_nothing(tmp
     assert_no_survivors(marker)
 
 
-# One process per replica: every replica a validation starts (about 90) is then a whole interpreter
-# start, with none of the fork server's head start; workers would double that.
-TEAM_COMMAND_ONE_PROCESS = f"exec {sys.executable} -m uvicorn teamapp.main:app --host $HOST --port $PORT"
+# As the backend's image serves it (its Dockerfile's CMD): without --no-proxy-headers uvicorn
+# believes X-Forwarded-For from loopback, and without the backend's HTTP protocol no header limits
+# hold; validate rightly says NO-GO to either. One process per replica: every replica a validation
+# starts (about 90) is then a whole interpreter start; workers would double that.
+TEAM_COMMAND_ONE_PROCESS = (
+    f"exec {sys.executable} -m uvicorn teamapp.main:app --host $HOST --port $PORT --no-proxy-headers "
+    "--http teamapp.http_limits:LimitedHttpToolsProtocol"
+)
 
 
 @pytest.mark.heavy
