@@ -24,6 +24,7 @@ import httpx
 from golive.chaos.checkers import run_checks
 from golive.chaos.experiment import Experiment, Probe, Request, Step, Traffic, WaitFor
 from golive.chaos.journal import Journal
+from golive.core import http_clients
 from golive.core.chaos_evidence import RECOVERY_SECONDS, Activity, RequestRecord
 from golive.core.contract_rules import response_problems
 from golive.core.signals import shielded
@@ -72,7 +73,7 @@ class BreakerSampler(threading.Thread):
         self.states: dict[tuple[int, str], str] = {}
 
     def run(self) -> None:
-        clients = [httpx.Client(base_url=url, timeout=5) for url in self.target.sut_urls]
+        clients = [http_clients.Client(base_url=url, timeout=5) for url in self.target.sut_urls]
         try:
             while not self.stopped.wait(SAMPLE_SECONDS):
                 for replica, client in enumerate(clients):
@@ -225,7 +226,8 @@ class Runner:
         """Until each replica named has reported the state (each at its own moment), or the timeout."""
         pending = self._replicas(wait_for.replica)
         clients = {
-            replica: httpx.Client(base_url=self.target.sut_urls[replica], timeout=5) for replica in pending
+            replica: http_clients.Client(base_url=self.target.sut_urls[replica], timeout=5)
+            for replica in pending
         }
         deadline = time.monotonic() + wait_for.timeout_seconds
         try:
@@ -257,7 +259,9 @@ class Runner:
         them must not be judged on the replica that happened to be asked."""
         headers = {"Authorization": f"Bearer {self.target.tokens['admin']}"}
         for url in self.target.sut_urls:
-            with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS, headers=headers) as client:
+            with http_clients.Client(
+                base_url=url, timeout=REQUEST_TIMEOUT_SECONDS, headers=headers
+            ) as client:
                 for name in client.get("/circuit-breakers/status").json()["data"]["breakers"]:
                     client.post(f"/circuit-breakers/{name}/reset")
         self.journal.event("breakers-reset")
@@ -310,7 +314,7 @@ class Runner:
         for url in self.target.sut_urls:
             for _ in range(self.target.metric_samples):
                 try:
-                    metrics = httpx.get(f"{url}/resilience/metrics", timeout=10).json()["data"]
+                    metrics = http_clients.get(f"{url}/resilience/metrics", timeout=10).json()["data"]
                     counts[url, str(metrics.get("replica"))] = {
                         name: (figures["retries"], figures["trips"])
                         for name, figures in metrics["dependencies"].items()
@@ -367,7 +371,7 @@ class Runner:
         if clients is None:
             clients = self._local.clients = {}
         if replica not in clients:
-            clients[replica] = httpx.Client(
+            clients[replica] = http_clients.Client(
                 base_url=self.target.sut_urls[replica], timeout=REQUEST_TIMEOUT_SECONDS
             )
         return clients[replica]

@@ -35,6 +35,7 @@ import psycopg
 
 from golive.chaos.experiment import Experiment
 from golive.chaos.runner import Target
+from golive.core import http_clients
 from golive.core.signals import shielded
 from golive.fixtures.description import Credentials
 from golive.fixtures.stack import (
@@ -131,7 +132,7 @@ def toxiproxy_problem(url: str) -> str | None:
     """Why `url` is not a Toxiproxy API with golive's proxies (postgres, redis, upstream, pusher),
     or None when it is."""
     try:
-        response = httpx.get(f"{url.rstrip('/')}/proxies", timeout=10)
+        response = http_clients.get(f"{url.rstrip('/')}/proxies", timeout=10)
     except httpx.HTTPError as error:
         return f"does not answer GET /proxies ({type(error).__name__}: {error})"
     if response.status_code != 200:
@@ -230,7 +231,7 @@ class DeploymentTarget:
         read once; None when it does not say."""
         if self._config is None:
             try:
-                answer = httpx.get(f"{self.url}/resilience/config", timeout=REQUEST_TIMEOUT_SECONDS)
+                answer = http_clients.get(f"{self.url}/resilience/config", timeout=REQUEST_TIMEOUT_SECONDS)
                 data = answer.json()["data"] if answer.status_code == 200 else None
             except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 data = None
@@ -244,7 +245,7 @@ class DeploymentTarget:
         from Toxiproxy itself by a route only golive's has (GET /proxies/{name}/stats)."""
         if self._per_chunk is None:
             try:
-                answer = httpx.get(f"{self.toxiproxy}/proxies/{PROXIES[0]}/stats", timeout=10)
+                answer = http_clients.get(f"{self.toxiproxy}/proxies/{PROXIES[0]}/stats", timeout=10)
             except httpx.HTTPError:
                 return False
             self._per_chunk = answer.status_code == 200
@@ -266,7 +267,7 @@ class DeploymentTarget:
 
     @contextmanager
     def prepared(self, experiment: Experiment) -> Iterator[Target]:
-        with httpx.Client(base_url=self.url, timeout=REQUEST_TIMEOUT_SECONDS) as http:
+        with http_clients.Client(base_url=self.url, timeout=REQUEST_TIMEOUT_SECONDS) as http:
             tokens = {role: self._log_in(http, role) for role in ("user", "admin")}
             admin = {"Authorization": f"Bearer {tokens['admin']}"}
             user_id = self._user_id(http, tokens["user"])
@@ -434,7 +435,7 @@ class ContentWrittenSince:
         return rows
 
     def _page(self, offset: int) -> list[dict[str, Any]]:
-        answer = httpx.get(
+        answer = http_clients.get(
             f"{self.url}/api/v1/content",
             params={"limit": CONTENT_PAGE, "offset": offset},
             headers=self.headers,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from golive.core import http_clients
 from golive.core.drill_evidence import Step
 from golive.drills.alembic_steps import Migrator
 from golive.drills.database import DrillDatabase
@@ -175,7 +176,7 @@ class FlagsDrill:
             self.progress(f"{probe.flag}={value}")
             cluster = self._start({**probe.env, probe.flag: value}, upstream_url, f"{probe.flag}-{value}")
             try:
-                with httpx.Client(base_url=cluster.urls[0], timeout=30) as http:
+                with http_clients.Client(base_url=cluster.urls[0], timeout=30) as http:
                     session = Session(
                         http,
                         self._login(http, "user"),

@@ -21,6 +21,7 @@ import psycopg
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from golive.core import http_clients
 from golive.core.drill_evidence import Step
 from golive.drills.alembic_steps import Migrator
 from golive.drills.backup_tools import (
@@ -195,7 +196,7 @@ class RollbackDrill:
         started = time.perf_counter()
         cluster = self._start(None, self.database.dsn, "new")
         statuses: dict[str, int] = {}
-        with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+        with http_clients.Client(base_url=cluster.urls[0], timeout=30) as client:
             admin = _login(client, ADMIN, envelope=True)
             for index in range(NEW_USERS):
                 response = client.post(
@@ -265,7 +266,7 @@ class RollbackDrill:
             return
         started = time.perf_counter()
         cluster = self._start(self.previous_app, restored, "previous")
-        with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+        with http_clients.Client(base_url=cluster.urls[0], timeout=30) as client:
             step.check("GET /health: healthy at the old revision", self._health_problems(client))
             try:
                 headers = _login(client, USER, envelope=False)

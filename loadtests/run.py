@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import psutil
 
+from golive.core import http_clients
 from golive.core.load_evidence import (
     BASELINE_FILE,
     LOAD_FILE,
@@ -87,7 +88,7 @@ class BreakerWatcher(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=5) as client:
+        with http_clients.Client(base_url=self.base_url, timeout=5) as client:
             while not self._stopped.wait(POLL_SECONDS):
                 try:
                     breakers = client.get("/circuit-breakers/status").json()["data"]["breakers"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from golive.core import http_clients
 from golive.core.health_evidence import HEALTH_FILE, HealthCheck, HealthRecord
 from golive.core.redaction import redact, redact_all
 from golive.stages.outcome import Report, timed
@@ -29,7 +30,7 @@ def check_health(url: str, run_dir: Path, report: Report) -> bool:
 def _check(url: str, path: str) -> HealthCheck:
     started = time.perf_counter()
     try:
-        response = httpx.get(f"{url}{path}", timeout=10)
+        response = http_clients.get(f"{url}{path}", timeout=10)
     except httpx.HTTPError as error:
         return HealthCheck(
             path=path, status_code=None, state=None, ms=None, problem=redact(str(error)), body=None
@@ -61,7 +62,7 @@ def unreachable(url: str) -> str | None:
     """Why a deployment does not answer `GET /health`, or None when it answers at all (its
     health is the suites' business): suites against a dead URL would only fail one by one."""
     try:
-        httpx.get(f"{url}/health", timeout=10)
+        http_clients.get(f"{url}/health", timeout=10)
     except httpx.HTTPError as error:
         return f"does not answer GET /health ({type(error).__name__}: {error})"
     return None

@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import Credentials, StackDescription
 from golive.fixtures.stack import create_users, mint_token, new_credentials
@@ -85,8 +86,8 @@ def test_a_deactivation_holds_on_every_replica(
     user_id = create_users(golive_database, {"user": user})["user"]
     token = mint_token(cluster.env["JWT_SECRET"], user_id, user.username, "user")
     for url in cluster.urls:  # each replica has seen the account active
-        assert httpx.get(f"{url}/api/v1/auth/me", headers=bearer(token), timeout=30).status_code == 200
+        assert http_clients.get(f"{url}/api/v1/auth/me", headers=bearer(token), timeout=30).status_code == 200
     with psycopg.connect(golive_database) as connection:
         connection.execute("UPDATE users SET is_active = false WHERE id = %s", (user_id,))
     for url in cluster.urls:
-        assert_refused(httpx.get(f"{url}/api/v1/auth/me", headers=bearer(token), timeout=30))
+        assert_refused(http_clients.get(f"{url}/api/v1/auth/me", headers=bearer(token), timeout=30))

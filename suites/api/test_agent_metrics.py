@@ -8,6 +8,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.stack import create_users, new_credentials
 from golive.fixtures.upstream.control import UpstreamControl
@@ -74,7 +75,7 @@ def test_legacy_rows_are_served_and_carried_on(
     user = new_credentials("legacy-reader")
     create_users(golive_database, {"user": user})
     token = login(backend.urls[0], user)
-    with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
+    with http_clients.Client(base_url=backend.urls[0], timeout=30) as client:
         row = metrics_of(client, token, "legacy-agent")
         assert row["requests_total"] == 10
         assert row["errors_total"] == 2

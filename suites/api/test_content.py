@@ -11,6 +11,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.description import Credentials, StackDescription
 from golive.fixtures.stack import create_users, mint_token, new_credentials
@@ -133,7 +134,7 @@ def test_ai_service_too_slow_answers_504(
     backend = golive_start_backend({"AI_SERVICE_TIMEOUT_SECONDS": "0.3"})
     token = login(backend.urls[0], golive_user_credentials)
     golive_upstream.program(latency_ms=3000)
-    with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
+    with http_clients.Client(base_url=backend.urls[0], timeout=30) as client:
         response = generate(client, token)
     assert response.status_code == 504
     assert response.json()["metadata"]["error_code"] == "UPSTREAM_TIMEOUT"
@@ -144,7 +145,7 @@ def test_ai_service_unreachable_answers_503(
 ) -> None:
     backend = golive_start_backend({"AI_SERVICE_URL": f"http://127.0.0.1:{golive_unused_port}"})
     token = login(backend.urls[0], golive_user_credentials)
-    with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
+    with http_clients.Client(base_url=backend.urls[0], timeout=30) as client:
         response = generate(client, token)
     assert response.status_code == 503
     assert response.json()["metadata"]["error_code"] == "DEPENDENCY_UNAVAILABLE"

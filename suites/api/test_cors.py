@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 
 ALLOWED = "http://localhost:3000"  # the guide's default CORS_ALLOWED_ORIGINS
@@ -63,7 +64,7 @@ def test_origins_come_from_the_setting(golive_start_backend: BackendFactory) -> 
     backend = golive_start_backend(
         {"CORS_ALLOWED_ORIGINS": '["https://app.example"]', "CORS_ALLOW_CREDENTIALS": "false"}
     )
-    with httpx.Client(base_url=backend.urls[0], timeout=30) as client:
+    with http_clients.Client(base_url=backend.urls[0], timeout=30) as client:
         granted = preflight(client, "https://app.example")
         assert granted.headers["access-control-allow-origin"] == "https://app.example"
         assert "access-control-allow-credentials" not in granted.headers

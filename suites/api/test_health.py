@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
 from golive.fixtures.toxiproxy import ToxiproxyClient
@@ -52,7 +53,7 @@ def test_every_replica_is_healthy(golive_stack_description: object) -> None:
     assert isinstance(golive_stack_description, StackDescription)
     assert golive_stack_description.sut_replicas
     for url in golive_stack_description.sut_replicas:
-        assert httpx.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
+        assert http_clients.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
 
 
 @pytest.mark.parametrize("dependency", ["DATABASE_URL", "REDIS_URL", "AI_SERVICE_URL"])
@@ -65,7 +66,7 @@ def test_a_dependency_down_is_reported_not_a_crash(
         "AI_SERVICE_URL": f"http://127.0.0.1:{golive_unused_port}",
     }[dependency]
     backend = golive_start_backend({dependency: dead})
-    response = httpx.get(f"{backend.urls[0]}/health", timeout=30)
+    response = http_clients.get(f"{backend.urls[0]}/health", timeout=30)
     assert response.status_code == 200
     data = response.json()["data"]
     assert data["status"] == "degraded"
@@ -105,7 +106,7 @@ def test_database_down_answers_503_envelope(
     backend = golive_start_backend(
         {"DATABASE_URL": f"postgresql://nobody:secret@127.0.0.1:{golive_unused_port}/none"}
     )
-    response = httpx.post(
+    response = http_clients.post(
         f"{backend.urls[0]}/api/v1/auth/token",
         json={"username": "someone", "password": "whatever"},
         timeout=30,
@@ -149,5 +150,5 @@ def test_routes_with_ids_are_counted_under_their_template(
 
 def test_metrics_can_be_turned_off(golive_start_backend: BackendFactory) -> None:
     backend = golive_start_backend({"METRICS_ENABLED": "false"})
-    response = httpx.get(f"{backend.urls[0]}/metrics", timeout=30)
+    response = http_clients.get(f"{backend.urls[0]}/metrics", timeout=30)
     assert response.status_code == 404

@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import PusherCredentials
 from golive.fixtures.pusher.client import PusherSocket
@@ -61,7 +62,7 @@ async def test_jobs_complete_through_a_pusher_outage_and_events_resume(
         }
     )
     async with (
-        httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
+        http_clients.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
         await PusherSocket.connect(golive_pusher_credentials) as socket,
     ):
         await socket.subscribe("content-generation")

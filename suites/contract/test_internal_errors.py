@@ -22,6 +22,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.core.contract_rules import response_problems
 from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.network import wait_until
@@ -53,7 +54,7 @@ def fail_for_real(database: str, start_backend: BackendFactory, **env: str) -> F
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute("DROP TABLE agent_metrics")
     request_id = f"boom-{uuid.uuid4().hex[:8]}"
-    response = httpx.get(
+    response = http_clients.get(
         f"{backend.urls[0]}/api/v1/agents/metrics",
         headers={"Authorization": f"Bearer {token}", "X-Request-ID": request_id},
         timeout=30,
@@ -91,7 +92,7 @@ def test_every_log_line_of_a_request_carries_its_id(
     log = backend.replicas[0].log_path
     before = len(log_lines(log))  # start-up and the readiness probes
     request_id = f"logged-{uuid.uuid4().hex[:8]}"
-    response = httpx.post(
+    response = http_clients.post(
         f"{backend.urls[0]}/api/v1/auth/token",
         json={"username": "someone", "password": "whatever"},
         headers={"X-Request-ID": request_id},

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.description import PusherCredentials
 from golive.fixtures.node import NodeProject, node_for
 
@@ -30,7 +30,7 @@ class Account:
 
 
 def whoami(sut_url: str, token: str) -> Account:
-    response = httpx.get(f"{sut_url}/api/v1/auth/me", headers=bearer(token), timeout=30)
+    response = http_clients.get(f"{sut_url}/api/v1/auth/me", headers=bearer(token), timeout=30)
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     return Account(id=data["id"], username=data["username"], role=data["role"])

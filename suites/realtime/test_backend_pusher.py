@@ -19,6 +19,7 @@ import nacl.secret
 import pusher
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import Credentials, PusherCredentials
 from golive.fixtures.pusher.client import PusherSocket, SubscriptionFailed
@@ -37,7 +38,7 @@ MANY_JOBS = 8  # within the bulkhead (BULKHEAD_MAX_CONCURRENT, 10 by the guide)
 @pytest.fixture
 async def client(golive_sut_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """For the async tests: the event loop also serves their WebSockets."""
-    async with httpx.AsyncClient(base_url=golive_sut_url, timeout=30) as http:
+    async with http_clients.AsyncClient(base_url=golive_sut_url, timeout=30) as http:
         yield http
 
 
@@ -263,7 +264,7 @@ async def test_an_encrypted_user_channel_carries_what_only_its_user_can_read(
     )
     channel = f"private-encrypted-user-{user_account.id}"
     async with (
-        httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
+        http_clients.AsyncClient(base_url=backend.urls[0], timeout=30) as client,
         await PusherSocket.connect(golive_pusher_credentials) as socket,
     ):
         # Its signature comes with the channel's key: signed for another user, it would let them
@@ -504,7 +505,7 @@ async def test_a_batch_pusher_took_is_not_sent_again_when_its_answer_is_late(
         await socket.subscribe("content-generation")
         # The triggers reach Pusher at once (its sockets get the events); its answers, after the timeout.
         with golive_toxiproxy.toxic("pusher", "latency", {"latency": 600}, stream="downstream"):
-            async with httpx.AsyncClient(base_url=backend.urls[0], timeout=30) as http:
+            async with http_clients.AsyncClient(base_url=backend.urls[0], timeout=30) as http:
                 response = await http.post(
                     "/api/v1/content/generate",
                     json={"prompt": "late answers"},

@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.sut import SutCluster
 
@@ -30,7 +31,7 @@ def legacy_backend(golive_start_backend: BackendFactory) -> SutCluster:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with http_clients.AsyncClient(timeout=30) as http:
         yield http
 
 

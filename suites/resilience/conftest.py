@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
 from golive.fixtures.stack import mint_token, template_accounts
@@ -28,7 +29,7 @@ class Backend:
     admin: str
 
     def client(self, replica: int = 0) -> httpx.Client:
-        return httpx.Client(base_url=self.cluster.urls[replica], timeout=30)
+        return http_clients.Client(base_url=self.cluster.urls[replica], timeout=30)
 
     def generate(self, replica: int = 0, **headers: str) -> httpx.Response:
         with self.client(replica) as client:

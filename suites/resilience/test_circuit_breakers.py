@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import redis
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
 from golive.fixtures.upstream.control import UpstreamControl
@@ -203,7 +204,7 @@ def test_a_failing_database_trips_its_own_breaker(
         {**TIGHT, "DATABASE_URL": f"postgresql://nobody:x@127.0.0.1:{golive_unused_port}/none"}
     )
     codes = []
-    with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+    with http_clients.Client(base_url=cluster.urls[0], timeout=30) as client:
         for _ in range(4):
             response = client.post("/api/v1/auth/token", json={"username": "u", "password": "p"})
             assert response.status_code == 503
@@ -258,7 +259,7 @@ def test_half_open_admits_exactly_the_configured_trials_across_replicas(
     reopens = datetime.fromisoformat(str(service.breaker()["next_attempt_time"])).timestamp()
 
     async def storm() -> list[httpx.Response]:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with http_clients.AsyncClient(timeout=30) as client:
 
             async def one(replica: int) -> httpx.Response:
                 return await client.post(

@@ -10,6 +10,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.description import Credentials, StackDescription
 from golive.fixtures.upstream.control import UpstreamControl
 
@@ -110,7 +111,7 @@ def test_concurrent_repeats_run_once(
     body, key = unique_body(), str(uuid.uuid4())
 
     async def storm() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=golive_sut_url, timeout=30) as client:
+        async with http_clients.AsyncClient(base_url=golive_sut_url, timeout=30) as client:
             headers = {"Authorization": f"Bearer {golive_user_token}", "Idempotency-Key": key}
             return await asyncio.gather(
                 *(client.post("/api/v1/content/generate", json=body, headers=headers) for _ in range(6))

@@ -10,6 +10,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
 from golive.fixtures.stack import create_users, new_credentials
@@ -55,7 +56,9 @@ def generate(url: str, token: str, prompt: str, key: str | None = None) -> httpx
     headers = {"Authorization": f"Bearer {token}"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    return httpx.post(f"{url}/api/v1/content/generate", json={"prompt": prompt}, headers=headers, timeout=30)
+    return http_clients.post(
+        f"{url}/api/v1/content/generate", json={"prompt": prompt}, headers=headers, timeout=30
+    )
 
 
 def test_a_connection_lost_while_storing_fails_the_job(

@@ -11,6 +11,7 @@ import httpx
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import login
 from golive.fixtures.network import wait_until
 from golive.fixtures.stack import StackHandle, create_users, mint_token, new_credentials
@@ -116,7 +117,7 @@ def test_replicas_together_admit_exactly_the_burst(backend: BackendMaker) -> Non
     service = backend(replicas=3, RATE_LIMIT_BURST_SIZE="10", RATE_LIMIT_REQUESTS_PER_MINUTE="1")
 
     async def storm() -> list[int]:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with http_clients.AsyncClient(timeout=30) as client:
             requests = [
                 client.get(
                     f"{service.cluster.urls[index % 3]}/api/v1/auth/me",

@@ -11,6 +11,7 @@ import jwt
 import psycopg
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import Credentials
 from golive.fixtures.network import wait_until
@@ -115,7 +116,7 @@ def test_a_full_bulkhead_rejects_at_once(backend: BackendMaker, golive_upstream:
     golive_upstream.program(latency_ms=1000)
 
     async def storm() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=service.cluster.urls[0], timeout=30) as client:
+        async with http_clients.AsyncClient(base_url=service.cluster.urls[0], timeout=30) as client:
             headers = {"Authorization": f"Bearer {service.user}"}
             return await asyncio.gather(
                 *(
@@ -183,7 +184,7 @@ def test_without_the_guides_variables_the_backend_runs_with_the_guides_values(
     backend's defaults, which must be the guide's (a threshold of 50, no burst cap, or tokens that
     live a day would pass every test that sets its own)."""
     cluster = golive_start_backend(unset=[*GUIDE_DEFAULTS, *GUIDE_TOKENS])
-    with httpx.Client(base_url=cluster.urls[0], timeout=30) as client:
+    with http_clients.Client(base_url=cluster.urls[0], timeout=30) as client:
         config = client.get("/resilience/config").json()["data"]
         limits = client.get("/rate-limit/config").json()["data"]
         breaker = client.get("/circuit-breakers/ai-service/status").json()["data"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.stack import StackHandle, create_users, mint_token, new_credentials
 from golive.fixtures.sut import SutCluster
 
@@ -38,7 +38,7 @@ def fuzzed_backend(golive_stack: StackHandle, request: pytest.FixtureRequest) ->
             tokens = {
                 role: mint_token(env["JWT_SECRET"], ids[role], users[role].username, role) for role in users
             }
-            config = httpx.get(f"{cluster.urls[0]}/resilience/config", timeout=30).json()["data"]
+            config = http_clients.get(f"{cluster.urls[0]}/resilience/config", timeout=30).json()["data"]
             yield FuzzedBackend(cluster.urls[0], tokens, config)
         finally:
             cluster.stop()

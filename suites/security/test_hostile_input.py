@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.core.contract_rules import envelope_problems
 from golive.fixtures.clients import BackendFactory
 
@@ -60,7 +61,7 @@ def test_a_wrong_content_type_is_a_validation_error(
 
 @pytest.mark.parametrize("size", [16 * 1024, 256 * 1024])
 def test_oversized_headers_are_refused_without_a_server_error(golive_sut_url: str, size: int) -> None:
-    with httpx.Client(base_url=golive_sut_url, timeout=30) as client:
+    with http_clients.Client(base_url=golive_sut_url, timeout=30) as client:
         try:
             response = client.get("/health", headers={"X-Padding": "a" * size})
         except httpx.RemoteProtocolError:
@@ -100,7 +101,7 @@ def test_a_body_dripped_too_slowly_is_cut_off_with_408(golive_start_backend: Bac
 
 def test_a_whole_body_is_not_cut_off_by_the_timeout(golive_start_backend: BackendFactory) -> None:
     backend = golive_start_backend({"REQUEST_BODY_TIMEOUT_SECONDS": "1"})
-    response = httpx.post(
+    response = http_clients.post(
         f"{backend.urls[0]}/api/v1/auth/token", json={"username": "nobody", "password": "x"}, timeout=30
     )
     assert_envelope(response, 401)
@@ -148,7 +149,9 @@ def test_many_headers_add_up_to_the_limit(golive_sut_url: str) -> None:
 
 
 def test_a_head_within_the_limit_is_served(golive_sut_url: str) -> None:
-    response = httpx.get(f"{golive_sut_url}/health", headers={"X-Padding": "a" * 16 * 1024}, timeout=30)
+    response = http_clients.get(
+        f"{golive_sut_url}/health", headers={"X-Padding": "a" * 16 * 1024}, timeout=30
+    )
     assert response.status_code in (200, 503)  # 503: a degraded dependency, still an answer
 
 

@@ -10,13 +10,13 @@ import re
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import ignored_auth, negative_data_rejection
 
+from golive.core import http_clients
 from golive.core.contract_rules import response_problems
 from golive.fixtures.openapi import openapi_document
 
@@ -62,7 +62,7 @@ IDEMPOTENCY_KEY = declared_pattern(DOCUMENT, "Idempotency-Key")
 
 
 def test_the_served_document_is_the_one_fuzzed(fuzzed_backend: FuzzedBackend) -> None:
-    served = httpx.get(f"{fuzzed_backend.url}/openapi.json", timeout=30).json()
+    served = http_clients.get(f"{fuzzed_backend.url}/openapi.json", timeout=30).json()
     assert served["paths"] == DOCUMENT["paths"]
     assert served["components"] == DOCUMENT["components"]
 
@@ -114,7 +114,7 @@ def _run(case: schemathesis.Case[Any], backend: FuzzedBackend, role: str | None)
         if (case.method, case.path) == ("POST", "/resilience/config"):
             # A generated change (a burst of 1, a breaker that opens at once) would be every later
             # case's weather: each case starts from the same configuration.
-            restore = httpx.post(
+            restore = http_clients.post(
                 f"{backend.url}/resilience/config",
                 json=backend.config,
                 headers=backend.headers("admin"),

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from golive.core import http_clients
 from golive.core.contract_rules import envelope_problems
 from golive.system_under_test.errors import install_exception_handlers, is_dependency_failure
 from golive.system_under_test.middleware.request_context import RequestContextMiddleware
@@ -71,7 +72,7 @@ def client_raising(error: BaseException) -> httpx.AsyncClient:
     stack = RequestContextMiddleware(RaiseInMiddleware(app, error))
     # Starlette re-raises after its own 500 so that servers can log it; the answer is what counts here.
     transport = httpx.ASGITransport(app=stack, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return http_clients.AsyncClient(transport=transport, base_url="http://test")
 
 
 @pytest.mark.parametrize("error", CASES, ids=case_id)

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from golive.core import http_clients
 from golive.fixtures.backend import Backend
 from golive.fixtures.openapi import offline_settings
 from golive.system_under_test.middleware.rate_limit import GENERATE_PATH, RateLimitMiddleware
@@ -74,7 +75,7 @@ async def harness() -> AsyncIterator[Harness]:
     )
     transport = httpx.ASGITransport(app=middleware)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://backend") as client:
+        async with http_clients.AsyncClient(transport=transport, base_url="http://backend") as client:
             yield Harness(client, middleware, switch, hits)
     finally:
         await resources.close()

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from golive.core import http_clients
 from golive.core.contract_rules import envelope_problems
 from golive.system_under_test.middleware.request_context import RequestContextMiddleware, accept_request_id
 
@@ -87,7 +88,7 @@ def make_app() -> ASGIApp:
 
 @pytest.fixture
 def client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=make_app()), base_url="http://test")
+    return http_clients.AsyncClient(transport=httpx.ASGITransport(app=make_app()), base_url="http://test")
 
 
 async def test_failure_inside_middleware_answers_500_envelope(client: httpx.AsyncClient) -> None:

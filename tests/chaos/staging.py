@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
+from golive.core import http_clients
 from golive.fixtures.http_service import HttpService
 from golive.fixtures.network import LOOPBACK
 from golive.fixtures.providers import create_provider
@@ -110,7 +110,7 @@ def services(log_dir: Path) -> Iterator[Services]:
         )
         stoppable.append(toxiproxy)
         toxiproxy.start()
-        proxies = httpx.get(f"{toxiproxy.url}/proxies", timeout=10).json()
+        proxies = http_clients.get(f"{toxiproxy.url}/proxies", timeout=10).json()
         yield Services(
             postgres_admin=postgres.admin,
             proxied={name: proxy["listen"] for name, proxy in proxies.items()},

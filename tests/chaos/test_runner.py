@@ -6,11 +6,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import httpx
-
 from golive.chaos.experiment import load
 from golive.chaos.runner import Runner, UpstreamWitness
 from golive.chaos.targets import dedicated_target
+from golive.core import http_clients
 from golive.core.chaos_evidence import RequestRecord
 from golive.fixtures.stack import Stack
 from golive.fixtures.upstream.behaviour import Stats
@@ -59,7 +58,7 @@ method:
 
 def proxies_state(stack: Stack) -> dict[str, tuple[bool, int]]:
     assert stack.toxiproxy is not None
-    proxies = httpx.get(f"{stack.toxiproxy.url}/proxies", timeout=10).json()
+    proxies = http_clients.get(f"{stack.toxiproxy.url}/proxies", timeout=10).json()
     return {name: (proxy["enabled"], len(proxy["toxics"])) for name, proxy in proxies.items()}
 
 

@@ -13,11 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from golive.chaos.experiment import library, load, resolve
 from golive.chaos.targets import DeploymentTarget
+from golive.core import http_clients
 from golive.fixtures.description import Credentials
 from golive.fixtures.network import LOOPBACK
 from golive.fixtures.stack import PROXIES
@@ -67,7 +67,9 @@ def journals(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def runtime_config(deployment: Deployment) -> dict[str, Any]:
-    config: dict[str, Any] = httpx.get(f"{deployment.url}/resilience/config", timeout=10).json()["data"]
+    config: dict[str, Any] = http_clients.get(f"{deployment.url}/resilience/config", timeout=10).json()[
+        "data"
+    ]
     return config
 
 
@@ -169,10 +171,12 @@ def test_chaos_run_through_the_deployments_toxiproxy_holds_and_puts_it_back(
     # Retries counted during the run only (the deployment had counted since it started).
     assert written["ai-partial-resets-1"]["figures"]["ai-service.retries"] >= 2
     # Put back: no fault on any proxy, the deployment's own settings, its breakers closed.
-    proxies = httpx.get(f"{staging.toxiproxy}/proxies", timeout=10).json()
+    proxies = http_clients.get(f"{staging.toxiproxy}/proxies", timeout=10).json()
     assert all(proxy["enabled"] and not proxy["toxics"] for proxy in proxies.values())
     assert runtime_config(staging) == before
-    breakers = httpx.get(f"{staging.url}/circuit-breakers/status", timeout=10).json()["data"]["breakers"]
+    breakers = http_clients.get(f"{staging.url}/circuit-breakers/status", timeout=10).json()["data"][
+        "breakers"
+    ]
     assert {status["state"] for status in breakers.values()} == {"CLOSED"}
     # The report knows this run was a deployment's.
     assert json.loads((run_dir / "stack.json").read_text())["provider"] == "external"

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.http_service import HttpService
 from golive.fixtures.toxiproxy import ToxiproxyService
 from tests.harness.golive import run_golive
@@ -130,7 +130,7 @@ def test_a_password_in_the_toxiproxy_url_is_not_printed(tmp_path: Path, golive_u
 def test_a_good_toxiproxy_passes_and_the_target_is_checked_next(
     tmp_path: Path, toxiproxy: str, golive_unused_port: int
 ) -> None:
-    assert httpx.get(f"{toxiproxy}/proxies", timeout=10).status_code == 200
+    assert http_clients.get(f"{toxiproxy}/proxies", timeout=10).status_code == 200
     target = f"http://127.0.0.1:{golive_unused_port}"
     line = refused(tmp_path, "chaos", "run", "redis-down", "--target", target, "--toxiproxy", toxiproxy)
     assert line.startswith(f"golive chaos run: --target {target}: does not answer GET /health")

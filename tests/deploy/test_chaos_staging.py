@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 import yaml
 
+from golive.core import http_clients
 from golive.fixtures.stack import PROXIES
 from golive.fixtures.toxiproxy import ToxiproxyService
 from golive.system_under_test.settings import Settings
@@ -111,7 +111,7 @@ def test_a_toxiproxy_server_takes_the_list(tmp_path: Path) -> None:
     try:
         # On loopback here: the list's own 0.0.0.0 is the container's.
         listed = [{**entry, "listen": "127.0.0.1:0"} for entry in proxies()]
-        created = httpx.post(f"{service.url}/populate", json=listed, timeout=10)
+        created = http_clients.post(f"{service.url}/populate", json=listed, timeout=10)
     finally:
         service.stop()
     assert created.status_code == 201, created.text

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
+from golive.core import http_clients
 from golive.core.junit import CONTRACT
 from golive.fixtures.description import StackDescription
 from golive.fixtures.network import wait_until
@@ -152,7 +152,7 @@ def test_the_container_becomes_healthy_by_the_images_own_check(deployment: Deplo
         what="the backend container's health check",
     )
     assert status == "healthy"
-    health = httpx.get(f"{deployment.url}/health", timeout=10).json()["data"]
+    health = http_clients.get(f"{deployment.url}/health", timeout=10).json()["data"]
     # Its own database and Redis, over the deployment's network (the AI service is made up).
     assert health["dependencies"]["database"]["status"] == "up"
     assert health["dependencies"]["redis"]["status"] == "up"

@@ -18,10 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 import golive.system_under_test as reference
+from golive.core import http_clients
 from golive.fixtures.backend import Backend, BackendError
 from golive.stages.preflight import settings_problems
 from tests.harness.golive import first_line, stop
@@ -119,11 +119,13 @@ def test_up_runs_a_second_backend_from_the_teams_directory(tmp_path: Path) -> No
     try:
         stack = first_line(process)
         for url in stack["sut_replicas"]:
-            document = httpx.get(f"{url}/openapi.json", timeout=30).json()
+            document = http_clients.get(f"{url}/openapi.json", timeout=30).json()
             assert document["info"]["title"] == TITLE  # the team's backend serves, not the reference
-            assert httpx.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
+            assert http_clients.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
         # Accounts provisioned by the team's own account code, in a database its migrations made.
-        login = httpx.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30)
+        login = http_clients.post(
+            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
+        )
         assert login.status_code == 200, login.text
     finally:
         stop(process, 2)
@@ -150,10 +152,12 @@ def test_up_serves_a_backend_with_the_teams_own_command(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         stack = first_line(process)
-        document = httpx.get(f"{stack['sut']}/openapi.json", timeout=30).json()
+        document = http_clients.get(f"{stack['sut']}/openapi.json", timeout=30).json()
         assert document["info"]["title"] == TITLE
         assert "served-by-the-team-command" in (run / "logs" / "sut-0.log").read_text()
-        login = httpx.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30)
+        login = http_clients.post(
+            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
+        )
         assert login.status_code == 200, login.text
     finally:
         stop(process, 2)

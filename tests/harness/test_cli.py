@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from golive.core import http_clients
 from tests.harness.golive import GOLIVE, first_line, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker, port_open
 
@@ -41,20 +41,22 @@ def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, sto
             "run_dir",
             "users",
         } <= set(stack)
-        proxies = httpx.get(f"{stack['toxiproxy']}/proxies", timeout=30).json()
+        proxies = http_clients.get(f"{stack['toxiproxy']}/proxies", timeout=30).json()
         assert set(proxies) == {"postgres", "redis", "upstream", "pusher"}
         pusher = stack["pusher"]
         assert set(pusher) == {"host", "port", "app_id", "key", "secret"}
         assert pusher["app_id"].isdigit()
-        emulator = httpx.get(f"http://{pusher['host']}:{pusher['port']}/", timeout=30).json()
+        emulator = http_clients.get(f"http://{pusher['host']}:{pusher['port']}/", timeout=30).json()
         assert emulator["key"] == pusher["key"]
         assert "jwt_secret" not in stack
         assert len(stack["sut_replicas"]) == 2
         assert stack["sut"] == stack["sut_replicas"][0]
         assert set(stack["users"]) == {"admin", "user"}
         for url in stack["sut_replicas"]:
-            assert httpx.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
-        login = httpx.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30)
+            assert http_clients.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
+        login = http_clients.post(
+            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
+        )
         assert login.status_code == 200
     finally:
         stop(process, stop_with)
@@ -73,9 +75,11 @@ def test_spec_variables_in_the_environment_reach_the_backend(tmp_path: Path) -> 
     process = spawn_up(tmp_path / "run", marker, env=env)
     try:
         stack = first_line(process)
-        response = httpx.get(f"{stack['sut']}/health", headers={"X-Correlation-ID": "corr-1"}, timeout=30)
+        response = http_clients.get(
+            f"{stack['sut']}/health", headers={"X-Correlation-ID": "corr-1"}, timeout=30
+        )
         assert response.headers["x-correlation-id"] == "corr-1"
-        assert httpx.get(f"{stack['sut']}/metrics", timeout=30).status_code == 404
+        assert http_clients.get(f"{stack['sut']}/metrics", timeout=30).status_code == 404
     finally:
         stop(process, signal.SIGINT)
     assert_no_survivors(marker)

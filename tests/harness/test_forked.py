@@ -12,9 +12,9 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures import forked
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import listening_socket, wait_until
@@ -170,7 +170,7 @@ def test_backend_replicas_are_forked_unless_turned_off(
     kinds = {type(replica.process) for replica in cluster.replicas}
     assert kinds == ({forked.ForkedProcess} if switch == "1" else {ChildProcess})
     for url in cluster.urls:
-        assert httpx.get(f"{url}/health", timeout=10).json()["data"]["status"] == "healthy"
+        assert http_clients.get(f"{url}/health", timeout=10).json()["data"]["status"] == "healthy"
     replicas = [replica.process for replica in cluster.replicas]
     cluster.stop()
     assert not any(process in running_children() for process in replicas)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from golive.chaos.experiment import library
+from golive.core import http_clients
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 
@@ -65,7 +65,7 @@ def test_each_variable_the_stack_replaces_is_named(tmp_path: Path) -> None:
     try:
         stack = first_line(process)
         # The stack's own services are used, the guide's other variables still reach the backend.
-        response = httpx.get(f"{stack['sut']}/health", headers={"X-Corr": "c-1"}, timeout=30)
+        response = http_clients.get(f"{stack['sut']}/health", headers={"X-Corr": "c-1"}, timeout=30)
         assert response.json()["data"]["status"] == "healthy"
         assert response.headers["x-corr"] == "c-1"
     finally:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.upstream.control import UpstreamControl, UpstreamServer
 
 
@@ -26,7 +27,7 @@ def control(server: UpstreamServer) -> Iterator[UpstreamControl]:
 
 
 def call(server: UpstreamServer, request_id: str = "r") -> httpx.Response:
-    return httpx.post(
+    return http_clients.post(
         f"{server.url}/v1/generate",
         json={"prompt": "two words"},
         headers={"X-Request-ID": request_id},
@@ -65,7 +66,7 @@ def test_error_rate_is_reproducible_with_a_seed(server: UpstreamServer, control:
 def test_latency_is_applied(server: UpstreamServer, control: UpstreamControl) -> None:
     control.program(latency_ms=400)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{server.url}/v1/generate", json={"prompt": "p"}, timeout=0.1)
+        http_clients.post(f"{server.url}/v1/generate", json={"prompt": "p"}, timeout=0.1)
 
 
 def test_malformed_answers(server: UpstreamServer, control: UpstreamControl) -> None:
@@ -89,21 +90,21 @@ def test_reset_restores_normal_behaviour(server: UpstreamServer, control: Upstre
 def test_bad_programs_are_refused_and_change_nothing(
     server: UpstreamServer, control: UpstreamControl, body: bytes
 ) -> None:
-    response = httpx.put(f"{server.url}/_control/behaviour", content=body, timeout=30)
+    response = http_clients.put(f"{server.url}/_control/behaviour", content=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["error"]
     assert call(server).status_code == 200
 
 
 def test_a_bad_prompt_is_a_400(server: UpstreamServer, control: UpstreamControl) -> None:
-    assert httpx.post(f"{server.url}/v1/generate", content=b"nope", timeout=30).status_code == 400
+    assert http_clients.post(f"{server.url}/v1/generate", content=b"nope", timeout=30).status_code == 400
 
 
 def test_a_repeated_idempotency_key_is_replayed_not_generated(
     server: UpstreamServer, control: UpstreamControl
 ) -> None:
     def ask(key: str) -> httpx.Response:
-        return httpx.post(
+        return http_clients.post(
             f"{server.url}/v1/generate", json={"prompt": "p"}, headers={"Idempotency-Key": key}, timeout=30
         )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from golive.core import http_clients
 from golive.fixtures.description import PusherCredentials
 from golive.fixtures.pusher.api import sign_request
 
@@ -15,7 +16,7 @@ from golive.fixtures.pusher.api import sign_request
 class SignedApi:
     def __init__(self, credentials: PusherCredentials) -> None:
         self.credentials = credentials
-        self.http = httpx.Client(base_url=f"http://{credentials.host}:{credentials.port}", timeout=10)
+        self.http = http_clients.Client(base_url=f"http://{credentials.host}:{credentials.port}", timeout=10)
 
     @property
     def prefix(self) -> str:

@@ -11,10 +11,10 @@ import socket
 import subprocess
 import sys
 
-import httpx
 import pusher
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.network import LOOPBACK
 
 GOLIVE = [sys.executable, "-m", "golive", "pusher"]
@@ -60,7 +60,7 @@ def test_made_up_credentials_are_printed_so_they_can_be_used(given: list[str]) -
         line = started_line(process)
         found = re.search(r"http://[\d.]+:(\d+): app_id=(\d+) key=(\w+) secret=(\w+)$", line.strip())
         assert found, line
-        root = httpx.get(f"http://{LOOPBACK}:{found[1]}/", timeout=10).json()
+        root = http_clients.get(f"http://{LOOPBACK}:{found[1]}/", timeout=10).json()
         assert (root["app_id"], root["key"]) == (found[2], found[3])
     finally:
         process.send_signal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
+from golive.core import http_clients
 from golive.fixtures.description import PusherCredentials
 from tests.fuzzing import BODIES, JSON, METHODS, paths
 from tests.pusher.client import open_socket
@@ -44,7 +45,7 @@ DEADLINE = 5.0
 
 @pytest.fixture
 def http(credentials: PusherCredentials) -> httpx.Client:
-    return httpx.Client(base_url=f"http://{credentials.host}:{credentials.port}", timeout=10)
+    return http_clients.Client(base_url=f"http://{credentials.host}:{credentials.port}", timeout=10)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

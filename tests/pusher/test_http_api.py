@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pusher
 import pusher.errors
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.clients import PusherFactory
 from golive.fixtures.description import PusherCredentials
 from golive.fixtures.pusher.api import sign_request
@@ -433,9 +433,9 @@ def test_bad_channel_name_in_the_path_is_400(api: SignedApi) -> None:
 
 def test_root_and_stats_answer_unsigned(credentials: PusherCredentials) -> None:
     base = f"http://{credentials.host}:{credentials.port}"
-    root = httpx.get(f"{base}/", timeout=5)
+    root = http_clients.get(f"{base}/", timeout=5)
     assert root.status_code == 200
     assert root.json()["app_id"] == credentials.app_id
-    stats = httpx.get(f"{base}/golive/stats", timeout=5).json()
+    stats = http_clients.get(f"{base}/golive/stats", timeout=5).json()
     assert {"connections", "channels", "hub", "webhooks"} <= set(stats)
     assert credentials.secret not in root.text + str(stats)

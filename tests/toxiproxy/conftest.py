@@ -10,6 +10,7 @@ import pytest
 import toxiproxy
 from toxiproxy.api import APIConsumer
 
+from golive.core import http_clients
 from golive.fixtures.toxiproxy import ToxiproxyClient, ToxiproxyService
 
 
@@ -23,7 +24,7 @@ def toxiproxy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Toxi
 @pytest.fixture
 def api(toxiproxy_service: ToxiproxyService) -> Iterator[httpx.Client]:
     """Raw HTTP to the API, and a clean server after the test (no proxies, no toxics)."""
-    with httpx.Client(base_url=toxiproxy_service.url, timeout=30) as client:
+    with http_clients.Client(base_url=toxiproxy_service.url, timeout=30) as client:
         yield client
         for name in list(client.get("/proxies").json()):
             client.delete(f"/proxies/{name}")

@@ -11,6 +11,7 @@ import pytest
 
 from golive.chaos.toxiproxy.api import create_api
 from golive.chaos.toxiproxy.server import ToxiproxyServer
+from golive.core import http_clients
 from tests.toxiproxy.conftest import EchoServer
 
 
@@ -525,7 +526,7 @@ class _BrokenServer(ToxiproxyServer):
 
 async def test_an_unforeseen_failure_is_a_500_in_toxiproxys_error_shape() -> None:
     transport = httpx.ASGITransport(create_api(_BrokenServer()), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://toxiproxy") as client:
+    async with http_clients.AsyncClient(transport=transport, base_url="http://toxiproxy") as client:
         response = await client.post("/reset")
     assert response.status_code == 500
     assert error(response) == {"error": "RuntimeError: the unforeseen", "status": 500}

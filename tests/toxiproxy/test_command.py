@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.network import free_port, wait_until
 
 GOLIVE = [sys.executable, "-m", "golive", "toxiproxy"]
@@ -28,7 +28,7 @@ def test_it_serves_the_api_with_proxies_from_a_config_and_stops_on_a_signal(
         url = f"http://127.0.0.1:{port}"
 
         def answers() -> dict[str, object] | None:
-            response = httpx.get(f"{url}/proxies", timeout=1)
+            response = http_clients.get(f"{url}/proxies", timeout=1)
             return response.json() if response.status_code == 200 else None
 
         proxies = wait_until(answers, timeout=30, what="golive toxiproxy")

@@ -8,6 +8,7 @@ import hashlib
 import psycopg
 import redis
 
+from golive.core import http_clients
 from golive.fixtures.stack import APP_DATABASE, Stack
 from golive.fixtures.toxiproxy import ToxiproxyClient
 
@@ -48,12 +49,13 @@ def test_redis_traffic_is_byte_exact(golive_stack: Stack) -> None:
 def test_a_down_redis_proxy_is_what_the_backend_sees(
     golive_toxiproxy: ToxiproxyClient, golive_sut_url: str
 ) -> None:
-    import httpx
 
     with golive_toxiproxy.down("redis"):
-        health = httpx.get(f"{golive_sut_url}/health", timeout=30).json()["data"]
+        health = http_clients.get(f"{golive_sut_url}/health", timeout=30).json()["data"]
     assert health["dependencies"]["redis"]["status"] == "down"
     assert (
-        httpx.get(f"{golive_sut_url}/health", timeout=30).json()["data"]["dependencies"]["redis"]["status"]
+        http_clients.get(f"{golive_sut_url}/health", timeout=30).json()["data"]["dependencies"]["redis"][
+            "status"
+        ]
         == "up"
     )

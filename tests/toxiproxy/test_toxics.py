@@ -6,9 +6,9 @@ import contextlib
 import socket
 import time
 
-import httpx
 import pytest
 
+from golive.core import http_clients
 from golive.fixtures.toxiproxy import ToxiproxyClient
 from tests.toxiproxy.conftest import EchoServer, connect, round_trip
 
@@ -219,7 +219,7 @@ def test_counters_are_live(client: ToxiproxyClient, listen: str, toxiproxy_servi
     with connect(listen) as sock:
         sock.sendall(b"12345")
         assert sock.recv(10) == b"12345"
-        stats = httpx.get(f"{toxiproxy_service.url}/proxies/echo/stats", timeout=10).json()
+        stats = http_clients.get(f"{toxiproxy_service.url}/proxies/echo/stats", timeout=10).json()
         assert stats["connections_active"] == 1
         assert stats["bytes_upstream"] == 5
         assert stats["bytes_downstream"] == 5
