@@ -168,6 +168,12 @@ class Evidence:
         return self.meta.commands
 
     @property
+    def focus(self) -> list[str] | None:
+        """The gates a focused validation ran (`golive validate --gate`); None: every gate."""
+        validate = self.commands.get("validate")
+        return None if validate is None else validate.gates
+
+    @property
     def killed(self) -> list[str]:
         """Commands of this run that ended without finishing (SIGKILL, a crash): their process is
         gone and run.json was never closed, or `golive clean` found what they left."""

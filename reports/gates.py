@@ -51,7 +51,17 @@ class Gate(Protocol):
     @property
     def spec(self) -> str: ...
 
+    @property
+    def stages(self) -> frozenset[str]:
+        """The validation stages whose evidence it judges besides its tests (gate_map.py's):
+        `golive validate --gate` runs these and nothing else for it."""
+        ...
+
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult: ...
+
+
+# Stage names of `golive validate`, as the gates name them (a drill: "drill <name>").
+HEALTH_STAGE, CHAOS_STAGE, LOAD_STAGE = "health", "chaos", "load"
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,10 @@ class _Gate:
     id: str
     title: str
     spec: str
+
+    @property
+    def stages(self) -> frozenset[str]:
+        return frozenset()
 
     def result(
         self, status: Status, detail: str, files: list[str] | None = None, seconds: float = 0.0
@@ -171,6 +185,10 @@ class HealthGate(_Gate):
     """The guide's 6.2: every health endpoint answers 200 with the envelope, and what they say
     about each dependency the stack started is that it is up."""
 
+    @property
+    def stages(self) -> frozenset[str]:
+        return frozenset({HEALTH_STAGE})
+
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
         return combine(self, [self._endpoints(evidence)], "the health checks did not run")
 
@@ -226,6 +244,10 @@ def unreadable(evidence: Evidence, file: str) -> Part | None:
 class DrillGate(_Gate):
     drill: str = ""
 
+    @property
+    def stages(self) -> frozenset[str]:
+        return frozenset({drill_stage(self.drill)})
+
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
         file = drill_file(self.drill)
         result = evidence.drills.get(self.drill)
@@ -251,6 +273,10 @@ class DrillGate(_Gate):
 class BreakerGate(_Gate):
     """Chaos experiments held, and a breaker was seen to open and then close again; and the
     resilience suite's breaker, bulkhead and shared-state tests."""
+
+    @property
+    def stages(self) -> frozenset[str]:
+        return frozenset({CHAOS_STAGE})
 
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
         parts = [self._chaos(evidence, deployment), judge_tests(evidence, self.id)]
@@ -332,6 +358,10 @@ class LoadGate(_Gate):
     """The profile's thresholds held, and no endpoint is slower than the baseline run allows
     (golive.core.load_regression; n/a, and said so, when no baseline applies)."""
 
+    @property
+    def stages(self) -> frozenset[str]:
+        return frozenset({LOAD_STAGE})
+
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
         if evidence.load is None:
             broken = unreadable(evidence, LOAD_EVIDENCE)
@@ -369,6 +399,10 @@ class LoadGate(_Gate):
 class RateLimitGate(_Gate):
     """The limiter's own tests, and under load the burst journey was throttled with the envelope
     (Locust counts a 429 without it as a failure of the journey)."""
+
+    @property
+    def stages(self) -> frozenset[str]:
+        return frozenset({LOAD_STAGE})
 
     def evaluate(self, evidence: Evidence, deployment: bool) -> GateResult:
         parts = [judge_tests(evidence, self.id), self._under_load(evidence)]
@@ -414,5 +448,26 @@ GATES: tuple[Gate, ...] = (
 )
 
 
+GATE_IDS = tuple(gate.id for gate in GATES)
+
+
+def drill_stage(drill: str) -> str:
+    return f"drill {drill}"
+
+
 def evaluate(evidence: Evidence, deployment: bool) -> list[GateResult]:
-    return [gate.evaluate(evidence, deployment) for gate in GATES]
+    """Every gate's result; a validation focused on some gates (`--gate`) ran nothing for the
+    others, which are missing, and said to be."""
+    focus = evidence.focus
+    results = []
+    for gate in GATES:
+        if focus is not None and gate.id not in focus:
+            chosen = ", ".join(focus)
+            results.append(
+                GateResult(
+                    gate.id, gate.title, gate.spec, Status.MISSING, f"not part of this run (--gate {chosen})"
+                )
+            )
+        else:
+            results.append(gate.evaluate(evidence, deployment))
+    return results

@@ -36,6 +36,14 @@ def selftest(
         ),
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="each validation with --quick")] = False,
+    focused: Annotated[
+        bool,
+        typer.Option(
+            "--focused",
+            help="each defect's validation only of its gate (validate --gate): the same tests and "
+            "stages for that gate, in a fraction of the time; the baseline is still the whole one",
+        ),
+    ] = False,
     timeout: Annotated[
         float | None,
         typer.Option("--timeout", min=10, help="seconds per validation (default 600 quick, 1200 full)"),
@@ -59,7 +67,9 @@ def selftest(
     interrupted = False
     with interruptible():
         try:
-            run_selftest(defects, run.path, quick, limit, lambda outcome: _progress(outcome, outcomes))
+            run_selftest(
+                defects, run.path, quick, limit, lambda outcome: _progress(outcome, outcomes), focused=focused
+            )
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]: the validation under way was stopped")
             interrupted = True

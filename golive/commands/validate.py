@@ -42,6 +42,7 @@ from golive.core.signals import interruptible, shielded
 from golive.fixtures.providers import Provider
 from golive.fixtures.stack import Stack, functional_headroom
 from golive.reports.build import build_report
+from golive.reports.gates import GATE_IDS
 from golive.reports.summary import EXIT_CODES
 from golive.stages.chaos import select_experiments
 from golive.stages.health import unreachable
@@ -69,6 +70,15 @@ def validate(
     seed: Annotated[int | None, typer.Option("--seed", help="seed of the fault proxy's dice")] = None,
     baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
+    gates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gate",
+            metavar="GATE",
+            help="only what this gate judges (repeatable; the ids of summary.json's gates): a "
+            "failed gate re-checked in a fraction of the time; never GO, the other gates not run",
+        ),
+    ] = None,
     lanes: Annotated[
         int | None,
         typer.Option(
@@ -86,6 +96,11 @@ def validate(
     the report (report.html, summary.json, summary.md, junit.xml) and the verdict. Exit 0 on GO, 1
     on NO-GO, 3 when INCOMPLETE."""
     plan = Plan.for_mode(quick)
+    if gates:
+        unknown = [gate for gate in gates if gate not in GATE_IDS]
+        if unknown:
+            raise fail("validate", f"--gate {unknown[0]}: no such gate (gates: {', '.join(GATE_IDS)})", 2)
+        plan = plan.focused(gates)
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
     chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
@@ -101,10 +116,12 @@ def validate(
         preflight("validate", functional_headroom(os.environ), library)
     run = run_dir_for("validate", run_dir, once=True)
     run.record("validate", {"mode": plan.mode})
+    if plan.gates is not None:
+        run.record("validate", {"gates": list(plan.gates)})
     if chaos_there is not None:
         run.record("validate", {"toxiproxy": chaos_there.toxiproxy})
     stack: Stack | None = None
-    beside = _LaneStacks(lanes if lanes is not None else default_lanes(os.cpu_count() or 1))
+    beside = _LaneStacks(min(lanes or default_lanes(os.cpu_count() or 1), max(1, plan.lane_work)))
     outcomes: list[Outcome] = []
     interrupted = False
 

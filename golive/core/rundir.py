@@ -75,6 +75,8 @@ class CommandEntry(BaseModel):
     interrupted: bool = False  # Ctrl-C, SIGTERM: what ran is reported, the run is INCOMPLETE
     # What each command adds of its own.
     mode: str | None = None  # validate: quick or full
+    gates: list[str] | None = None  # validate --gate: only these gates' stages ran
+    focused: bool | None = None  # selftest --focused: each defect's validation only of its gate
     target: str | None = None  # validate, chaos: a deployment's URL (redacted)
     toxiproxy: str | None = None  # validate, chaos: the deployment's Toxiproxy API
     stages: list[dict[str, Any]] | None = None  # validate: each stage's outcome

@@ -36,7 +36,7 @@ from golive.fixtures.backend import COMMAND_ENV_VAR
 from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
 from golive.fixtures.processes import ChildProcess
 from golive.fixtures.providers.local.scratch import SELFTEST_PREFIX, owned_tempdir, scratch_dirs
-from golive.reports.gates import GATES
+from golive.reports.gates import GATE_IDS
 from golive.reports.summary import Summary
 
 PACKAGE = Path(golive.__file__).parent
@@ -112,7 +112,7 @@ def parse_defect(path: Path) -> Defect:
     for key in ("defect", "gate"):
         if not fields.get(key):
             raise CatalogueError(f"{path.name}: no '# {key}:' line before the diff")
-    known = [gate.id for gate in GATES]
+    known = list(GATE_IDS)
     if fields["gate"] not in known:
         raise CatalogueError(f"{path.name}: unknown gate {fields['gate']!r} (gates: {', '.join(known)})")
     return Defect(name, fields["defect"], fields["gate"], path)
@@ -207,16 +207,23 @@ def sweep_after(run_dir: Path) -> None:
 
 
 def validate_copy(
-    root: Path, run_dir: Path, quick: bool, timeout: float, baseline: Path | None = None
+    root: Path,
+    run_dir: Path,
+    quick: bool,
+    timeout: float,
+    baseline: Path | None = None,
+    gates: Sequence[str] = (),
 ) -> tuple[Summary | None, str | None]:
     """`golive validate` from the copy in `root` (its own working directory too: `python -m`
     puts the working directory first on the path), its load compared with the `baseline` run's
-    if given. The summary it wrote, or why there is none."""
+    if given, focused on `gates` if any. The summary it wrote, or why there is none."""
     argv = [sys.executable, "-m", "golive", "validate", "--run-dir", str(run_dir)]
     if quick:
         argv.append("--quick")
     if baseline is not None:
         argv += ["--baseline", str(baseline)]
+    for gate in gates:
+        argv += ["--gate", gate]
     env = dict(os.environ)
     # The defects are the reference backend's: the copy's, served by golive, whatever backend
     # GOLIVE_APP names and however GOLIVE_BACKEND_CMD serves it.
@@ -258,9 +265,11 @@ def run_one(
     timeout: float,
     source: Path = PACKAGE,
     baseline: Path | None = None,
+    focused: bool = False,
 ) -> Outcome:
     """The baseline (`defect` None) or one defect: copy, patch, validate (compared with the
-    `baseline` run, if given), read the verdict back."""
+    `baseline` run, if given; `focused`: a defect's validation only of its gate), read the
+    verdict back."""
     name = BASELINE if defect is None else defect.name
     outcome = Outcome(name, None if defect is None else defect.gate, run_dir=run_path / name)
     started = time.perf_counter()
@@ -272,7 +281,8 @@ def run_one(
                 outcome.error = problem
                 return outcome
             assert outcome.run_dir is not None
-            summary, outcome.error = validate_copy(root, outcome.run_dir, quick, timeout, baseline)
+            gates = [defect.gate] if focused and defect is not None else []
+            summary, outcome.error = validate_copy(root, outcome.run_dir, quick, timeout, baseline, gates)
             if summary is not None:
                 outcome.verdict = summary.verdict
                 outcome.failed = [gate.id for gate in summary.gates if gate.status == "fail"]
@@ -288,18 +298,24 @@ def run_selftest(
     timeout: float,
     report: Callable[[Outcome], None],
     source: Path = PACKAGE,
+    focused: bool = False,
 ) -> list[Outcome]:
     """The baseline, then each defect, one at a time (each validation starts a stack of its own
     on a machine of a few cores). The defects run even when the baseline is not GO: which gate
     each one fails still says something, though the selftest as a whole fails. Each defect's load
-    is compared with the baseline's load run, when it wrote one."""
+    is compared with the baseline's load run, when it wrote one.
+
+    `focused`: the baseline is still the whole validation, but each defect's runs only what its
+    gate judges (`golive validate --gate`): the same tests and stages, run the same way, so the
+    gate says what it would say in the whole validation, in a fraction of the time. Then only
+    that gate can be seen failing."""
     unpatched = run_one(None, run_path, quick, timeout, source)
     report(unpatched)
     assert unpatched.run_dir is not None
     reference = unpatched.run_dir if (unpatched.run_dir / LOAD_DIR / LOAD_FILE).is_file() else None
     outcomes = [unpatched]
     for defect in defects:
-        outcome = run_one(defect, run_path, quick, timeout, source, reference)
+        outcome = run_one(defect, run_path, quick, timeout, source, reference, focused)
         report(outcome)
         outcomes.append(outcome)
     return outcomes

@@ -8,8 +8,8 @@ deployment's dependencies go through a Toxiproxy golive is given); the report ma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +22,8 @@ from golive.drills.data import Sizes
 from golive.drills.runner import select
 from golive.fixtures.description import StackDescription
 from golive.fixtures.stack import Stack
+from golive.reports.gate_map import GATE_OF_MODULE
+from golive.reports.gates import CHAOS_STAGE, GATES, HEALTH_STAGE, LOAD_STAGE, drill_stage
 from golive.stages.chaos import run_chaos
 from golive.stages.drills import run_drills
 from golive.stages.environment import record_environment
@@ -49,6 +51,12 @@ class Plan:
     drill_sizes: Sizes
     chaos_tag: str | None  # None: the whole library
     load_profile: str
+    # What runs besides the suites and drills; a plan focused on some gates leaves out what
+    # none of them judges.
+    health: bool = True
+    chaos: bool = True
+    load: bool = True
+    gates: tuple[str, ...] | None = None  # focused on these (`--gate`); None: every gate
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
@@ -67,6 +75,38 @@ class Plan:
             "full", (CONTRACT, API, REALTIME, GUIDE, RESILIENCE, SECURITY), DRILLS,
             Sizes(), None, "baseline",
         )  # fmt: skip
+
+    @property
+    def lane_work(self) -> int:
+        """How many stages may run in lanes side by side: more lanes than that would idle."""
+        return len(self.suites) + bool(self.drills) + self.chaos
+
+    def focused(self, gates: Collection[str]) -> Plan:
+        """Only what the gates judge: the test modules the gate map gives them (each suite cut
+        down to those), and the stages each gate reads (reports/gates.py). Run the same way as in
+        the whole validation, so each of these gates comes out as it would there; the others
+        are reported as not part of the run, so such a validation is never GO."""
+        chosen = [gate for gate in GATES if gate.id in gates]
+        stages = frozenset().union(*(gate.stages for gate in chosen))
+        suites = []
+        for suite in self.suites:
+            modules = sorted(
+                module
+                for module, gate in GATE_OF_MODULE.items()
+                if gate in gates and module.partition(".")[0] in suite.paths
+            )
+            if modules:
+                paths = tuple(f"{module.replace('.', '/')}.py" for module in modules)
+                suites.append(replace(suite, paths=paths))
+        return replace(
+            self,
+            suites=tuple(suites),
+            drills=tuple(drill for drill in self.drills if drill_stage(drill) in stages),
+            health=HEALTH_STAGE in stages,
+            chaos=CHAOS_STAGE in stages,
+            load=LOAD_STAGE in stages,
+            gates=tuple(gate.id for gate in chosen),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,15 +145,16 @@ def run_stages(
     url = described.sut if described is not None else stack.sut.urls[0] if stack and stack.sut else ""
     stack_files = [run_dir / "stack.json", *(other.run_dir / "stack.json" for other in stacks[1:])]
     work = [(suite.name, SECONDS.get(suite.name, 10.0)) for suite in plan.suites]
-    if stack is not None:
+    drills = stack is not None and bool(plan.drills)
+    chaos = plan.chaos and (stack is not None or deployment_chaos is not None)
+    if drills:
         work.append(("drills", SECONDS["drills"]))
-    if stack is not None or deployment_chaos is not None:
+    if chaos:
         work.append(("chaos", SECONDS["chaos"]))
     lane_of = balanced(work, len(stack_files))
-    beside = [
-        Stage("environment", lambda console: record_environment(run_dir, stack, described)),
-        Stage("health", lambda console: check_health(url, run_dir, console.outcome)),
-    ]
+    beside = [Stage("environment", lambda console: record_environment(run_dir, stack, described))]
+    if plan.health:
+        beside.append(Stage("health", lambda console: check_health(url, run_dir, console.outcome)))
     for suite in plan.suites:
         lane = lane_of[suite.name]
         beside.append(
@@ -123,7 +164,8 @@ def run_stages(
                 lane,
             )
         )
-    if stack is not None:
+    if drills:
+        assert stack is not None
         lane = lane_of["drills"]
         sizes, drills_on = plan.drill_sizes, stacks[lane]
         beside.append(
@@ -141,7 +183,7 @@ def run_stages(
                 lane,
             )
         )
-    if stack is not None or deployment_chaos is not None:
+    if chaos:
         lane = lane_of["chaos"]
         chaos_target = StackTarget(stacks[lane]) if stack is not None else deployment_chaos
         assert chaos_target is not None
@@ -153,6 +195,8 @@ def run_stages(
             )
         )
     run_in_lanes(beside, report, printers.broke_off)
+    if not plan.load:
+        return
     load = Stage(
         "load",
         lambda console: run_load(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import uuid
 from collections.abc import Callable
 
@@ -13,6 +14,8 @@ import pytest
 from golive.core import http_clients
 from golive.fixtures.description import Credentials, StackDescription
 from golive.fixtures.upstream.control import UpstreamControl
+
+from .conftest import BackendMaker
 
 BODY = {"prompt": "the water cycle", "content_type": "lesson"}
 
@@ -172,3 +175,51 @@ def test_a_quoted_key_is_the_same_key(golive_http: httpx.Client, golive_user_tok
     again = post(golive_http, golive_user_token, key)
     assert again.headers.get("idempotent-replayed") == "true"
     assert again.json()["data"]["id"] == first.json()["data"]["id"]
+
+
+# The retries' waits are random (full jitter: uniform up to the backoff), so they are judged on
+# the quantiles of many rounds, which a scheduling hiccup does not move as it moves a mean.
+BACKOFF_ROUNDS = 80
+# A backoff whose first waits are nine in ten shorter than this is no wait (the reference
+# backend's first waits are uniform up to 50 ms: a tenth of them over 45 ms).
+NO_WAIT_SECONDS = 0.010
+
+
+def test_retries_back_off_each_wait_longer_by_the_factor(
+    backend: BackendMaker, golive_upstream: UpstreamControl
+) -> None:
+    """The guide's RETRY_MAX_ATTEMPTS=3 and RETRY_BACKOFF_FACTOR=2: a transient failure is retried
+    after a wait, and the next wait is longer by the factor (jitter spreads them). A retry sent
+    at once hits a service that is already failing, from every client at the same moment.
+    Measured where the service sees them: when each attempt of a job arrives."""
+    factor = 2.0
+    # The guide's breaker threshold: two failures in a row per job must not open it.
+    service = backend(
+        RETRY_MAX_ATTEMPTS="3",
+        RETRY_BACKOFF_FACTOR=str(int(factor)),
+        CIRCUIT_BREAKER_FAILURE_THRESHOLD="5",
+        RATE_LIMIT_ENABLED="false",
+    )
+    first: list[float] = []
+    second: list[float] = []
+    with service.client() as client:
+        for _ in range(BACKOFF_ROUNDS):
+            golive_upstream.reset()  # this round's attempts only, whatever key they carry
+            golive_upstream.program(script=[503, 503])  # two failures, then the answer
+            response = post(client, service.user, str(uuid.uuid4()), unique_body())
+            assert response.status_code == 201, response.text
+            arrivals = [attempt.at for attempt in golive_upstream.stats().attempts]
+            assert len(arrivals) == 3, f"{len(arrivals)} attempts reached the service, not 3"
+            first.append(arrivals[1] - arrivals[0])
+            second.append(arrivals[2] - arrivals[1])
+    slow_first = statistics.quantiles(first, n=10)[-1]
+    ratio = statistics.median(second) / statistics.median(first)
+    said = (
+        f"waits before the first retry: median {statistics.median(first) * 1000:.1f} ms, nine in "
+        f"ten under {slow_first * 1000:.1f} ms; before the second: median "
+        f"{statistics.median(second) * 1000:.1f} ms"
+    )
+    assert slow_first >= NO_WAIT_SECONDS, f"{said}: the first retry goes out at once"
+    # Full jitter halves each wait on average, so the medians' ratio is about the factor; far
+    # above it, the first retry hardly waited at all.
+    assert ratio <= factor * 1.75, f"{said}: the first wait is not the factor's backoff (ratio {ratio:.1f})"

@@ -178,6 +178,7 @@ def test_settings_the_backend_would_refuse_stop_up_before_anything_starts(tmp_pa
         (["up", "--provider", "nope"], "unknown provider 'nope'"),
         (["up", "--replicas", "0"], "Invalid value for '--replicas'"),
         (["validate", "--target", "localhost:8009"], "is not an http(s) URL"),
+        (["validate", "--gate", "speed"], "golive validate: --gate speed: no such gate (gates: health,"),
     ],
 )
 def test_bad_arguments_get_a_clear_message(tmp_path: Path, args: list[str], message: str) -> None:

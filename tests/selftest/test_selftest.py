@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from golive.core.junit import RESILIENCE, read_junit
 from golive.core.owners import identity
 from golive.fixtures.network import wait_until
 from golive.fixtures.providers.local.scratch import MARKER, PYTEST_PREFIX
@@ -216,6 +217,29 @@ def test_a_real_defect_is_caught_by_its_gate(tmp_path: Path) -> None:
         ("baseline", baseline.verdict),
         (FAST_DEFECT, "NO-GO"),
     ]
+
+
+@pytest.mark.timeout(900)
+def test_a_focused_validation_of_a_defect_runs_only_what_its_gate_judges_and_fails_it(tmp_path: Path) -> None:
+    """`selftest --focused` for one defect: `validate --quick --gate idempotency` on the patched
+    copy. Only the gate's two test modules run (no other suite, no drill, no chaos, no load),
+    and they catch the defect: NO-GO, with every other gate reported as not part of the run."""
+    (defect,) = select(catalogue(), ["53"])
+    assert defect.gate == "idempotency"
+    outcome = run_one(defect, tmp_path, quick=True, timeout=800, focused=True)
+    assert outcome.error is None
+    assert (outcome.verdict, outcome.failed) == ("NO-GO", ["idempotency"])
+    assert outcome.ok
+    run_dir = tmp_path / defect.name
+    ran = {path.name for path in run_dir.iterdir()}
+    evidence = {name for name in ran if name.startswith(("junit-", "drill-", "load", "chaos", "health"))}
+    assert evidence == {"junit-resilience.xml"}
+    modules = {case.module for case in read_junit(RESILIENCE, run_dir / "junit-resilience.xml").cases}
+    assert modules == {"resilience.test_idempotency", "resilience.test_interrupted_jobs"}
+    summary = Summary.model_validate_json((run_dir / "summary.json").read_text())
+    assert {gate.detail for gate in summary.gates if gate.id != "idempotency"} == {
+        "not part of this run (--gate idempotency)"
+    }
 
 
 def test_the_scratch_copy_is_marked_for_golive_clean(tmp_path: Path) -> None:
