@@ -36,8 +36,7 @@ GATE_OF_MODULE: dict[str, str] = {
     # No bulkhead module of its own: its tests live with the resilience API's and guard the same
     # calls the breakers do.
     "resilience.test_resilience_api": "breakers",
-    # The breakers' racing transitions and the limiter's Lua bucket: both are state the replicas
-    # share, and most of its tests are the breakers'.
+    # Retries too: they are what makes idempotency keys matter.
     "resilience.test_idempotency": "idempotency",
     "resilience.test_interrupted_jobs": "idempotency",
 }
