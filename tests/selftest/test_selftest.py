@@ -1,6 +1,7 @@
 """golive selftest: the defect catalogue is read as written, a scratch copy takes each patch and
 the working tree none, a patch that does not apply is a line of the table, Ctrl-C stops the
-validation under way, and (nightly: two quick validations) a real defect is caught by its gate."""
+validation under way, real defects are caught by their gates in focused validations (`--focused`,
+a few seconds each), and (nightly: two whole quick validations) without focus too."""
 
 from __future__ import annotations
 
@@ -240,6 +241,15 @@ def test_a_focused_validation_of_a_defect_runs_only_what_its_gate_judges_and_fai
     assert {gate.detail for gate in summary.gates if gate.id != "idempotency"} == {
         "not part of this run (--gate idempotency)"
     }
+
+
+# A few seconds each focused: a health answer, the guide's suite, a migration's downgrade.
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("number", ["21", "17", "26"])
+def test_a_focused_validation_catches_a_defect_by_its_gate(tmp_path: Path, number: str) -> None:
+    (defect,) = select(catalogue(), [number])
+    outcome = run_one(defect, tmp_path, quick=True, timeout=500, focused=True)
+    assert (outcome.error, outcome.verdict, outcome.failed) == (None, "NO-GO", [defect.gate])
 
 
 def test_the_scratch_copy_is_marked_for_golive_clean(tmp_path: Path) -> None:
