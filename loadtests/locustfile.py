@@ -291,6 +291,9 @@ class DashboardClient(Journey):
 
     def on_start(self) -> None:
         self.log_in(self.account())
+        # A dashboard shows its metrics as it opens; then its tasks come at random (a short run
+        # could otherwise end without one of each).
+        self.agent_metrics()
 
     @task(2)
     def authorize_channel(self) -> None:

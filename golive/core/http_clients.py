@@ -46,10 +46,8 @@ def request(method: str, url: str, **options: Any) -> httpx.Response:
         return client.request(method, url, **options)
 
 
+# The methods golive sends one-off requests with.
 get = partial(request, "GET")
 post = partial(request, "POST")
 put = partial(request, "PUT")
-patch = partial(request, "PATCH")
 delete = partial(request, "DELETE")
-head = partial(request, "HEAD")
-options = partial(request, "OPTIONS")
