@@ -12,6 +12,7 @@ from golive.drills.database import DrillDatabase
 from golive.drills.result import DrillResult
 from golive.drills.runner import Drill, DrillRun, stack_database
 from golive.fixtures.stack import Stack
+from golive.reports.gates import drill_stage
 from golive.stages.outcome import Report, timed
 
 Progress = Callable[[str], None]
@@ -44,7 +45,7 @@ def run_drills(
     """Each drill in a database of its own on the stack, one outcome per drill."""
     ok = True
     for drill in drills:
-        with timed(f"drill {drill.name}", report) as stage, stack_database(stack, drill.name) as database:
+        with timed(drill_stage(drill.name), report) as stage, stack_database(stack, drill.name) as database:
             result, _ = run_drill(drill, database, stack, run_dir, sizes, budgets, progress)
             checks = result.checks
             stage["ok"] = result.ok

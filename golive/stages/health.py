@@ -10,6 +10,7 @@ import httpx
 from golive.core import http_clients
 from golive.core.health_evidence import HEALTH_FILE, HealthCheck, HealthRecord
 from golive.core.redaction import redact, redact_all
+from golive.reports.gates import HEALTH_STAGE
 from golive.stages.outcome import Report, timed
 
 HEALTH_PATHS = ("/health", "/resilience/status", "/circuit-breakers/status", "/pusher/status")
@@ -18,7 +19,7 @@ HEALTH_PATHS = ("/health", "/resilience/status", "/circuit-breakers/status", "/p
 def check_health(url: str, run_dir: Path, report: Report) -> bool:
     """Every health endpoint answers 200 with the success envelope: health.json, with each
     answer's body for the report to judge what it says."""
-    with timed("health", report) as stage:
+    with timed(HEALTH_STAGE, report) as stage:
         checks = [_check(url, path) for path in HEALTH_PATHS]
         HealthRecord(url=redact(url), checks=checks).write(run_dir / HEALTH_FILE)
         problems = [f"{check.path}: {check.problem}" for check in checks if check.problem]

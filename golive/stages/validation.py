@@ -154,7 +154,7 @@ def run_stages(
     lane_of = balanced(work, len(stack_files))
     beside = [Stage("environment", lambda console: record_environment(run_dir, stack, described))]
     if plan.health:
-        beside.append(Stage("health", lambda console: check_health(url, run_dir, console.outcome)))
+        beside.append(Stage(HEALTH_STAGE, lambda console: check_health(url, run_dir, console.outcome)))
     for suite in plan.suites:
         lane = lane_of[suite.name]
         beside.append(
@@ -189,7 +189,7 @@ def run_stages(
         assert chaos_target is not None
         beside.append(
             Stage(
-                "chaos",
+                CHAOS_STAGE,
                 lambda console: run_chaos(experiments, chaos_target, run_dir, console.outcome, seed),
                 lane,
             )
@@ -198,7 +198,7 @@ def run_stages(
     if not plan.load:
         return
     load = Stage(
-        "load",
+        LOAD_STAGE,
         lambda console: run_load(
             plan.load_profile,
             run_dir,
