@@ -7,9 +7,8 @@ validate --target --toxiproxy` runs the chaos gate there instead of marking it n
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,10 @@ from golive.chaos.experiment import library, load, resolve
 from golive.chaos.targets import DeploymentTarget
 from golive.core import http_clients
 from golive.fixtures.description import Credentials
-from golive.fixtures.network import LOOPBACK
 from golive.fixtures.stack import PROXIES
 from tests.chaos.staging import Deployment, Services, backend, services
 from tests.harness.golive import run_golive
+from tests.loopback_http import serving
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -122,15 +121,8 @@ def toxiproxy_itself() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer((LOOPBACK, 0), Api)
-    thread = threading.Thread(target=server.serve_forever, name="toxiproxy-itself", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOOPBACK}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Api) as url:
+        yield url
 
 
 def test_dice_rolled_per_chunk_need_golives_toxiproxy(staging: Deployment, toxiproxy_itself: str) -> None:

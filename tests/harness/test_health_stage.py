@@ -5,9 +5,8 @@ envelope while saying the database is down (the reference backend would not lie 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from golive.reports.evidence import Evidence
 from golive.reports.gates import HealthGate, Status
 from golive.stages.health import HEALTH_PATHS, check_health
 from golive.stages.outcome import Outcome
+from tests.loopback_http import serving
 
 BODIES = {
     "/health": {
@@ -47,15 +47,8 @@ class LyingHealth(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def lying_backend() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), LyingHealth)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(LyingHealth) as url:
+        yield url
 
 
 def test_each_answers_body_is_recorded_and_judged(lying_backend: str, tmp_path: Path) -> None:
