@@ -75,9 +75,11 @@ suites.shielded = never_again
 run_dir, test = Path(sys.argv[1]), sys.argv[2]
 suite = Suite("hanging", "hanging", (test,))
 threading.Thread(target=suites.run_suite, args=(suite, run_dir / "stack.json", run_dir), daemon=True).start()
+# The test writes its pid first thing in its body, so its tmp_path exists by then.
 deadline = time.monotonic() + 60
-while not list(Path(sys.argv[3]).glob(f"{PYTEST_PREFIX}*/tmp/*")) and time.monotonic() < deadline:
+while not (run_dir / "pid").exists() and time.monotonic() < deadline:
     time.sleep(0.05)
+assert list(Path(sys.argv[3]).glob(f"{PYTEST_PREFIX}*/tmp/*")), "the test's tmp_path was never made"
 sys.exit(0)  # as validate ends after Ctrl-C: the lane's thread is cut off where it waits
 """
 
@@ -91,7 +93,9 @@ def test_a_suite_cut_off_by_golive_exiting_leaves_neither_its_pytest_nor_its_tmp
     hanging = tmp_path / "test_hanging.py"
     hanging.write_text(
         "import os, time\nimport pytest\n\n@pytest.mark.external_ok\ndef test_hangs(tmp_path):\n"
-        f"    open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\n    time.sleep(120)\n"
+        # Written whole then renamed: the exiting parent may cut the test off at any point.
+        f"    open({str(tmp_path / 'pid.part')!r}, 'w').write(str(os.getpid()))\n"
+        f"    os.replace({str(tmp_path / 'pid.part')!r}, {str(tmp_path / 'pid')!r})\n    time.sleep(120)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", EXITING_MID_SUITE, str(tmp_path), str(hanging), str(temp)],
