@@ -7,6 +7,8 @@ Semantics (documented in the README's resilience section):
   moves the breaker to HALF_OPEN (lazily: no timer runs).
 - HALF_OPEN: at most `half_open_max_calls` trial calls run at once; others are rejected at once.
   Any trial failure re-opens; `half_open_max_calls` trial successes close.
+- A replica cut off from the shared store goes on with a local copy; when it is back, `rejoin`
+  merges what it did meanwhile into the shared state, so a trip it counted alone is not lost.
 - Every transition starts a new epoch. A permit remembers its epoch, and an outcome reported for
   an older epoch changes nothing: a call admitted before a trip or a reset cannot disturb the
   state that followed it.
@@ -132,3 +134,25 @@ def release(state: BreakerState, config: BreakerConfig, now: float, permit: Perm
 
 def reset(state: BreakerState, config: BreakerConfig, now: float) -> BreakerState:
     return BreakerState(epoch=state.epoch + 1, trips=state.trips)
+
+
+def rejoin(shared: BreakerState, left: BreakerState, local: BreakerState) -> BreakerState:
+    """The shared state once a replica that went on alone is back: `left` is the shared state as
+    it last knew it, `local` where its own transitions took it meanwhile.
+
+    A trip it counted alone still refuses where every replica shares a closed breaker (the
+    dependency did fail: refusing for the rest of the open time is the safe side). Otherwise its
+    state carries on if no other replica changed the shared one meanwhile, and the shared state
+    wins if one did. The result is a new epoch whenever it is not the shared state as it was."""
+    if local == left:
+        return shared
+    tripped_alone = local.trips - left.trips
+    if tripped_alone > 0 and local.state is State.OPEN and shared.state is State.CLOSED:
+        return replace(
+            local,
+            epoch=max(shared.epoch, local.epoch) + 1,
+            trips=shared.trips + tripped_alone,
+        )
+    if shared == left:
+        return local
+    return shared

@@ -4,7 +4,7 @@ Calls consult the local view first: while it says CLOSED (and nothing needs coun
 (and the wait is not over), no network I/O happens at all. Everything else — a failure, a
 half-open trial, a reset — is a transition done in the shared store, whose answer refreshes the
 view. When the shared store is unreachable the breaker keeps working on local state (`degraded`)
-until it is back.
+until it is back; then what it did alone is merged into the shared state (`rejoin`).
 
 Every instant in breaker state (opened_at, next_attempt_at) is on the shared store's clock: the
 store applies transitions with its own time, so replicas agree. A replica compares those instants
@@ -69,6 +69,8 @@ class CircuitBreaker:
         self.on_transition = on_transition
         self.view = BreakerState()
         self.degraded = False
+        # The shared state as this replica last knew it before it went local.
+        self.left = BreakerState()
 
     def store_now(self) -> float:
         """The shared store's time as this replica estimates it."""
@@ -124,6 +126,29 @@ class CircuitBreaker:
         if shared_state is not None and shared_state != self.view:
             self._adopt(shared_state, announce=False)
 
+    def go_local(self) -> None:
+        """The shared store is unreachable: go on from the last shared state this replica knew."""
+        if not self.degraded:
+            self.degraded = True
+            self.left = self.view
+            self.local.states[self.name] = self.view
+
+    async def rejoin(self, *, store_now: float) -> None:
+        """The shared store answers again: merge what this replica did alone into the shared
+        state (`breaker.rejoin`) and share again; if the store fails again, stay local."""
+        self._sync_clock(store_now)
+        if self.shared is None or not self.degraded:
+            return
+        left, local = self.left, self.view
+        try:
+            state, _ = await self.shared.transact(
+                self.name, lambda shared, now: (breaker.rejoin(shared, left, local), None)
+            )
+        except StoreUnavailable:
+            return
+        self.degraded = False
+        self._adopt(state, announce=False)
+
     # --- internals -----------------------------------------------------------------------------
 
     def _sync_clock(self, store_now: float) -> None:
@@ -151,8 +176,7 @@ class CircuitBreaker:
                 logger.warning(
                     "breaker state unshared: store unavailable", breaker=self.name, error=str(error)
                 )
-                self.degraded = True
-                self.local.states[self.name] = self.view
+                self.go_local()
             else:
                 self._adopt(state, changed_from=changed_from[0] if changed_from else None)
                 return result

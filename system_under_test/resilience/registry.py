@@ -138,13 +138,16 @@ class Resilience:
                 raw, (seconds, micros) = await pipe.execute()
         except (RedisError, OSError):
             for breaker in self.breakers.values():
-                breaker.degraded = True
+                breaker.go_local()
             return
         self.last_refresh = time.time()
+        store_now = seconds + micros / 1e6
         for name, value in zip(names, raw[:-1], strict=True):
             breaker = self.dependencies[name].breaker
-            breaker.degraded = False  # shared again: the shared state wins over what was local
-            breaker.observe(decode_state(value), store_now=seconds + micros / 1e6)
+            if breaker.degraded:  # shared again: what it did alone is merged into the shared state
+                await breaker.rejoin(store_now=store_now)
+            else:
+                breaker.observe(decode_state(value), store_now=store_now)
         self._apply_overrides(raw[-1])
 
     # --- runtime configuration -----------------------------------------------------------------

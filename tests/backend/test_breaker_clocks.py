@@ -117,3 +117,25 @@ async def test_a_transition_the_refresh_saw_first_is_still_announced_and_persist
     await trip(breaker)  # a threshold of 1
     assert breaker.view.state is State.OPEN
     assert transitions == [(State.CLOSED, State.OPEN)]
+
+
+async def test_a_trip_counted_while_the_store_was_away_reaches_the_other_replicas() -> None:
+    """The refresh found the store gone (`go_local`), a replica tripped alone, the store came
+    back: its next refresh merges the trip, and the other replica refuses too."""
+    clocks = Clocks(offset=0.0)
+    shared = FlakyStore(clocks.store)
+    alone = CircuitBreaker("ai", config(), shared, clock=clocks.replica)
+    other = CircuitBreaker("ai", config(), shared, clock=clocks.replica)
+    shared.reachable = False
+    alone.go_local()
+    await trip(alone)
+    await alone.rejoin(store_now=clocks.store())
+    still_local = alone.degraded
+    assert still_local, "the store is still away: the replica stays local"
+    shared.reachable = True
+    await alone.rejoin(store_now=clocks.store())
+    assert not alone.degraded
+    assert shared.states["ai"].state is State.OPEN
+    other.observe(shared.states["ai"], store_now=clocks.store())
+    with pytest.raises(CircuitOpenError):
+        await other.acquire()

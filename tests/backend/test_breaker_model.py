@@ -226,3 +226,42 @@ def test_a_trial_from_an_earlier_half_open_cannot_free_a_slot_of_the_next() -> N
     state = breaker.release(state, config(), 20, stale)
     assert state.trials_in_flight == 2
     assert breaker.acquire(state, config(), 20)[1] == Rejection(breaker.HALF_OPEN_RETRY_AFTER)
+
+
+def fail(state: BreakerState, times: int, now: float = 0) -> BreakerState:
+    for _ in range(times):
+        state, permit = breaker.acquire(state, config(), now)
+        assert isinstance(permit, Permit)
+        state = breaker.record_failure(state, config(), now, permit)
+    return state
+
+
+def test_a_trip_counted_alone_still_refuses_once_the_replica_is_back() -> None:
+    left = fail(BreakerState(), 1)
+    shared = fail(left, 1)  # another replica counted one more meanwhile, not enough to trip
+    local = fail(left, 2, now=5)
+    merged = breaker.rejoin(shared, left, local)
+    assert merged.state is State.OPEN
+    assert (merged.opened_at, merged.next_attempt_at) == (5, 15)
+    assert merged.trips == shared.trips + 1
+    assert merged.epoch > max(shared.epoch, local.epoch)
+    assert isinstance(breaker.acquire(merged, config(), 6)[1], Rejection)
+
+
+def test_what_a_replica_did_alone_carries_on_where_no_other_changed_the_shared_state() -> None:
+    left = fail(BreakerState(), 1)
+    local = fail(left, 1)
+    assert breaker.rejoin(left, left, local) == local
+
+
+def test_the_shared_state_wins_where_another_replica_changed_it_and_nothing_tripped_alone() -> None:
+    left = fail(BreakerState(), 1)
+    shared = breaker.reset(left, config(), 1)
+    assert breaker.rejoin(shared, left, fail(left, 1)) == shared
+    assert breaker.rejoin(shared, left, left) == shared
+
+
+def test_a_breaker_open_everywhere_stays_as_shared() -> None:
+    left = BreakerState()
+    shared = fail(left, 3, now=1)
+    assert breaker.rejoin(shared, left, fail(left, 3, now=2)) == shared
