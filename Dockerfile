@@ -21,9 +21,9 @@ EXPOSE 8009
 
 # The guide checks with curl, which the slim image does not have: Python's own client instead.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8009/health', timeout=5)"]
+  CMD ["sh", "-c", "exec python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT:-8009}/health', timeout=5)\""]
 
 # Which peers may speak for clients (X-Forwarded-For) is the app's decision (RATE_LIMIT_TRUSTED_PROXIES).
 # The protocol bounds the request head (MAX_REQUEST_HEADER_BYTES, REQUEST_HEAD_TIMEOUT_SECONDS).
-CMD ["uvicorn", "system_under_test.main:app", "--host", "0.0.0.0", "--port", "8009", "--no-proxy-headers", \
-     "--http", "system_under_test.http_limits:LimitedHttpToolsProtocol"]
+# HOST and PORT, where the platform sets them (golive --image does), else every interface on 8009.
+CMD ["sh", "-c", "exec uvicorn system_under_test.main:app --host \"${HOST:-0.0.0.0}\" --port \"${PORT:-8009}\" --no-proxy-headers --http system_under_test.http_limits:LimitedHttpToolsProtocol"]

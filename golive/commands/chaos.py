@@ -16,6 +16,8 @@ from golive.chaos.targets import ExperimentTarget, StackTarget
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
+    ImageOption,
+    MigrateCmdOption,
     ProviderOption,
     RunDirOption,
     ToxiproxyOption,
@@ -62,6 +64,8 @@ def chaos_run(
     provider: ProviderOption = "local",
     app: AppOption = None,
     backend_cmd: BackendCmdOption = None,
+    image: ImageOption = None,
+    migrate_cmd: MigrateCmdOption = None,
     target: Annotated[
         str | None,
         typer.Option(
@@ -85,7 +89,7 @@ def chaos_run(
             2,
         )
     there = deployment_chaos("chaos run", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("chaos run", app, target, backend_cmd)
+    use_backend("chaos run", app, target, backend_cmd, image, migrate_cmd)
     chosen = provider_named("chaos run", provider) if there is None else None
     try:
         loaded = select_experiments(experiments or [], tag)

@@ -16,13 +16,16 @@ from rich.table import Table
 
 from golive.chaos.experiment import Experiment
 from golive.core.console import err, fail
+from golive.core.extras import require
 from golive.core.load_evidence import LoadRecord, TimelineSecond, read_load_record
 from golive.core.records import EvidenceError
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
-from golive.fixtures.backend import COMMAND_ENV_VAR, Backend, BackendError
+from golive.fixtures.backend import COMMAND_ENV_VAR, IMAGE_ENV_VAR, Backend, BackendError
 from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
 from golive.fixtures.description import StackDescription, StackFileError, check_url
+from golive.fixtures.image_replica import ImageUnavailable, check_image
+from golive.fixtures.migration import MIGRATE_ENV_VAR
 from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
 from golive.fixtures.stack import Stack, overridden_by_stack
 from golive.stages.preflight import experiment_problems, settings_problems
@@ -89,22 +92,70 @@ BackendCmdOption = Annotated[
 ]
 
 
+ImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--image",
+        envvar=IMAGE_ENV_VAR,
+        help="your release image: each replica is a container of it (its own command, on the "
+        "host's network, serving on $HOST:$PORT; its settings in its environment), the backend's "
+        "source (--app) still gives golive its migrations and accounts",
+    ),
+]
+
+
+MigrateCmdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--migrate-cmd",
+        envvar=MIGRATE_ENV_VAR,
+        help="the command that migrates your database to head, given $DATABASE_URL, as your "
+        "deployment runs it (with --image: in a container of the image, e.g. `python -m "
+        "app.manage migrate`). Default: golive runs the backend's Alembic migrations",
+    ),
+]
+
+
 def use_backend(
-    command: str, app: str | None, target: str | None = None, backend_cmd: str | None = None
+    command: str,
+    app: str | None,
+    target: str | None = None,
+    backend_cmd: str | None = None,
+    image: str | None = None,
+    migrate_cmd: str | None = None,
 ) -> Backend:
     """The backend this command and everything it starts run (GOLIVE_APP and GOLIVE_BACKEND_CMD
     for the children, the current directory importable as for `uvicorn`), checked against the
     contract before anything starts: exit 2 naming what it misses. Without --app, the reference
     backend, unchecked (it meets the contract; without golive[backend] installed, what needs it
     names the extra)."""
-    for option, given in (("--app", app), ("--backend-cmd", backend_cmd)):
+    started = (
+        ("--app", app),
+        ("--backend-cmd", backend_cmd),
+        ("--image", image),
+        ("--migrate-cmd", migrate_cmd),
+    )
+    for option, given in started:
         if given is not None and target is not None:
             message = f"{option} names a backend golive starts; --target validates a deployment: give one"
             raise fail(command, message, 2)
+    if backend_cmd is not None and image is not None:
+        raise fail(command, "--backend-cmd and --image both say how replicas are served: give one", 2)
     if backend_cmd is not None:
         if not backend_cmd.strip():
             raise fail(command, "--backend-cmd: empty (give the command that serves one replica)", 2)
         os.environ[COMMAND_ENV_VAR] = backend_cmd.strip()
+    if migrate_cmd is not None:
+        if not migrate_cmd.strip():
+            raise fail(command, "--migrate-cmd: empty (give the command that migrates to head)", 2)
+        os.environ[MIGRATE_ENV_VAR] = migrate_cmd.strip()
+    if image is not None:
+        require("docker")  # docker-py: the reaper of the image's containers
+        try:
+            check_image(image.strip())
+        except ImageUnavailable as error:
+            raise fail(command, f"--image: {error}", 2) from None
+        os.environ[IMAGE_ENV_VAR] = image.strip()
     if app is None:
         return Backend.current({})
     try:

@@ -17,6 +17,8 @@ from rich.table import Table
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
+    ImageOption,
+    MigrateCmdOption,
     ProviderOption,
     RunDirOption,
     preflight,
@@ -89,6 +91,8 @@ def drill(
     provider: ProviderOption = "local",
     app: AppOption = None,
     backend_cmd: BackendCmdOption = None,
+    image: ImageOption = None,
+    migrate_cmd: MigrateCmdOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
     """Migration and rollback drills: the guide's migration, rollback, partial rollback and
@@ -102,7 +106,7 @@ def drill(
     given = None
     if database_url is not None:
         given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
-    use_backend("drill", app, backend_cmd=backend_cmd)
+    use_backend("drill", app, backend_cmd=backend_cmd, image=image, migrate_cmd=migrate_cmd)
     stack_provider = provider_named("drill", provider)
     needs_stack = given is None or any(chosen_drill.runs_backend for chosen_drill in chosen)
     if needs_stack:

@@ -26,6 +26,8 @@ from golive.commands.common import (
     AppOption,
     BackendCmdOption,
     BaselineOption,
+    ImageOption,
+    MigrateCmdOption,
     ProviderOption,
     RunDirOption,
     baseline_named,
@@ -141,6 +143,8 @@ def load(
     provider: ProviderOption = "local",
     app: AppOption = None,
     backend_cmd: BackendCmdOption = None,
+    image: ImageOption = None,
+    migrate_cmd: MigrateCmdOption = None,
     baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
@@ -157,7 +161,7 @@ def load(
     reference = baseline_named("load", baseline)
     experiment = _during(during, target)
     described = deployment("load", target) if target is not None else None
-    use_backend("load", app, target, backend_cmd)
+    use_backend("load", app, target, backend_cmd, image, migrate_cmd)
     stack_provider = provider_named("load", provider)
     if described is None:
         preflight("load", profile.backend_env, [experiment] if experiment else [])

@@ -11,6 +11,8 @@ from rich.table import Table
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
+    ImageOption,
+    MigrateCmdOption,
     ProviderOption,
     ReplicasOption,
     RunDirOption,
@@ -29,12 +31,14 @@ def up(
     provider: ProviderOption = "local",
     app: AppOption = None,
     backend_cmd: BackendCmdOption = None,
+    image: ImageOption = None,
+    migrate_cmd: MigrateCmdOption = None,
     replicas: ReplicasOption = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one line of JSON when ready")] = False,
     run_dir: RunDirOption = None,
 ) -> None:
     """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
-    use_backend("up", app, backend_cmd=backend_cmd)
+    use_backend("up", app, backend_cmd=backend_cmd, image=image, migrate_cmd=migrate_cmd)
     chosen = provider_named("up", provider)
     preflight("up", {})
     run = run_dir_for("up", run_dir)

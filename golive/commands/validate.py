@@ -18,6 +18,8 @@ from golive.commands.common import (
     AppOption,
     BackendCmdOption,
     BaselineOption,
+    ImageOption,
+    MigrateCmdOption,
     ProviderOption,
     ReplicasOption,
     RunDirOption,
@@ -54,6 +56,8 @@ def validate(
     provider: ProviderOption = "local",
     app: AppOption = None,
     backend_cmd: BackendCmdOption = None,
+    image: ImageOption = None,
+    migrate_cmd: MigrateCmdOption = None,
     replicas: ReplicasOption = 1,
     target: Annotated[
         str | None,
@@ -104,7 +108,7 @@ def validate(
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
     chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("validate", app, target, backend_cmd)
+    use_backend("validate", app, target, backend_cmd, image, migrate_cmd)
     chosen = provider_named("validate", provider) if described is None else None
     library = []
     if described is None or chaos_there is not None:

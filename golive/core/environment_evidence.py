@@ -21,6 +21,8 @@ class EnvironmentRecord(Record):
         {
             "backend",
             "backend_command",
+            "backend_image",
+            "migrate_command",
             "provider",
             "services",
             "postgres_server",
@@ -39,6 +41,8 @@ class EnvironmentRecord(Record):
     libraries: dict[str, str | None]  # None: not installed
     backend: str | None = None  # the backend validated: PACKAGE.main:app
     backend_command: str | None = None  # how its replicas were started (--backend-cmd); None: uvicorn
+    backend_image: str | None = None  # or which image served them (--image)
+    migrate_command: str | None = None  # how its databases were migrated (--migrate-cmd); None: Alembic
     settings: dict[str, str]  # the backend's settings as it got them, secrets masked
     # A stack golive started (None against a deployment):
     provider: str | None = None

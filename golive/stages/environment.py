@@ -18,8 +18,9 @@ import redis
 from golive import __version__
 from golive.core.environment_evidence import ENVIRONMENT_FILE, EnvironmentRecord
 from golive.core.redaction import redact
-from golive.fixtures.backend import Backend, serving_command
+from golive.fixtures.backend import Backend, serving_command, serving_image
 from golive.fixtures.description import StackDescription
+from golive.fixtures.migration import migration_command
 from golive.fixtures.stack import Stack
 
 LIBRARIES = (
@@ -54,6 +55,8 @@ def record_environment(run_dir: Path, stack: Stack | None, deployment: StackDesc
         # Which backend was validated: the reference one, or a team's (--app).
         backend=Backend.current().app,
         backend_command=serving_command() if stack is not None else None,
+        backend_image=serving_image() if stack is not None else None,
+        migrate_command=migration_command() if stack is not None else None,
         settings=settings,
         provider=description.provider if description else None,
         services=description.services if description else None,

@@ -110,11 +110,14 @@ def test_the_dockerfile_runs_the_app_on_the_probed_port_from_a_chosen_base() -> 
     assert re.search(r"^ARG BASE_IMAGE=\S+$", dockerfile, re.MULTILINE)
     assert re.search(r"^FROM \$\{BASE_IMAGE\}$", dockerfile, re.MULTILINE)
     assert f"EXPOSE {PORT}" in dockerfile
-    assert f'"system_under_test.main:app", "--host", "0.0.0.0", "--port", "{PORT}"' in dockerfile
-    assert f"http://127.0.0.1:{PORT}/health" in dockerfile
+    # HOST and PORT where the platform sets them (golive --image), else every interface on PORT.
+    command = dockerfile.split("\nCMD ", 1)[1]
+    assert "uvicorn system_under_test.main:app" in command
+    assert f'--host \\"${{HOST:-0.0.0.0}}\\" --port \\"${{PORT:-{PORT}}}\\"' in command
+    assert f"http://127.0.0.1:${{PORT:-{PORT}}}/health" in dockerfile
     # The slim base has no curl, which the guide's health check calls.
     healthcheck = dockerfile.split("\nHEALTHCHECK", 1)[1].split("\n\n", 1)[0]
-    assert '"python", "-c"' in healthcheck
+    assert "exec python -c" in healthcheck
     assert "curl" not in healthcheck
 
 

@@ -106,7 +106,7 @@ def test_every_golive_command_line_is_one_golive_accepts(path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "problem"),
     [
-        (["validate", "--image", "x"], "has no option --image"),
+        (["validate", "--imagine", "x"], "has no option --imagine"),
         (["chaos", "go"], "has no command 'go'"),
         (["validate", "--quick=yes"], "is a flag"),
         (["chaos", "run", "--repeat"], "needs a value"),
