@@ -38,11 +38,11 @@ from golive.chaos.runner import Target
 from golive.core import http_clients
 from golive.core.signals import shielded
 from golive.fixtures.description import Credentials
+from golive.fixtures.operations import create_users
 from golive.fixtures.stack import (
     FUNCTIONAL_HEADROOM,
     PROXIES,
     Stack,
-    create_users,
     mint_token,
     new_credentials,
 )

@@ -19,6 +19,7 @@ from golive.commands.common import (
     ImageOption,
     MigrateCmdOption,
     ProviderOption,
+    ProvisionCmdOption,
     RunDirOption,
     ToxiproxyOption,
     deployment,
@@ -66,6 +67,7 @@ def chaos_run(
     backend_cmd: BackendCmdOption = None,
     image: ImageOption = None,
     migrate_cmd: MigrateCmdOption = None,
+    provision_cmd: ProvisionCmdOption = None,
     target: Annotated[
         str | None,
         typer.Option(
@@ -89,7 +91,7 @@ def chaos_run(
             2,
         )
     there = deployment_chaos("chaos run", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("chaos run", app, target, backend_cmd, image, migrate_cmd)
+    use_backend("chaos run", app, target, backend_cmd, image, migrate_cmd, provision_cmd)
     chosen = provider_named("chaos run", provider) if there is None else None
     try:
         loaded = select_experiments(experiments or [], tag)

@@ -21,11 +21,17 @@ from golive.core.load_evidence import LoadRecord, TimelineSecond, read_load_reco
 from golive.core.records import EvidenceError
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
-from golive.fixtures.backend import COMMAND_ENV_VAR, IMAGE_ENV_VAR, Backend, BackendError
+from golive.fixtures.backend import (
+    COMMAND_ENV_VAR,
+    IMAGE_ENV_VAR,
+    MIGRATE_ENV_VAR,
+    PROVISION_ENV_VAR,
+    Backend,
+    BackendError,
+)
 from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
 from golive.fixtures.description import StackDescription, StackFileError, check_url
 from golive.fixtures.image_replica import ImageUnavailable, check_image
-from golive.fixtures.migration import MIGRATE_ENV_VAR
 from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
 from golive.fixtures.stack import Stack, overridden_by_stack
 from golive.stages.preflight import experiment_problems, settings_problems
@@ -116,6 +122,18 @@ MigrateCmdOption = Annotated[
 ]
 
 
+ProvisionCmdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--provision-cmd",
+        envvar=PROVISION_ENV_VAR,
+        help="the command that creates one account, given $DATABASE_URL, $GOLIVE_USERNAME, "
+        "$GOLIVE_PASSWORD and $GOLIVE_ROLE (with --image: in a container of the image). Default: "
+        "golive calls the backend's manage.create_user_at",
+    ),
+]
+
+
 def use_backend(
     command: str,
     app: str | None,
@@ -123,19 +141,21 @@ def use_backend(
     backend_cmd: str | None = None,
     image: str | None = None,
     migrate_cmd: str | None = None,
+    provision_cmd: str | None = None,
 ) -> Backend:
     """The backend this command and everything it starts run (GOLIVE_APP and GOLIVE_BACKEND_CMD
     for the children, the current directory importable as for `uvicorn`), checked against the
     contract before anything starts: exit 2 naming what it misses. Without --app, the reference
     backend, unchecked (it meets the contract; without golive[backend] installed, what needs it
     names the extra)."""
-    started = (
-        ("--app", app),
-        ("--backend-cmd", backend_cmd),
-        ("--image", image),
-        ("--migrate-cmd", migrate_cmd),
-    )
-    for option, given in started:
+    started = {
+        "--app": app,
+        "--backend-cmd": backend_cmd,
+        "--image": image,
+        "--migrate-cmd": migrate_cmd,
+        "--provision-cmd": provision_cmd,
+    }
+    for option, given in started.items():
         if given is not None and target is not None:
             message = f"{option} names a backend golive starts; --target validates a deployment: give one"
             raise fail(command, message, 2)
@@ -145,10 +165,14 @@ def use_backend(
         if not backend_cmd.strip():
             raise fail(command, "--backend-cmd: empty (give the command that serves one replica)", 2)
         os.environ[COMMAND_ENV_VAR] = backend_cmd.strip()
-    if migrate_cmd is not None:
-        if not migrate_cmd.strip():
-            raise fail(command, "--migrate-cmd: empty (give the command that migrates to head)", 2)
-        os.environ[MIGRATE_ENV_VAR] = migrate_cmd.strip()
+    for option, given, variable, what in (
+        ("--migrate-cmd", migrate_cmd, MIGRATE_ENV_VAR, "migrates to head"),
+        ("--provision-cmd", provision_cmd, PROVISION_ENV_VAR, "creates one account"),
+    ):
+        if given is not None:
+            if not given.strip():
+                raise fail(command, f"{option}: empty (give the command that {what})", 2)
+            os.environ[variable] = given.strip()
     if image is not None:
         require("docker")  # docker-py: the reaper of the image's containers
         try:

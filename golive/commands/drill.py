@@ -20,6 +20,7 @@ from golive.commands.common import (
     ImageOption,
     MigrateCmdOption,
     ProviderOption,
+    ProvisionCmdOption,
     RunDirOption,
     preflight,
     print_outcome,
@@ -93,6 +94,7 @@ def drill(
     backend_cmd: BackendCmdOption = None,
     image: ImageOption = None,
     migrate_cmd: MigrateCmdOption = None,
+    provision_cmd: ProvisionCmdOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
     """Migration and rollback drills: the guide's migration, rollback, partial rollback and
@@ -106,7 +108,14 @@ def drill(
     given = None
     if database_url is not None:
         given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
-    use_backend("drill", app, backend_cmd=backend_cmd, image=image, migrate_cmd=migrate_cmd)
+    use_backend(
+        "drill",
+        app,
+        backend_cmd=backend_cmd,
+        image=image,
+        migrate_cmd=migrate_cmd,
+        provision_cmd=provision_cmd,
+    )
     stack_provider = provider_named("drill", provider)
     needs_stack = given is None or any(chosen_drill.runs_backend for chosen_drill in chosen)
     if needs_stack:

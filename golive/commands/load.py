@@ -29,6 +29,7 @@ from golive.commands.common import (
     ImageOption,
     MigrateCmdOption,
     ProviderOption,
+    ProvisionCmdOption,
     RunDirOption,
     baseline_named,
     deployment,
@@ -145,6 +146,7 @@ def load(
     backend_cmd: BackendCmdOption = None,
     image: ImageOption = None,
     migrate_cmd: MigrateCmdOption = None,
+    provision_cmd: ProvisionCmdOption = None,
     baseline: BaselineOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
@@ -161,7 +163,7 @@ def load(
     reference = baseline_named("load", baseline)
     experiment = _during(during, target)
     described = deployment("load", target) if target is not None else None
-    use_backend("load", app, target, backend_cmd, image, migrate_cmd)
+    use_backend("load", app, target, backend_cmd, image, migrate_cmd, provision_cmd)
     stack_provider = provider_named("load", provider)
     if described is None:
         preflight("load", profile.backend_env, [experiment] if experiment else [])

@@ -14,6 +14,7 @@ from golive.commands.common import (
     ImageOption,
     MigrateCmdOption,
     ProviderOption,
+    ProvisionCmdOption,
     ReplicasOption,
     RunDirOption,
     preflight,
@@ -33,12 +34,15 @@ def up(
     backend_cmd: BackendCmdOption = None,
     image: ImageOption = None,
     migrate_cmd: MigrateCmdOption = None,
+    provision_cmd: ProvisionCmdOption = None,
     replicas: ReplicasOption = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one line of JSON when ready")] = False,
     run_dir: RunDirOption = None,
 ) -> None:
     """Start the whole stack and keep it running until Ctrl-C or SIGTERM."""
-    use_backend("up", app, backend_cmd=backend_cmd, image=image, migrate_cmd=migrate_cmd)
+    use_backend(
+        "up", app, backend_cmd=backend_cmd, image=image, migrate_cmd=migrate_cmd, provision_cmd=provision_cmd
+    )
     chosen = provider_named("up", provider)
     preflight("up", {})
     run = run_dir_for("up", run_dir)

@@ -21,6 +21,7 @@ from golive.commands.common import (
     ImageOption,
     MigrateCmdOption,
     ProviderOption,
+    ProvisionCmdOption,
     ReplicasOption,
     RunDirOption,
     ToxiproxyOption,
@@ -58,6 +59,7 @@ def validate(
     backend_cmd: BackendCmdOption = None,
     image: ImageOption = None,
     migrate_cmd: MigrateCmdOption = None,
+    provision_cmd: ProvisionCmdOption = None,
     replicas: ReplicasOption = 1,
     target: Annotated[
         str | None,
@@ -108,7 +110,7 @@ def validate(
     reference = baseline_named("validate", baseline)
     described = deployment("validate", target) if target is not None else None
     chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
-    use_backend("validate", app, target, backend_cmd, image, migrate_cmd)
+    use_backend("validate", app, target, backend_cmd, image, migrate_cmd, provision_cmd)
     chosen = provider_named("validate", provider) if described is None else None
     library = []
     if described is None or chaos_there is not None:

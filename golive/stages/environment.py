@@ -20,7 +20,7 @@ from golive.core.environment_evidence import ENVIRONMENT_FILE, EnvironmentRecord
 from golive.core.redaction import redact
 from golive.fixtures.backend import Backend, serving_command, serving_image
 from golive.fixtures.description import StackDescription
-from golive.fixtures.migration import migration_command
+from golive.fixtures.operations import migration_command
 from golive.fixtures.stack import Stack
 
 LIBRARIES = (

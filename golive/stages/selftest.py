@@ -32,9 +32,8 @@ from pydantic import ValidationError
 import golive
 from golive.core.load_evidence import LOAD_DIR, LOAD_FILE
 from golive.core.signals import shielded
-from golive.fixtures.backend import COMMAND_ENV_VAR, IMAGE_ENV_VAR
+from golive.fixtures.backend import COMMAND_ENV_VAR, IMAGE_ENV_VAR, MIGRATE_ENV_VAR, PROVISION_ENV_VAR
 from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
-from golive.fixtures.migration import MIGRATE_ENV_VAR
 from golive.fixtures.processes import ChildProcess
 from golive.fixtures.providers.local.scratch import SELFTEST_PREFIX, owned_tempdir, scratch_dirs
 from golive.reports.gates import GATE_IDS
@@ -228,8 +227,8 @@ def validate_copy(
     env = dict(os.environ)
     # The defects are the reference backend's: the copy's, served by golive, whatever backend
     # GOLIVE_APP names and however GOLIVE_BACKEND_CMD or GOLIVE_BACKEND_IMAGE serves it (or
-    # GOLIVE_MIGRATE_CMD migrates it).
-    for variable in (BACKEND_ENV_VAR, COMMAND_ENV_VAR, IMAGE_ENV_VAR, MIGRATE_ENV_VAR):
+    # the team's commands migrate it and make its accounts).
+    for variable in (BACKEND_ENV_VAR, COMMAND_ENV_VAR, IMAGE_ENV_VAR, MIGRATE_ENV_VAR, PROVISION_ENV_VAR):
         env.pop(variable, None)
     env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
     run_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ import pytest
 from golive.core import http_clients
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
-from golive.fixtures.stack import create_users, new_credentials
+from golive.fixtures.operations import create_users
+from golive.fixtures.stack import new_credentials
 
 from .conftest import BackendMaker
 

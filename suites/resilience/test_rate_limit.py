@@ -14,7 +14,8 @@ import pytest
 from golive.core import http_clients
 from golive.fixtures.clients import login
 from golive.fixtures.network import wait_until
-from golive.fixtures.stack import StackHandle, create_users, mint_token, new_credentials
+from golive.fixtures.operations import create_users
+from golive.fixtures.stack import StackHandle, mint_token, new_credentials
 
 from .conftest import Backend, BackendMaker
 

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from golive.fixtures.clients import BackendFactory
-from golive.fixtures.stack import StackHandle, create_users, mint_token, new_credentials
+from golive.fixtures.operations import create_users
+from golive.fixtures.stack import StackHandle, mint_token, new_credentials
 
 VARIANTS = [
     "/api/v1/auth/me",

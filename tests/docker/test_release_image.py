@@ -98,7 +98,7 @@ def test_each_replica_is_a_container_of_the_image_and_none_outlives_golive(
             if container.labels.get(OWNER_LABEL) == str(process.pid)
         ]
         assert sorted(container.labels[SERVICE_LABEL] for container in mine) == ["backend-0", "backend-1"]
-        assert {container.image.tags[0] for container in mine} == {TEAM_IMAGE}
+        assert {container.attrs["Config"]["Image"] for container in mine} == {TEAM_IMAGE}
     finally:
         stop(process, 2)
     assert process.returncode == 0

@@ -1,5 +1,5 @@
-"""`--image` and `--migrate-cmd`: the replicas served by the team's release image, the databases
-migrated by the team's own command.
+"""`--image`, `--migrate-cmd` and `--provision-cmd`: the replicas served by the team's release
+image, the databases migrated and the accounts made by the team's own commands.
 
 Here without a Docker engine: a stand-in `docker` on PATH runs what `docker run` would run in the
 image (the reference backend's server, or the command given), with only the variables golive
@@ -11,12 +11,15 @@ tests/docker/test_backend_image.py.
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import golive.system_under_test as reference
 from golive.core import http_clients
 from golive.fixtures.image_replica import backend_settings
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
@@ -77,6 +80,10 @@ def docker_calls(env: dict[str, str]) -> list[str]:
 
 
 MIGRATE = f"{sys.executable} -m golive.system_under_test.manage migrate"
+PROVISION = (
+    f'printf "%s\\n" "$GOLIVE_PASSWORD" | {sys.executable} -m golive.system_under_test.manage '
+    'create-user "$GOLIVE_USERNAME" --role "$GOLIVE_ROLE"'
+)
 
 
 def test_the_replicas_are_the_image_and_the_image_migrates_the_database(
@@ -85,8 +92,9 @@ def test_the_replicas_are_the_image_and_the_image_migrates_the_database(
     marker = new_marker()
     run = tmp_path / "run"
     process = spawn_up(
-        run, marker, "--image", IMAGE, "--migrate-cmd", MIGRATE, "--replicas", "2", env=fake_docker
-    )
+        run, marker, "--image", IMAGE, "--migrate-cmd", MIGRATE,
+        "--provision-cmd", f"sh -c {shlex.quote(PROVISION)}", "--replicas", "2", env=fake_docker,
+    )  # fmt: skip
     try:
         stack = first_line(process)
         for url in stack["sut_replicas"]:
@@ -103,6 +111,13 @@ def test_the_replicas_are_the_image_and_the_image_migrates_the_database(
     migrations = [call for call in runs if call.endswith(f"{IMAGE} {MIGRATE}")]
     assert len(migrations) == 1, runs  # the template database, cloned for every other
     assert "-e DATABASE_URL" in migrations[0]
+    provisions = [call for call in runs if "create-user" in call]
+    assert len(provisions) >= 2, runs  # the template's accounts and the stack's, one command each
+    for call in provisions:
+        assert "-e GOLIVE_PASSWORD" in call
+        assert "-e GOLIVE_USERNAME" in call
+    logged = Path(fake_docker["FAKE_DOCKER_LOG"]).read_text()
+    assert stack["users"]["admin"]["password"] not in logged  # passed by name, never as a word
     served = [call for call in runs if call.endswith(IMAGE)]
     assert len(served) == 2, runs
     for call in served:
@@ -206,3 +221,75 @@ def test_only_the_backends_settings_reach_the_container() -> None:
     env = {**environ, "DATABASE_URL": "postgresql://x", "PYTHONPATH": "/golive", "PYTHONUNBUFFERED": "1"}
     # Set by golive (changed or new), or read by the backend's Settings; never the image's own.
     assert backend_settings(env, environ) == ["DATABASE_URL", "LOG_LEVEL", "PYTHONUNBUFFERED"]
+
+
+def without_contract_entries(project: Path) -> Path:
+    """The reference backend as `teamapp`, laid out otherwise: no `db.migrate.upgrade` and no
+    `manage.create_user_at` (its own CLI still migrates and makes accounts)."""
+    source = Path(reference.__file__).parent
+    package = project / "teamapp"
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__", "tests", "Dockerfile"))
+    for relative, old, new in (
+        ("db/migrate.py", "def upgrade(", "def upgrade_to("),
+        ("manage.py", "migrate.upgrade(", "migrate.upgrade_to("),
+        ("manage.py", "create_user_at", "make_user"),
+    ):
+        path = package / relative
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+    return project
+
+
+TEAM_MIGRATE = f"{sys.executable} -m teamapp.manage migrate"
+TEAM_PROVISION = PROVISION.replace("golive.system_under_test.manage", "teamapp.manage")
+
+
+def test_a_backend_laid_out_otherwise_names_its_migration_and_provisioning_commands(tmp_path: Path) -> None:
+    project = without_contract_entries(tmp_path / "project")
+    refused = subprocess.run(
+        [sys.executable, "-m", "golive", "up", "--app", "teamapp.main:app"],
+        cwd=project, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "missing: teamapp.db.migrate:upgrade, teamapp.manage:create_user_at" in refused.stderr
+    marker = new_marker()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "golive", "up", "--json", "--app", "teamapp.main:app", "--run-dir",
+         str(tmp_path / "run"), "--migrate-cmd", TEAM_MIGRATE, "--provision-cmd", TEAM_PROVISION],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **marker},
+    )  # fmt: skip
+    try:
+        stack = first_line(process)
+        for role in ("admin", "user"):
+            login = http_clients.post(
+                f"{stack['sut']}/api/v1/auth/token", json=stack["users"][role], timeout=30
+            )
+            assert login.status_code == 200, login.text
+            me = http_clients.get(
+                f"{stack['sut']}/api/v1/auth/me",
+                headers={"Authorization": f"Bearer {login.json()['data']['access_token']}"},
+                timeout=30,
+            )
+            assert me.json()["data"]["role"] == role  # made with the role it was given
+    finally:
+        stop(process, 2)
+    assert process.returncode == 0
+    assert_no_survivors(marker)
+
+
+def test_a_provisioning_command_that_makes_no_account_is_one_clear_error(tmp_path: Path) -> None:
+    marker = new_marker()
+    done = run_golive(
+        "up",
+        "--provision-cmd",
+        "echo nothing made",
+        "--run-dir",
+        str(tmp_path / "run"),
+        env=marker,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "golive up: the stack did not start" in done.stderr
+    assert "`echo nothing made` exited with 0, but made no user golive-template-" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert_no_survivors(marker)
