@@ -3,14 +3,15 @@
 The team's image is built here as a team would build theirs: the reference backend's source as
 another package (`teamapp`, its own title), its own default port and its own migration entry point,
 on the reference image's Python. Its replicas run as containers of that image, its databases are
-migrated by that image's own command, and golive reads its source (`--app`) only for what the drills
-and tokens need.
+migrated and its accounts made by that image's own commands, and golive reads its source (`--app`)
+only for what the drills and tokens need.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -36,6 +37,8 @@ TEAM_IMAGE = "golive-test/team-backend:release"
 # X-Forwarded-For from any loopback peer. Nothing in the source is wrong.
 TRUSTING_IMAGE = "golive-test/team-backend:trusts-forwarded-headers"
 MIGRATE = "python -m teamapp.manage migrate"
+CREATE_USER = 'python -m teamapp.manage create-user "$GOLIVE_USERNAME" --role "$GOLIVE_ROLE"'
+PROVISION = shlex.join(["sh", "-c", f'printf "%s\\n" "$GOLIVE_PASSWORD" | {CREATE_USER}'])
 
 DOCKERFILE = """FROM {base}
 USER root
@@ -73,7 +76,16 @@ def golive(project: Path, *args: str, timeout: float) -> subprocess.CompletedPro
 
 
 def team_options(image: str = TEAM_IMAGE) -> list[str]:
-    return ["--app", "teamapp.main:app", "--image", image, "--migrate-cmd", MIGRATE]
+    return [
+        "--app",
+        "teamapp.main:app",
+        "--image",
+        image,
+        "--migrate-cmd",
+        MIGRATE,
+        "--provision-cmd",
+        PROVISION,
+    ]
 
 
 def test_each_replica_is_a_container_of_the_image_and_none_outlives_golive(
@@ -91,7 +103,8 @@ def test_each_replica_is_a_container_of_the_image_and_none_outlives_golive(
         login = http_clients.post(
             f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
         )
-        assert login.status_code == 200, login.text  # in a database the image's own command migrated
+        # An account the image's own command made, in a database the image's own command migrated.
+        assert login.status_code == 200, login.text
         mine = [
             container
             for container in golive_containers(docker_client)
