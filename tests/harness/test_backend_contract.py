@@ -210,6 +210,37 @@ def test_validate_runs_every_gate_against_a_second_backend_served_by_its_own_com
     )
 
 
+MUTANTS = Path(__file__).parents[1] / "mutants"
+
+
+def test_validate_says_no_go_to_a_second_backend_that_breaks_the_guide(tmp_path: Path) -> None:
+    """The team's backend with a defect of the catalogue (an error envelope's request id is not the
+    request's): a validation of the gate that judges it fails that gate, and names the backend."""
+    project = team_backend(tmp_path / "project")
+    patch = (
+        (MUTANTS / "01-error-request-id-regenerated.patch")
+        .read_text()
+        .replace("system_under_test/", "teamapp/")
+    )
+    subprocess.run(
+        ["patch", "-p1", "--batch", "-d", str(project)],
+        input=patch,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    run = tmp_path / "run"
+    done = golive(
+        project, "validate", "--quick", "--gate", "envelope", "--app", "teamapp.main:app",
+        "--run-dir", str(run), timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["verdict"] == "NO-GO"
+    assert [gate["id"] for gate in summary["gates"] if gate["status"] == "fail"] == ["envelope"]
+    assert summary["environment"]["backend"] == "teamapp.main:app"
+
+
 @pytest.mark.parametrize(("option", "value"), [("--app", "teamapp.main:app"), ("--backend-cmd", "serve")])
 def test_a_backend_to_start_and_a_target_together_are_refused(
     tmp_path: Path, option: str, value: str
