@@ -143,6 +143,7 @@ def test_the_images_containers_go_when_golive_is_killed_outright(
     )
 
 
+@pytest.mark.nightly  # about 4.5 minutes: each of the ~90 replicas a whole container start
 @pytest.mark.timeout(900)
 def test_validate_says_go_for_the_release_image_with_every_gate_run(project: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
