@@ -256,7 +256,8 @@ class DrillGate(_Gate):
             if broken is not None:
                 return self.result(Status.MISSING, broken.detail, broken.files)
             if deployment:
-                return self.result(Status.NOT_APPLICABLE, "drills need a database golive owns")
+                reason = "drills need a database golive owns (--database-url: an empty one on its server)"
+                return self.result(Status.NOT_APPLICABLE, reason)
             return self.result(Status.MISSING, f"the {self.drill} drill did not run")
         checks = result.checks
         passed = sum(check.ok for check in checks)

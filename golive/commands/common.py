@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import psycopg
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -21,6 +22,8 @@ from golive.core.load_evidence import LoadRecord, TimelineSecond, read_load_reco
 from golive.core.records import EvidenceError
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
+from golive.drills.database import DrillDatabase, UnsafeDatabase
+from golive.drills.runner import Drill
 from golive.fixtures.backend import (
     COMMAND_ENV_VAR,
     IMAGE_ENV_VAR,
@@ -132,6 +135,49 @@ ProvisionCmdOption = Annotated[
         "golive calls the backend's manage.create_user_at",
     ),
 ]
+
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="run the drills in this (empty) database instead of a new one on the local stack, e.g. on "
+        "your deployment's Postgres server; they create and drop restore targets next to it, nothing else",
+    ),
+]
+WipeDatabaseOption = Annotated[
+    bool,
+    typer.Option(
+        "--wipe-database",
+        help="with --database-url: the database may hold something, and the drills may drop everything "
+        "in its public schema",
+    ),
+]
+
+
+def given_database(
+    command: str, url: str | None, wipe: bool, drills: Sequence[Drill]
+) -> DrillDatabase | None:
+    """The database --database-url names, checked before anything starts (reachable, empty or
+    --wipe-database, and CREATEDB where a drill restores next to it): exit 2 saying why."""
+    if url is None:
+        if wipe:
+            raise fail(command, "--wipe-database applies to --database-url only", 2)
+        return None
+    try:
+        database = DrillDatabase(url)
+        if any(drill.creates_databases for drill in drills) and not database.can_create_databases():
+            raise UnsafeDatabase(
+                f"the role of {redact(url)} may not create databases: the rollback and backup drills "
+                "restore into databases of their own next to it (grant CREATEDB, or use another role)"
+            )
+        database.ensure_empty(wipe=wipe)
+    except (UnsafeDatabase, ValueError) as error:
+        raise fail(command, f"--database-url: {error}", 2) from None
+    except psycopg.Error as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise fail(command, f"--database-url: cannot use {redact(url)}: {first}", 2) from None
+    return database
 
 
 def use_backend(

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -17,11 +14,14 @@ from rich.table import Table
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
+    DatabaseUrlOption,
     ImageOption,
     MigrateCmdOption,
     ProviderOption,
     ProvisionCmdOption,
     RunDirOption,
+    WipeDatabaseOption,
+    given_database,
     preflight,
     print_outcome,
     print_stage,
@@ -32,38 +32,22 @@ from golive.commands.common import (
     use_backend,
 )
 from golive.core.console import err, fail
-from golive.core.redaction import redact
 from golive.core.rundir import RunDir
 from golive.core.signals import interruptible, shielded
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
-from golive.drills.database import DrillDatabase, UnsafeDatabase
 from golive.drills.result import DrillResult
-from golive.drills.runner import DRILLS, UnknownDrill, select, stack_database
+from golive.drills.runner import DRILLS, UnknownDrill, select
 from golive.fixtures.stack import Stack, functional_headroom
-from golive.stages.drills import run_drill
+from golive.stages.drills import drill_database, run_drill
 
 
 def drill(
     names: Annotated[
         list[str], typer.Argument(metavar="NAME...", help=f"{', '.join(DRILLS)}, or all", show_default=False)
     ],
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="run in this (empty) database instead of a new one on the local stack; the drills "
-            "create and drop restore targets next to it, nothing else",
-        ),
-    ] = None,
-    wipe_database: Annotated[
-        bool,
-        typer.Option(
-            "--wipe-database",
-            help="with --database-url: the database may hold something, and the drill may drop "
-            "everything in its public schema",
-        ),
-    ] = False,
+    database_url: DatabaseUrlOption = None,
+    wipe_database: WipeDatabaseOption = False,
     users: Annotated[int, typer.Option("--users", min=2, help="legacy users to seed")] = Sizes.users,
     content: Annotated[int, typer.Option("--content", min=1, help="legacy content rows")] = Sizes.content,
     agent_metrics: Annotated[
@@ -103,11 +87,7 @@ def drill(
         chosen = select(names)
     except UnknownDrill as error:
         raise fail("drill", str(error), 2) from None
-    if wipe_database and database_url is None:
-        raise fail("drill", "--wipe-database applies to --database-url only", 2)
-    given = None
-    if database_url is not None:
-        given = _given_database(database_url, wipe_database, any(d.creates_databases for d in chosen))
+    given = given_database("drill", database_url, wipe_database, chosen)
     use_backend(
         "drill",
         app,
@@ -134,9 +114,7 @@ def drill(
                 print_stage("stack", provider, time.perf_counter() - started, True)
             for index, chosen_drill in enumerate(chosen):
                 err.print(f"[bold]drill {chosen_drill.name}[/]: {chosen_drill.summary}")
-                if given is not None and index:
-                    given.ensure_empty(wipe=True)  # what is there, the previous drill put there
-                with _database_for(chosen_drill.name, given, stack) as database:
+                with drill_database(chosen_drill.name, given, stack, again=index > 0) as database:
                     result, path = run_drill(
                         chosen_drill, database, stack, run.path, sizes, budgets, progress_printer()
                     )
@@ -153,33 +131,6 @@ def drill(
     _drill_summary(results, exit_code, run)
     run.finish(exit_code, drills={result.drill: result.ok for result, _ in results})
     raise typer.Exit(exit_code)
-
-
-def _given_database(url: str, wipe: bool, creates_databases: bool) -> DrillDatabase:
-    try:
-        database = DrillDatabase(url)
-        if creates_databases and not database.can_create_databases():
-            raise UnsafeDatabase(
-                f"the role of {redact(url)} may not create databases: the rollback and backup drills "
-                "restore into databases of their own next to it (grant CREATEDB, or use another role)"
-            )
-        database.ensure_empty(wipe=wipe)
-    except (UnsafeDatabase, ValueError) as error:
-        raise fail("drill", f"--database-url: {error}", 2) from None
-    except psycopg.Error as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise fail("drill", f"--database-url: cannot use {redact(url)}: {first}", 2) from None
-    return database
-
-
-@contextmanager
-def _database_for(name: str, given: DrillDatabase | None, stack: Stack | None) -> Iterator[DrillDatabase]:
-    if given is not None:
-        yield given
-        return
-    assert stack is not None
-    with stack_database(stack, name) as database:
-        yield database
 
 
 def _report_drill(result: DrillResult) -> None:

@@ -18,6 +18,7 @@ from golive.commands.common import (
     AppOption,
     BackendCmdOption,
     BaselineOption,
+    DatabaseUrlOption,
     ImageOption,
     MigrateCmdOption,
     ProviderOption,
@@ -25,9 +26,11 @@ from golive.commands.common import (
     ReplicasOption,
     RunDirOption,
     ToxiproxyOption,
+    WipeDatabaseOption,
     baseline_named,
     deployment,
     deployment_chaos,
+    given_database,
     load_progress,
     preflight,
     print_report,
@@ -42,6 +45,7 @@ from golive.commands.common import (
 from golive.core.console import err, fail
 from golive.core.redaction import redact
 from golive.core.signals import interruptible, shielded
+from golive.drills.runner import select
 from golive.fixtures.providers import Provider
 from golive.fixtures.stack import Stack, functional_headroom
 from golive.reports.build import build_report
@@ -50,7 +54,7 @@ from golive.reports.summary import EXIT_CODES
 from golive.stages.chaos import select_experiments
 from golive.stages.health import unreachable
 from golive.stages.outcome import Outcome
-from golive.stages.validation import Plan, Printers, run_stages
+from golive.stages.validation import DrillPlace, Plan, Printers, run_stages
 
 
 def validate(
@@ -70,6 +74,8 @@ def validate(
         ),
     ] = None,
     toxiproxy: ToxiproxyOption = None,
+    database_url: DatabaseUrlOption = None,
+    wipe_database: WipeDatabaseOption = False,
     quick: Annotated[
         bool, typer.Option("--quick", help="a few minutes: the smoke load profile, the fast chaos subset")
     ] = False,
@@ -111,14 +117,20 @@ def validate(
     described = deployment("validate", target) if target is not None else None
     chaos_there = deployment_chaos("validate", described, toxiproxy, seed) if toxiproxy is not None else None
     use_backend("validate", app, target, backend_cmd, image, migrate_cmd, provision_cmd)
-    chosen = provider_named("validate", provider) if described is None else None
+    drills = select(list(plan.drills))
+    drills_in = given_database("validate", database_url, wipe_database, drills)
+    # Against a deployment, the drills that run a backend run it from here, on a stack of their own.
+    drill_stack_wanted = (
+        described is not None and drills_in is not None and any(d.runs_backend for d in drills)
+    )
+    chosen = provider_named("validate", provider) if described is None or drill_stack_wanted else None
     library = []
     if described is None or chaos_there is not None:
         try:
             library = select_experiments([], plan.chaos_tag)
         except ExperimentError as error:
             raise fail("validate", str(error), 2) from None
-    if described is None:
+    if described is None or drill_stack_wanted:
         preflight("validate", functional_headroom(os.environ), library)
     run = run_dir_for("validate", run_dir, once=True)
     run.record("validate", {"mode": plan.mode})
@@ -127,6 +139,7 @@ def validate(
     if chaos_there is not None:
         run.record("validate", {"toxiproxy": chaos_there.toxiproxy})
     stack: Stack | None = None
+    drill_stack: Stack | None = None
     beside = _LaneStacks(min(lanes or default_lanes(os.cpu_count() or 1), max(1, plan.lane_work)))
     outcomes: list[Outcome] = []
     interrupted = False
@@ -148,6 +161,11 @@ def validate(
                     raise fail("validate", f"--target {described.sut}: {problem}")
                 described.run_dir = str(run.path)
                 described.write(run.path / "stack.json")
+                if drill_stack_wanted:
+                    assert chosen is not None
+                    started = time.perf_counter()
+                    drill_stack = start_stack("validate", chosen, 1, run, env=functional_headroom(os.environ))
+                    report(Outcome("stack", f"{provider}, for the drills' backends", since(started), True))
             else:
                 assert chosen is not None
                 beside.start(chosen, replicas, run.path)
@@ -158,16 +176,18 @@ def validate(
                     Outcome("stack", f"{provider}, {replicas} replica(s){lanes_said}", since(started), True)
                 )
             run_stages(
-                plan, run.path, stacks, described, library, report, printers, seed, reference, chaos_there
-            )
+                plan, run.path, stacks, described, library, report, printers, seed, reference, chaos_there,
+                DrillPlace(drills_in, drill_stack),
+            )  # fmt: skip
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]: stopping; the report will say what ran")
             interrupted = True
         finally:
             with shielded():
                 beside.close()
-                if stack is not None:
-                    stack.close()
+                for started_here in (stack, drill_stack):
+                    if started_here is not None:
+                        started_here.close()
     stages = [asdict(outcome) for outcome in outcomes]
     _recorded(lambda: run.record("validate", {"interrupted": interrupted, "stages": stages}))
     with shielded():

@@ -1,9 +1,11 @@
-"""The drills stage: each drill run for real in a database of its own, its
-result written as drill-NAME.json into the run directory."""
+"""The drills stage: each drill run for real in a database of its own (or one after another in a
+given one, e.g. on the deployment's server), its result written as drill-NAME.json into the run
+directory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from golive.drills.budgets import Budgets
@@ -33,19 +35,40 @@ def run_drill(
     return result, result.write_into(run_dir)
 
 
+@contextmanager
+def drill_database(
+    name: str, given: DrillDatabase | None, stack: Stack | None, *, again: bool = False
+) -> Iterator[DrillDatabase]:
+    """Where a drill runs: the `given` database (emptied first when a drill ran there before:
+    what is there, that drill put there), else a new one on the stack."""
+    if given is not None:
+        if again:
+            given.ensure_empty(wipe=True)
+        yield given
+        return
+    assert stack is not None
+    with stack_database(stack, name) as database:
+        yield database
+
+
 def run_drills(
     drills: Iterable[Drill],
-    stack: Stack,
+    stack: Stack | None,
     run_dir: Path,
     sizes: Sizes,
     budgets: Budgets,
     report: Report,
     progress: Progress,
+    given: DrillDatabase | None = None,
 ) -> bool:
-    """Each drill in a database of its own on the stack, one outcome per drill."""
+    """Each drill in a database of its own on the stack, or one after another in the `given` one;
+    one outcome per drill. `stack` serves the drills that run a backend (None: no drill does)."""
     ok = True
-    for drill in drills:
-        with timed(drill_stage(drill.name), report) as stage, stack_database(stack, drill.name) as database:
+    for index, drill in enumerate(drills):
+        with (
+            timed(drill_stage(drill.name), report) as stage,
+            drill_database(drill.name, given, stack, again=index > 0) as database,
+        ):
             result, _ = run_drill(drill, database, stack, run_dir, sizes, budgets, progress)
             checks = result.checks
             stage["ok"] = result.ok

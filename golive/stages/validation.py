@@ -19,6 +19,7 @@ from golive.core.junit import API, CONTRACT, GUIDE, REALTIME, RESILIENCE, SECURI
 from golive.core.load_evidence import LoadRecord, TimelineSecond
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
+from golive.drills.database import DrillDatabase
 from golive.drills.runner import select
 from golive.fixtures.description import StackDescription
 from golive.fixtures.stack import Stack
@@ -110,6 +111,15 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class DrillPlace:
+    """Where the drills run when not on the validated stack: in `database` (--database-url), one
+    after another, with `stack` serving the backends some of them start (against a deployment)."""
+
+    database: DrillDatabase | None = None
+    stack: Stack | None = None
+
+
+@dataclass(frozen=True)
 class Printers:
     """How the command shows what goes on inside a stage, and a stage that broke off."""
 
@@ -129,11 +139,13 @@ def run_stages(
     seed: int | None,
     baseline: LoadRecord | None = None,
     deployment_chaos: ExperimentTarget | None = None,
+    drill_place: DrillPlace = DrillPlace(),
 ) -> None:
     """Every stage runs even when one before it failed or broke: the report shows them all.
     `broke_off` may re-raise (GOLIVE_DEBUG). The load run is compared with `baseline`, if given.
     The experiments run on the stack, or on the deployment through `deployment_chaos` (its
-    Toxiproxy); against a deployment without one, not at all.
+    Toxiproxy); against a deployment without one, not at all. The drills run on the stack, or in
+    `drill_place`'s database (against a deployment: only there).
 
     With more than one stack (the first is the one validated; the others are stacks like it, see
     `golive validate --lanes`), the suites, the drills and chaos run in lanes side by side, one
@@ -145,7 +157,7 @@ def run_stages(
     url = described.sut if described is not None else stack.sut.urls[0] if stack and stack.sut else ""
     stack_files = [run_dir / "stack.json", *(other.run_dir / "stack.json" for other in stacks[1:])]
     work = [(suite.name, SECONDS.get(suite.name, 10.0)) for suite in plan.suites]
-    drills = stack is not None and bool(plan.drills)
+    drills = bool(plan.drills) and (stack is not None or drill_place.database is not None)
     chaos = plan.chaos and (stack is not None or deployment_chaos is not None)
     if drills:
         work.append(("drills", SECONDS["drills"]))
@@ -165,9 +177,8 @@ def run_stages(
             )
         )
     if drills:
-        assert stack is not None
         lane = lane_of["drills"]
-        sizes, drills_on = plan.drill_sizes, stacks[lane]
+        sizes, drills_on = plan.drill_sizes, stacks[lane] if stack is not None else drill_place.stack
         beside.append(
             Stage(
                 "drills",
@@ -179,6 +190,7 @@ def run_stages(
                     Budgets(),
                     console.outcome,
                     console.progress(printers.drill_progress()),
+                    drill_place.database,
                 ),
                 lane,
             )

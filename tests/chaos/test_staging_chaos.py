@@ -12,12 +12,14 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from golive.chaos.experiment import library, load, resolve
 from golive.chaos.targets import DeploymentTarget
 from golive.core import http_clients
 from golive.fixtures.description import Credentials
+from golive.fixtures.services import PostgresAdmin
 from golive.fixtures.stack import PROXIES
 from tests.chaos.staging import Deployment, Services, backend, services
 from tests.harness.golive import run_golive
@@ -189,6 +191,49 @@ def test_a_deployment_whose_breakers_never_open_is_no_go(staging_services: Servi
     (gate,) = [gate for gate in summary["gates"] if gate["id"] == "breakers"]
     assert gate["status"] == "fail"
     assert "redis-down (deviated): breaker redis opened: opened: none" in gate["detail"]
+
+
+def databases(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as connection:
+        return {str(name) for (name,) in connection.execute("SELECT datname FROM pg_database").fetchall()}
+
+
+def test_validate_drills_in_an_empty_database_on_the_deployments_server(
+    staging_services: Services, staging: Deployment, tmp_path: Path
+) -> None:
+    """`--database-url`: the drills run there, one after another, instead of being n/a against a
+    deployment; the rollback drill's backends run from here, on a stack started for them."""
+    PostgresAdmin(staging_services.postgres_admin).create_database("golive_drills")
+    drills_in = staging_services.postgres_admin.dsn("golive_drills")
+    before = databases(drills_in)
+    run_dir = tmp_path / "run"
+    run = run_golive(
+        "validate", "--quick", "--target", staging.url, "--database-url", drills_in,
+        "--gate", "migration", "--gate", "rollback", "--gate", "backup", "--run-dir", str(run_dir),
+        env=staging.accounts, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 3, run.stderr  # focused on three gates: never GO
+    assert "for the drills' backends" in run.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    drilled = {
+        gate["id"]: gate["status"]
+        for gate in summary["gates"]
+        if gate["id"] in ("migration", "rollback", "backup")
+    }
+    assert drilled == dict.fromkeys(("migration", "rollback", "backup"), "pass"), summary["gates"]
+    assert databases(drills_in) == before, "a restore target the drills made next to it was left behind"
+
+
+def test_a_database_url_golive_cannot_use_is_one_line_before_anything_starts(staging: Deployment) -> None:
+    run = run_golive(
+        "validate", "--target", staging.url, "--database-url", "postgresql://nobody@127.0.0.1:9/none",
+        env=staging.accounts, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(
+        "golive validate: --database-url: cannot use postgresql://nobody@127.0.0.1:9/none: "
+    )
 
 
 @pytest.mark.heavy
