@@ -49,7 +49,7 @@ def test_the_suites_run_by_golive_have_the_repositorys_pytest_settings() -> None
     suites = dict(ini["pytest"])
     # The repository's own run is spread over the cores by pytest-xdist; golive validate runs its
     # suites in lanes of its own (golive/stages/lanes.py), each pytest in one process.
-    parallel = ["-n", "auto", "--maxprocesses", "4"]
+    parallel = ["-n", "auto", "--maxprocesses", "4", "--dist", "worksteal"]
     assert shlex.split(suites.pop("addopts")) + parallel == shlex.split(settings["addopts"])
     assert suites.pop("filterwarnings").split() == settings["filterwarnings"]
     assert suites == {key: str(value) for key, value in settings.items() if key in suites}
