@@ -21,7 +21,9 @@ import pytest
 
 import golive.system_under_test as reference
 from golive.core import http_clients
+from golive.fixtures import image_replica
 from golive.fixtures.image_replica import backend_settings
+from golive.fixtures.network import NotReady
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 
@@ -53,6 +55,8 @@ image, command = args[index], args[index + 1:]
 env = {{name: os.environ[name] for name in names if name in os.environ}}
 env["PATH"] = os.environ["PATH"]
 env["PASSED"] = " ".join(names)
+if not command and "FAKE_DOCKER_COMMAND" in os.environ:  # an image with a command of its own
+    os.execve("/bin/sh", ["/bin/sh", "-c", os.environ["FAKE_DOCKER_COMMAND"]], env)
 if not command:  # the image's own command: the reference backend's Dockerfile CMD
     command = ["{sys.executable}", "-m", "uvicorn", "golive.system_under_test.main:app",
                "--host", env["HOST"], "--port", env["PORT"], "--no-proxy-headers"]
@@ -293,3 +297,23 @@ def test_a_provisioning_command_that_makes_no_account_is_one_clear_error(tmp_pat
     assert "`echo nothing made` exited with 0, but made no user golive-template-" in done.stderr
     assert "Traceback" not in done.stderr
     assert_no_survivors(marker)
+
+
+def test_an_image_that_serves_on_a_port_of_its_own_is_told_to_serve_on_port(
+    tmp_path: Path, fake_docker: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in fake_docker.items():
+        monkeypatch.setenv(name, value)
+    # Not golive's run and reaper: this test's labels, nothing left running after it.
+    monkeypatch.setattr(image_replica._RUN, "watched", lambda: {"golive.run": "test", "golive.service": "x"})
+    command = (
+        f"exec {sys.executable} -c \"print('listening on 8009', flush=True); import time; time.sleep(60)\""
+    )
+    env = {**os.environ, "FAKE_DOCKER_COMMAND": command}
+    replica = image_replica.ImageReplica(0, env, tmp_path, tmp_path, IMAGE)
+    with pytest.raises(NotReady) as failed:
+        replica.start(timeout=2)
+    port = replica.url.rsplit(":", 1)[-1]
+    assert f"an image must serve on $PORT ({port} here) and $HOST, and {IMAGE} did not" in str(failed.value)
+    assert "listening on 8009" in str(failed.value)  # the end of its log
+    assert replica.process is None
