@@ -10,6 +10,7 @@ from pathlib import Path
 
 from golive.core.junit import CONTRACT, read_junit
 from golive.fixtures.description import StackDescription
+from golive.fixtures.network import wait_until
 from golive.stages.suites import CONFIG_FILE, SUITES_DIR
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
@@ -106,5 +107,7 @@ def test_a_suite_cut_off_by_golive_exiting_leaves_neither_its_pytest_nor_its_tmp
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "pid").exists(), "the suite's test never started"
-    assert not Path(f"/proc/{(tmp_path / 'pid').read_text()}").exists()
+    test_process = Path(f"/proc/{(tmp_path / 'pid').read_text()}")
+    # Killed as golive exited; gone from /proc once reaped, a moment later.
+    wait_until(lambda: None if test_process.exists() else True, timeout=10, what="the test to end")
     assert list(temp.iterdir()) == []
