@@ -26,7 +26,7 @@ from golive.fixtures.network import wait_until
 from golive.fixtures.providers.docker.engine import OWNER_LABEL, RUN_LABEL, SERVICE_LABEL, golive_containers
 from golive.images.build import Builder
 from golive.images.catalog import BY_NAME
-from tests.harness.golive import first_line, stop
+from tests.harness.golive import first_line, log_in, stop
 from tests.harness.test_backend_contract import TITLE, team_backend
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("no_leftovers")]
@@ -100,9 +100,7 @@ def test_each_replica_is_a_container_of_the_image_and_none_outlives_golive(
         for url in stack["sut_replicas"]:
             document = http_clients.get(f"{url}/openapi.json", timeout=30).json()
             assert document["info"]["title"] == TITLE
-        login = http_clients.post(
-            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
-        )
+        login = log_in(stack, "admin")
         # An account the image's own command made, in a database the image's own command migrated.
         assert login.status_code == 200, login.text
         mine = [

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from golive.core import http_clients
+
 GOLIVE = [sys.executable, "-m", "golive"]
 
 
@@ -63,3 +67,8 @@ def stop(process: subprocess.Popen[str], signum: int) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
         raise
+
+
+def log_in(stack: Mapping[str, Any], role: str) -> httpx.Response:
+    """The login of the stack's account of `role` (`golive up --json`'s line), as a client does it."""
+    return http_clients.post(f"{stack['sut']}/api/v1/auth/token", json=stack["users"][role], timeout=30)

@@ -24,7 +24,7 @@ import golive.system_under_test as reference
 from golive.core import http_clients
 from golive.fixtures.backend import Backend, BackendError
 from golive.stages.preflight import settings_problems
-from tests.harness.golive import first_line, stop
+from tests.harness.golive import first_line, log_in, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 
 # The console script, as a team runs it: unlike `python -m golive`, it does not put the current
@@ -123,9 +123,7 @@ def test_up_runs_a_second_backend_from_the_teams_directory(tmp_path: Path) -> No
             assert document["info"]["title"] == TITLE  # the team's backend serves, not the reference
             assert http_clients.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
         # Accounts provisioned by the team's own account code, in a database its migrations made.
-        login = http_clients.post(
-            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
-        )
+        login = log_in(stack, "admin")
         assert login.status_code == 200, login.text
     finally:
         stop(process, 2)
@@ -155,9 +153,7 @@ def test_up_serves_a_backend_with_the_teams_own_command(tmp_path: Path) -> None:
         document = http_clients.get(f"{stack['sut']}/openapi.json", timeout=30).json()
         assert document["info"]["title"] == TITLE
         assert "served-by-the-team-command" in (run / "logs" / "sut-0.log").read_text()
-        login = http_clients.post(
-            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
-        )
+        login = log_in(stack, "admin")
         assert login.status_code == 200, login.text
     finally:
         stop(process, 2)

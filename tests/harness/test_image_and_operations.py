@@ -24,7 +24,7 @@ from golive.core import http_clients
 from golive.fixtures import image_replica
 from golive.fixtures.image_replica import backend_settings
 from golive.fixtures.network import NotReady
-from tests.harness.golive import first_line, run_golive, spawn_up, stop
+from tests.harness.golive import first_line, log_in, run_golive, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 
 IMAGE = "team/backend:release"
@@ -103,9 +103,7 @@ def test_the_replicas_are_the_image_and_the_image_migrates_the_database(
         stack = first_line(process)
         for url in stack["sut_replicas"]:
             assert http_clients.get(f"{url}/health", timeout=30).json()["data"]["status"] == "healthy"
-        login = http_clients.post(
-            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
-        )
+        login = log_in(stack, "admin")
         assert login.status_code == 200, login.text  # accounts in the database the image migrated
     finally:
         stop(process, 2)
@@ -143,9 +141,7 @@ def test_a_migration_command_runs_on_this_machine_without_an_image(tmp_path: Pat
     process = spawn_up(tmp_path / "run", marker, "--migrate-cmd", command)
     try:
         stack = first_line(process)
-        login = http_clients.post(
-            f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["user"], timeout=30
-        )
+        login = log_in(stack, "user")
         assert login.status_code == 200, login.text
     finally:
         stop(process, 2)
@@ -265,9 +261,7 @@ def test_a_backend_laid_out_otherwise_names_its_migration_and_provisioning_comma
     try:
         stack = first_line(process)
         for role in ("admin", "user"):
-            login = http_clients.post(
-                f"{stack['sut']}/api/v1/auth/token", json=stack["users"][role], timeout=30
-            )
+            login = log_in(stack, role)
             assert login.status_code == 200, login.text
             me = http_clients.get(
                 f"{stack['sut']}/api/v1/auth/me",
