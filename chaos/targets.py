@@ -37,6 +37,7 @@ from golive.chaos.experiment import Experiment
 from golive.chaos.runner import Target
 from golive.core import http_clients
 from golive.core.signals import shielded
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.description import Credentials
 from golive.fixtures.operations import create_users
 from golive.fixtures.stack import (
@@ -44,7 +45,6 @@ from golive.fixtures.stack import (
     PROXIES,
     Stack,
     mint_token,
-    new_credentials,
 )
 from golive.fixtures.toxiproxy import ToxiproxyClient
 

@@ -26,10 +26,11 @@ from golive.core.drill_evidence import Step
 from golive.drills.alembic_steps import Migrator
 from golive.drills.database import DrillDatabase
 from golive.drills.result import DrillResult
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.description import Credentials
 from golive.fixtures.operations import create_users
 from golive.fixtures.processes import ProcessError
-from golive.fixtures.stack import Stack, new_credentials
+from golive.fixtures.stack import Stack
 from golive.fixtures.sut import SutCluster
 from golive.fixtures.upstream.control import UpstreamControl, UpstreamServer
 

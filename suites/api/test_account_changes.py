@@ -13,10 +13,11 @@ import psycopg
 import pytest
 
 from golive.core import http_clients
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.description import Credentials, StackDescription
 from golive.fixtures.operations import create_users
-from golive.fixtures.stack import mint_token, new_credentials
+from golive.fixtures.stack import mint_token
 
 from .conftest import bearer
 

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from golive.core import http_clients
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.operations import create_users
-from golive.fixtures.stack import new_credentials
 from golive.fixtures.upstream.control import UpstreamControl
 
 from .conftest import bearer

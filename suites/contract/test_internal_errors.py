@@ -24,10 +24,10 @@ import pytest
 
 from golive.core import http_clients
 from golive.core.contract_rules import response_problems
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.clients import BackendFactory, login
 from golive.fixtures.network import wait_until
 from golive.fixtures.operations import create_users
-from golive.fixtures.stack import new_credentials
 from golive.fixtures.sut import SutCluster
 
 LEAKS = ["Traceback", "agent_metrics", "sqlalchemy", "asyncpg", "UndefinedTable", 'File "', "postgresql://"]

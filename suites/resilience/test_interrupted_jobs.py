@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 from golive.core import http_clients
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import wait_until
 from golive.fixtures.operations import create_users
-from golive.fixtures.stack import new_credentials
 
 from .conftest import BackendMaker
 

@@ -12,10 +12,11 @@ import psycopg
 import pytest
 
 from golive.core import http_clients
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.clients import login
 from golive.fixtures.network import wait_until
 from golive.fixtures.operations import create_users
-from golive.fixtures.stack import StackHandle, mint_token, new_credentials
+from golive.fixtures.stack import StackHandle, mint_token
 
 from .conftest import Backend, BackendMaker
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pytest
 
 from golive.core import http_clients
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.operations import create_users
-from golive.fixtures.stack import StackHandle, mint_token, new_credentials
+from golive.fixtures.stack import StackHandle, mint_token
 from golive.fixtures.sut import SutCluster
 
 

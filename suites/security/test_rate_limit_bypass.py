@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from golive.fixtures.accounts import new_credentials
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.operations import create_users
-from golive.fixtures.stack import StackHandle, mint_token, new_credentials
+from golive.fixtures.stack import StackHandle, mint_token
 
 VARIANTS = [
     "/api/v1/auth/me",

@@ -53,7 +53,7 @@ def spawn(server: forked.ForkServer, env: dict[str, str], log: Path, behaviour: 
     with listening_socket() as listener:
         return server.spawn(
             "child", "golive_forked_child", ["{fd}", behaviour], env=env, cwd=log.parent, log_path=log,
-            listener=listener,
+            fd=listener.fileno(),
         )  # fmt: skip
 
 
@@ -101,7 +101,7 @@ def test_a_module_that_fails_to_import_is_an_exit_with_its_reason(
     with listening_socket() as listener:
         child = server.spawn(
             "missing", "no_such_module_here", [], env=child_env, cwd=tmp_path, log_path=tmp_path / "m.log",
-            listener=listener,
+            fd=listener.fileno(),
         )  # fmt: skip
     assert child.wait() == 1
     reason = child.exit_reason()
@@ -146,7 +146,7 @@ def test_forked_children_die_with_a_harness_killed_outright(
         with listening_socket() as listener:
             child = server.spawn("orphan", "golive_forked_child", ["{{fd}}", "sleep"], env=env,
                                  cwd=Path({str(tmp_path)!r}), log_path=Path({str(tmp_path / "o.log")!r}),
-                                 listener=listener)
+                                 fd=listener.fileno())
         print(server._process.pid, child.pid, flush=True)
         time.sleep(300)
         """
@@ -184,7 +184,7 @@ def test_the_socket_is_the_one_handed_down(
         port = listener.getsockname()[1]
         child = server.spawn(
             "child", "golive_forked_child", ["{fd}", "sleep"], env=child_env, cwd=tmp_path,
-            log_path=tmp_path / "c.log", listener=listener,
+            log_path=tmp_path / "c.log", fd=listener.fileno(),
         )  # fmt: skip
     try:
         said(child)

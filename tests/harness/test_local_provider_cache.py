@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from psycopg import sql
 
 from golive.core.cache import cache_home
-from golive.fixtures.providers.local import cluster_cache
+from golive.fixtures.providers.local import cluster_cache, scratch
 from golive.fixtures.providers.local.cluster_cache import MANIFEST, ClusterCache, Key
 from golive.fixtures.providers.local.postgres import INITDB_SETTINGS, LocalPostgres, find_bindir
 from golive.fixtures.services import ClusterSeed, PostgresAdmin
@@ -268,6 +270,37 @@ def test_without_the_cache_every_run_runs_initdb(
     assert servers.start(None).made_by == "initdb"
     assert servers.start(None).made_by == "initdb"
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.fixture
+def memory() -> Iterator[Path]:
+    """A dir that stands in for /dev/shm: open to all as it is (Postgres may run as another user)."""
+    path = Path(tempfile.mkdtemp(prefix="golive-test-memory-"))
+    path.chmod(0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_cluster_is_in_memory_when_there_is_room_and_in_the_temp_dir_otherwise(
+    servers: Servers, cache: ClusterCache, monkeypatch: pytest.MonkeyPatch, memory: Path, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(scratch, "MEMORY", memory)
+    monkeypatch.setattr(scratch, "MEMORY_ROOM", 1)  # this test's dir stands in for /dev/shm
+    in_memory = servers.start(cache)
+    assert in_memory.base.parent == memory
+    assert answer(in_memory, "SELECT 1") == 1
+    assert in_memory.base in [found.path for found in scratch.scratch_dirs()]  # `golive clean` sees it
+
+    monkeypatch.setattr(scratch, "MEMORY_ROOM", 1 << 62)  # more than any machine has
+    assert servers.start(cache).base.parent == Path(tempfile.gettempdir())
+    monkeypatch.setattr(scratch, "MEMORY_ROOM", 1)
+    monkeypatch.setenv("GOLIVE_PG_MEMORY", "off")
+    assert servers.start(cache).base.parent == Path(tempfile.gettempdir())
+    monkeypatch.delenv("GOLIVE_PG_MEMORY")
+    monkeypatch.setattr(scratch, "MEMORY", tmp_path / "absent")
+    assert scratch.memory_base() is None
 
 
 def test_clean_removes_the_leftovers_of_killed_builds_and_with_cache_every_entry(
