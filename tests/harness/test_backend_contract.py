@@ -271,7 +271,7 @@ def test_a_backend_whose_code_fails_to_import_is_one_line(tmp_path: Path) -> Non
 def test_two_threads_importing_the_backend_each_get_whole_modules(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A stack imports the account code in one thread while another provisions users: two threads
+    """Two stacks started side by side import the account code in two threads at once: two threads
     in a package's import cycle (as FastAPI has) gave one of them a partially initialized module
     ("cannot import name ... most likely due to a circular import"), unless they take turns."""
     package = tmp_path / "cyclic_backend"
