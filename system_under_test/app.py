@@ -8,6 +8,7 @@ server runs it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan,
         responses=_COMMON_ERRORS,
     )
+    app.state.started = time.monotonic()  # the uptime's start: this app's, not its modules' import
     app.state.settings = settings
     app.state.resources = resources
     app.state.jwt_config = jwt_config

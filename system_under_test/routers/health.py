@@ -21,7 +21,6 @@ from ..resources import Resources
 router = APIRouter(tags=["health"])
 
 _CHECK_TIMEOUT_SECONDS = 2.0
-_started = time.monotonic()
 
 
 class DependencyHealth(BaseModel):
@@ -73,7 +72,7 @@ async def health(request: Request) -> object:
     body = Health(
         status="healthy" if healthy else "degraded",
         version=__version__,
-        uptime_seconds=round(time.monotonic() - _started, 3),
+        uptime_seconds=round(time.monotonic() - request.app.state.started, 3),
         dependencies=dependencies,
     )
     return ok(body, "Service is healthy" if healthy else "Service is degraded")

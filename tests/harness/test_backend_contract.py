@@ -22,7 +22,8 @@ import pytest
 
 import golive.system_under_test as reference
 from golive.core import http_clients
-from golive.fixtures.backend import Backend, BackendError
+from golive.fixtures.backend import REFERENCE_APP, Backend, BackendError
+from golive.fixtures.sut import declared_preload
 from golive.stages.preflight import settings_problems
 from tests.harness.golive import first_line, log_in, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
@@ -313,3 +314,23 @@ def test_a_bad_setting_of_a_backend_that_words_no_settings_errors_is_named(
     problems = settings_problems({"JWT_SECRET": "x" * 40, "RETRY_MAX_ATTEMPTS": "many"}, {})
     assert len(problems) == 1
     assert problems[0].startswith("RETRY_MAX_ATTEMPTS: Input should be a valid integer")
+
+
+def test_a_backend_declares_the_modules_its_replicas_may_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert declared_preload(REFERENCE_APP) == ("golive.system_under_test.app",)
+    assert declared_preload("golive.system_under_test.legacy:app") == ()  # not a backend's main
+    shared = ("sharing_backend.models", "sharing_backend.routes")
+    for name, declaration, expected in (
+        ("quiet_backend", "", ()),
+        ("sharing_backend", 'GOLIVE_PRELOAD = ["models", "routes"]', shared),
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(declaration)
+        monkeypatch.syspath_prepend(tmp_path)
+        assert declared_preload(f"{name}.main:app") == expected
+    (tmp_path / "odd_backend").mkdir()
+    (tmp_path / "odd_backend" / "__init__.py").write_text('GOLIVE_PRELOAD = "app"')
+    with pytest.raises(BackendError, match=r"odd_backend.GOLIVE_PRELOAD is not a tuple of module names"):
+        declared_preload("odd_backend.main:app")

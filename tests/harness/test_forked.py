@@ -109,6 +109,30 @@ def test_a_module_that_fails_to_import_is_an_exit_with_its_reason(
     assert reason.endswith(f"{sys.executable}: No module named no_such_module_here")
 
 
+def test_modules_a_spawn_asks_for_are_imported_by_the_server_first_and_kept(
+    server: forked.ForkServer, child_env: dict[str, str], tmp_path: Path
+) -> None:
+    modules = Path(child_env["PYTHONPATH"])
+    # Says which process imported it: the fork server's, when preloaded there.
+    (modules / "golive_preloaded.py").write_text("import os\nIMPORTED_BY = os.getpid()\n")
+    (modules / "golive_preload_child.py").write_text(
+        "import os, golive_preloaded\nprint(golive_preloaded.IMPORTED_BY == os.getpid(), flush=True)\n"
+    )
+
+    def imported_itself(preload: tuple[str, ...], name: str) -> str:
+        with listening_socket() as listener:
+            child = server.spawn(
+                name, "golive_preload_child", [], env=child_env, cwd=tmp_path,
+                log_path=tmp_path / f"{name}.log", fd=listener.fileno(), preload=preload,
+            )  # fmt: skip
+        assert child.wait() == 0, child.log_tail()
+        return child.log_tail()
+
+    assert imported_itself((), "first") == "True"  # not asked for: each child imports it
+    assert imported_itself(("golive_preloaded",), "second") == "False"  # the server did
+    assert imported_itself((), "third") == "False"  # and kept it for later children
+
+
 def test_children_die_with_their_fork_server(
     server: forked.ForkServer, child_env: dict[str, str], tmp_path: Path
 ) -> None:
