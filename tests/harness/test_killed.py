@@ -9,7 +9,11 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from golive.fixtures.network import wait_until
 from golive.fixtures.providers.local.scratch import scratch_dirs
@@ -59,16 +63,38 @@ def test_a_killed_validate_takes_its_suite_run_with_it_and_reports_incomplete(tm
             shutil.rmtree(scratch.path)
 
 
-def test_clean_removes_what_a_killed_up_left_and_marks_its_run(tmp_path: Path) -> None:
+@pytest.fixture
+def private_temp(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A temp dir and a memory dir for the stacks' scratch dirs where no other test's `golive
+    clean` looks (another worker's would remove a killed run's dirs before this test's could):
+    the environment that says so, in force in this process too."""
+    root = Path(tempfile.mkdtemp(prefix="golive-test-private-"))
+    root.chmod(0o755)  # Postgres may run as another user: it must reach its data dir
+    private = {"TMPDIR": str(root / "tmp"), "GOLIVE_PG_MEMORY": str(root / "memory")}
+    for directory in private.values():
+        Path(directory).mkdir()
+        Path(directory).chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", private["TMPDIR"])
+    monkeypatch.setenv("GOLIVE_PG_MEMORY", private["GOLIVE_PG_MEMORY"])
+    try:
+        yield private
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_clean_removes_what_a_killed_up_left_and_marks_its_run(
+    tmp_path: Path, private_temp: dict[str, str]
+) -> None:
+    env = {**NO_ENGINE, **private_temp}
     marker = new_marker()
     run_dir = tmp_path / "run"
-    process = spawn_up(run_dir, marker)
+    process = spawn_up(run_dir, marker, env=env)
     try:
         first_line(process)
-        left = [scratch.path for scratch in scratch_dirs() if scratch.belongs_to(run_dir)]
+        left = [found.path for found in scratch_dirs() if found.belongs_to(run_dir)]
         assert {path.name.split("-")[1] for path in left} == {"pg", "redis"}
         # Another run still going: clean must not touch its dirs.
-        alive = run_golive("clean", "--dry-run", env=NO_ENGINE, timeout=60)
+        alive = run_golive("clean", "--dry-run", env=env, timeout=60)
         assert not any(str(path) in alive.stderr for path in left)
     finally:
         process.kill()
@@ -77,11 +103,11 @@ def test_clean_removes_what_a_killed_up_left_and_marks_its_run(tmp_path: Path) -
     assert all(path.is_dir() for path in left)
     assert "finished_at" not in json.loads((run_dir / "run.json").read_text())["commands"]["up"]
 
-    dry = run_golive("clean", "--dry-run", env=NO_ENGINE, timeout=60)
+    dry = run_golive("clean", "--dry-run", env=env, timeout=60)
     assert all(f"would remove {path}" in dry.stderr for path in left)
     assert all(path.is_dir() for path in left)
 
-    done = run_golive("clean", env=NO_ENGINE, timeout=60)
+    done = run_golive("clean", env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert all(f"removed {path}" in done.stderr for path in left)
     assert not any(path.exists() for path in left)

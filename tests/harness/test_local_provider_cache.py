@@ -298,6 +298,8 @@ def test_a_cluster_is_in_memory_when_there_is_room_and_in_the_temp_dir_otherwise
     monkeypatch.setattr(scratch, "MEMORY_ROOM", 1)
     monkeypatch.setenv("GOLIVE_PG_MEMORY", "off")
     assert servers.start(cache).base.parent == Path(tempfile.gettempdir())
+    monkeypatch.setenv("GOLIVE_PG_MEMORY", str(tmp_path))  # a directory of its own instead
+    assert scratch.memory_base() == tmp_path
     monkeypatch.delenv("GOLIVE_PG_MEMORY")
     monkeypatch.setattr(scratch, "MEMORY", tmp_path / "absent")
     assert scratch.memory_base() is None
