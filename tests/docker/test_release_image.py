@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 from golive.core import http_clients
 from golive.fixtures.network import wait_until
 from golive.fixtures.providers.docker.engine import OWNER_LABEL, RUN_LABEL, SERVICE_LABEL, golive_containers
+from golive.fixtures.providers.local.scratch import scratch_dirs
 from golive.images.build import Builder
 from golive.images.catalog import BY_NAME
 from tests.harness.golive import first_line, log_in, stop
@@ -134,11 +136,17 @@ def test_the_images_containers_go_when_golive_is_killed_outright(
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     (run,) = runs
-    wait_until(
-        lambda: True if not golive_containers(docker_client, run) else None,
-        timeout=60,
-        what="the reaper to remove the image's containers",
-    )
+    try:
+        wait_until(
+            lambda: True if not golive_containers(docker_client, run) else None,
+            timeout=60,
+            what="the reaper to remove the image's containers",
+        )
+    finally:
+        # What `golive clean` would remove of this run: the local servers' temp dirs.
+        for left in scratch_dirs():
+            if left.belongs_to(tmp_path / "run"):
+                shutil.rmtree(left.path, ignore_errors=True)
 
 
 @pytest.mark.nightly  # about 4.5 minutes: each of the ~90 replicas a whole container start
