@@ -13,6 +13,8 @@ class Suite:
     name: str
     title: str
     paths: tuple[str, ...]
+    # The pytest plugins (entry-point names) its tests need beyond the ones every suite loads.
+    plugins: tuple[str, ...] = ()
 
 
 CONTRACT = Suite("contract", "Error envelope and X-Request-ID contract", ("contract",))
@@ -20,7 +22,12 @@ GUIDE = Suite("guide", "The migration guide's automated test suite", ("spec",))
 API = Suite("api", "Auth, health, content and agent metrics", ("api",))
 REALTIME = Suite("realtime", "Pusher channels, pusher-js, the legacy WebSocket", ("realtime",))
 RESILIENCE = Suite("resilience", "Circuit breakers, rate limiting, retries, bulkhead", ("resilience",))
-SECURITY = Suite("security", "Hostile input, fuzzing, secrets, rate-limit bypass", ("security",))
+SECURITY = Suite(
+    "security",
+    "Hostile input, fuzzing, secrets, rate-limit bypass",
+    ("security",),
+    plugins=("schemathesis", "hypothesispytest"),
+)
 SUITES = {suite.name: suite for suite in (CONTRACT, GUIDE, API, REALTIME, RESILIENCE, SECURITY)}
 
 

@@ -9,11 +9,13 @@ ends, rather than left testing a stack that died.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from golive.core.junit import Suite, SuiteResult, read_junit
@@ -25,6 +27,19 @@ from golive.stages.outcome import Outcome, Report
 # The suites are run by path, never imported here: golive/suites is where the package has them.
 SUITES_DIR = (Path(__file__).resolve().parents[1] / "suites").resolve()
 CONFIG_FILE = "pytest-suites.ini"
+
+
+# Every suite's plugins. The others of the environment golive is installed in are not loaded: a
+# team's plugins could change how the suites run, and all of them cost each suite's pytest about
+# 1.5 s of imports (Schemathesis, Hypothesis, Alembic, Locust) that most suites never use.
+PLUGINS = ("golive", "asyncio", "timeout")
+
+
+def plugins(suite: Suite) -> list[str]:
+    """The plugins a suite's pytest loads, by entry-point name. One its tests need that is not
+    installed is left out: the test module that imports it then fails to collect, naming it."""
+    installed = {entry.name for entry in entry_points(group="pytest11")}
+    return [plugin for plugin in (*PLUGINS, *suite.plugins) if plugin in installed]
 
 
 def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
@@ -43,6 +58,8 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
         f"junit_suite_name={suite.name}",
     ]
     argv += ["-q", "-p", "no:cacheprovider", "--rootdir", str(SUITES_DIR.parent)]
+    for plugin in plugins(suite):
+        argv += ["-p", plugin]
     # The tests' tmp_path in a marked dir removed afterwards (pytest would keep its runs' dirs in
     # the temp directory); one a killed golive left is `golive clean`'s.
     scratch = _Scratch(owned_tempdir(PYTEST_PREFIX, log.parent))
@@ -51,7 +68,8 @@ def run_suite(suite: Suite, stack_file: Path, run_dir: Path) -> SuiteResult:
     started = time.perf_counter()
     log.unlink(missing_ok=True)  # the child appends to its log: this run's output only
     try:
-        child = ChildProcess(f"pytest {suite.name}", argv, log_path=log).start()
+        env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        child = ChildProcess(f"pytest {suite.name}", argv, log_path=log, env=env).start()
         try:
             returncode = child.wait()
         finally:

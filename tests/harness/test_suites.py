@@ -8,10 +8,12 @@ import sys
 import tomllib
 from pathlib import Path
 
-from golive.core.junit import CONTRACT, read_junit
+import pytest
+
+from golive.core.junit import CONTRACT, Suite, read_junit
 from golive.fixtures.description import StackDescription
 from golive.fixtures.network import wait_until
-from golive.stages.suites import CONFIG_FILE, SUITES_DIR
+from golive.stages.suites import CONFIG_FILE, SUITES_DIR, run_suite
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="contract" tests="6">
@@ -111,3 +113,37 @@ def test_a_suite_cut_off_by_golive_exiting_leaves_neither_its_pytest_nor_its_tmp
     # Killed as golive exited; gone from /proc once reaped, a moment later.
     wait_until(lambda: None if test_process.exists() else True, timeout=10, what="the test to end")
     assert list(temp.iterdir()) == []
+
+
+TEAM_PLUGIN = """
+from pathlib import Path
+
+def pytest_configure(config):
+    Path({loaded!r}).write_text("loaded")
+"""
+
+
+def test_a_suite_loads_its_own_plugins_not_every_one_the_environment_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin the environment has (a team's, found by its entry point) stays out of a suite's
+    pytest unless the suite names it."""
+    site = tmp_path / "site"
+    (site / "teamplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "teamplugin-1.0.dist-info" / "METADATA").write_text("Name: teamplugin\nVersion: 1.0\n")
+    (site / "teamplugin-1.0.dist-info" / "entry_points.txt").write_text("[pytest11]\nteam = teamplugin\n")
+    loaded = tmp_path / "loaded"
+    (site / "teamplugin.py").write_text(TEAM_PLUGIN.format(loaded=str(loaded)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.syspath_prepend(str(site))  # this process reads the entry points too
+    StackDescription.for_deployment("http://127.0.0.1:9", {}).write(tmp_path / "stack.json")
+    module = tmp_path / "test_plain.py"
+    module.write_text("import pytest\n\n@pytest.mark.external_ok\nasync def test_plain():\n    pass\n")
+
+    plain = run_suite(Suite("plain", "plain", (str(module),)), tmp_path / "stack.json", tmp_path / "a")
+    assert (plain.passed, plain.exit_code) == (1, 0), plain.log.read_text() if plain.log else ""
+    assert not loaded.exists()  # the async test passed: the suites' own asyncio plugin was there
+
+    named = Suite("named", "named", (str(module),), plugins=("team",))
+    assert run_suite(named, tmp_path / "stack.json", tmp_path / "b").passed == 1
+    assert loaded.read_text() == "loaded"
