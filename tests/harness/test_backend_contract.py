@@ -334,3 +334,45 @@ def test_a_backend_declares_the_modules_its_replicas_may_share(
     (tmp_path / "odd_backend" / "__init__.py").write_text('GOLIVE_PRELOAD = "app"')
     with pytest.raises(BackendError, match=r"odd_backend.GOLIVE_PRELOAD is not a tuple of module names"):
         declared_preload("odd_backend.main:app")
+
+
+# Serves /health on $PORT, saying which process it is.
+SERVER = """
+import http.server, os, sys
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = sys.argv[1].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Health).serve_forever()
+"""
+CONNECTS = 'import os, socket; socket.create_connection(("127.0.0.1", int(os.environ["PORT"])))'
+# The first start finds its port taken (a server of another session binds it first, as another
+# program may between golive closing the port and the command binding it): its own server then
+# fails to bind and exits. The second start serves.
+SQUATTED_ONCE = f"""
+if [ ! -e squatter.pid ]; then
+  ( setsid {sys.executable} -c '{SERVER}' squatter & echo $! > squatter.pid )
+  until {sys.executable} -c '{CONNECTS}' 2>/dev/null; do sleep 0.05; done
+fi
+exec {sys.executable} -c '{SERVER}' command
+"""
+
+
+def test_a_replica_whose_port_someone_took_first_is_started_again_on_another(tmp_path: Path) -> None:
+    """Whatever answers on the port, the replica is ready only when its own process does."""
+    from golive.fixtures.sut import CommandReplica
+
+    replica = CommandReplica(0, dict(os.environ), tmp_path, tmp_path, SQUATTED_ONCE)
+    try:
+        replica.start(timeout=30)
+        assert http_clients.get(f"{replica.url}/health", timeout=10).text == "command"
+    finally:
+        replica.stop()
+        squatter = int((tmp_path / "squatter.pid").read_text())
+        os.kill(squatter, 9)
+    assert "Address already in use" in (tmp_path / "sut-0.log").read_text()  # the first start's
