@@ -11,14 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golive.drills.backup import BackupDrill
 from golive.drills.budgets import Budgets
 from golive.drills.data import Sizes
 from golive.drills.database import DrillDatabase
-from golive.drills.flags import FlagsDrill
-from golive.drills.migration import MigrationDrill
 from golive.drills.result import DrillResult
-from golive.drills.rollback import RollbackDrill
 from golive.fixtures.stack import Stack
 
 Progress = Callable[[str], None]
@@ -43,7 +39,14 @@ class DrillRun:
         return self.stack
 
 
+# Each drill's module is imported when it runs: they bring Alembic and SQLAlchemy (0.4 s of
+# imports), which a command that only names or selects drills (validate before its drills stage,
+# or stopped by a bad argument) does not need.
+
+
 def _migration(run: DrillRun) -> DrillResult:
+    from golive.drills.migration import MigrationDrill
+
     return MigrationDrill(
         run.database.dsn,
         run.sizes,
@@ -54,16 +57,22 @@ def _migration(run: DrillRun) -> DrillResult:
 
 
 def _rollback(run: DrillRun) -> DrillResult:
+    from golive.drills.rollback import RollbackDrill
+
     return RollbackDrill(
         run.database, run.running_stack, run.work_dir, run.sizes, progress=run.progress
     ).run()
 
 
 def _flags(run: DrillRun) -> DrillResult:
+    from golive.drills.flags import FlagsDrill
+
     return FlagsDrill(run.database, run.running_stack, progress=run.progress).run()
 
 
 def _backup(run: DrillRun) -> DrillResult:
+    from golive.drills.backup import BackupDrill
+
     return BackupDrill(run.database, run.work_dir, run.sizes, progress=run.progress).run()
 
 

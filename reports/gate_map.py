@@ -9,7 +9,7 @@ Modules are dotted and relative to the suites folder, as golive.core.junit.Case 
 
 from __future__ import annotations
 
-from golive.fixtures.plugin import DEPLOYMENT_NA
+from golive.core.junit import DEPLOYMENT_NA
 
 GATE_OF_MODULE: dict[str, str] = {
     "contract.test_envelope": "envelope",
