@@ -4,15 +4,32 @@
 # the checkout, runs `golive chaos list`, `golive validate --quick` (must say GO) and golive's
 # pytest plugin inside a throwaway project (its own conftest.py, --strict-markers, pytest-asyncio,
 # pytest-xdist). A file left out of the package, or a name installed outside the golive namespace,
-# fails it. Usage: scripts/check-wheel.sh (after ./scripts/bootstrap.sh, which brings `build`).
+# fails it. After ./scripts/bootstrap.sh, which brings `build`:
+#   scripts/check-wheel.sh                both, in a temporary directory it removes
+#   scripts/check-wheel.sh install DIR    builds and installs into DIR (a new directory)
+#   scripts/check-wheel.sh check DIR      runs the checks on what `install DIR` installed
+# (CI installs beside other steps: the install waits on the disk and pip, the checks on the CPU).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
-work=$(mktemp -d -t golive-wheel-XXXXXX)
-trap 'rm -rf "$work"' EXIT
 step() { echo "== check-wheel: $*"; }
 fail() { echo "check-wheel: $*" >&2; exit 1; }
 
+phase=${1:-all}
+case "$phase" in
+  all)
+    work=$(mktemp -d -t golive-wheel-XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    ;;
+  install | check)
+    [[ $# -eq 2 ]] || fail "usage: $0 [install DIR | check DIR]"
+    work=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+    ;;
+  *) fail "usage: $0 [install DIR | check DIR]" ;;
+esac
+
+install_wheel() {  # (the bodies are not indented: their here-documents end at column 0)
+mkdir -p "$work"
 step "build the sdist, then the wheel from it"
 "$root/.venv/bin/python" -m build --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 ||
   { tail -n 30 "$work/build.log" >&2; fail "python -m build failed"; }
@@ -32,8 +49,12 @@ step "install it into a fresh virtualenv outside the checkout"
 "$work/venv/bin/python" -m pip install -q --upgrade pip >"$work/pip.log" 2>&1
 "$work/venv/bin/python" -m pip install -q "$wheel[all]" pytest-xdist >>"$work/pip.log" 2>&1 ||
   { tail -n 30 "$work/pip.log" >&2; fail "pip install of the wheel failed"; }
+}
+
+run_checks() {
+[[ -x $work/venv/bin/golive ]] || fail "nothing installed in $work: run $0 install $work first"
 export PATH="$work/venv/bin:$PATH"
-mkdir "$work/elsewhere"
+mkdir -p "$work/elsewhere"
 cd "$work/elsewhere"
 
 step "golive chaos list"
@@ -64,7 +85,7 @@ step "golive validate --quick (must say GO)"
 golive validate --quick --run-dir "$work/run"
 
 step "the pytest plugin in a throwaway project"
-mkdir "$work/project"
+mkdir -p "$work/project"
 cd "$work/project"
 cat >pyproject.toml <<'EOF'
 [tool.pytest.ini_options]
@@ -125,3 +146,13 @@ help=$(pytest --help)
 grep -q -- "--golive-provider" <<<"$help" || fail "pytest --help does not list --golive-* options"
 pytest -q -n 2
 step "passed"
+}
+
+case "$phase" in
+  all)  # not `install && check`: in an && list, set -e would not stop a failing install
+    install_wheel
+    run_checks
+    ;;
+  install) install_wheel ;;
+  check) run_checks ;;
+esac
