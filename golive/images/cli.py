@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +16,8 @@ from golive.core.rundir import RunDir, RunDirError
 from golive.fixtures.providers.docker.engine import DockerUnavailable, connect
 from golive.fixtures.providers.docker.settings import DockerSettings
 from golive.images.apt_sources import mirror_for
-from golive.images.build import Builder, ImageBuildError
-from golive.images.catalog import BY_NAME, CATALOG, UnknownImage, closure, host_ca_bundle
+from golive.images.build import Builder, ImageBuildError, build_each
+from golive.images.catalog import BY_NAME, CATALOG, ImageSpec, UnknownImage, closure, host_ca_bundle
 from golive.images.debian import SUITE
 
 images_app = typer.Typer(
@@ -57,8 +58,8 @@ def build(
     ] = None,
 ) -> None:
     """Build golive's images: a Debian base (debootstrap + docker import, when missing), then
-    Postgres, Redis, Python, the fault proxy and the backend on it. Layers are cached: a second
-    build takes seconds."""
+    Postgres, Redis, Python, the fault proxy and the backend on it, up to three side by side.
+    Layers are cached: a second build takes seconds."""
     try:
         specs = closure(names or [])
     except UnknownImage as error:
@@ -75,15 +76,22 @@ def build(
     except RunDirError as error:
         raise fail("images build", str(error), 2) from None
     builder = Builder(client, run.path, mirror or mirror_for(SUITE), bundle)
-    for spec in specs:
+
+    def starting(spec: ImageSpec) -> None:
         err.print(f"  {spec.tag:<32} {escape(spec.purpose)} ...", soft_wrap=True)
-        try:
-            built = builder.build(spec, rebuild_base=rebuild_base)
-        except ImageBuildError as error:
-            run.finish(1, outcome=str(error))
-            raise fail("images build", str(error)) from None
-        size = built.size_bytes / 1e6
-        err.print(f"  [green]✓[/] {spec.tag:<30} {built.how} in {built.seconds} s, {size:.0f} MB")
+
+    try:
+        for built in build_each(
+            partial(builder.build, rebuild_base=rebuild_base), specs, started=starting, stop=builder.stop
+        ):
+            size = built.size_bytes / 1e6
+            err.print(f"  [green]✓[/] {built.spec.tag:<30} {built.how} in {built.seconds} s, {size:.0f} MB")
+    except ImageBuildError as error:
+        run.finish(1, outcome=str(error))
+        raise fail("images build", str(error)) from None
+    except KeyboardInterrupt:
+        run.finish(130, outcome="interrupted")
+        raise fail("images build", "interrupted: the builds under way were stopped", 130) from None
     run.finish(0, images=[spec.tag for spec in specs])
     settings = [f"{spec.setting}={spec.tag}" for spec in specs if spec.setting]
     if settings:
