@@ -6,7 +6,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +117,7 @@ def build_each(
     started: Callable[[ImageSpec], None],
     stop: Callable[[], None],
     workers: int = WORKERS,
-) -> Iterator[Built]:
+) -> Generator[Built, None, None]:
     """Builds `specs` (every base before the images built on it, as `closure` orders them), each
     once its base is built and a worker is free, and yields each as it is built. After a failure
     nothing more starts; the builds under way end, then the first failure is raised. Interrupted

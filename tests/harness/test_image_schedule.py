@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import pytest
 
@@ -48,7 +48,7 @@ class StandIn:
                 self.events.append(f"end {spec.name}")
                 self.running -= 1
 
-    def run(self, specs: list[ImageSpec]) -> Iterator[Built]:
+    def run(self, specs: list[ImageSpec]) -> Generator[Built, None, None]:
         return build_each(self.build, specs, started=lambda spec: None, stop=self.stopped.set)
 
 
