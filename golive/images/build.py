@@ -91,15 +91,21 @@ class Builder:
                     path=str(context), dockerfile=spec.dockerfile, tag=spec.tag,
                     buildargs=args, rm=True, forcerm=True, decode=True,
                 )  # fmt: skip
-                for chunk in stream:
-                    if self._stopping.is_set():
-                        raise ImageBuildError(f"{spec.tag}: stopped")
-                    text = chunk.get("stream") or (f"{chunk['error']}\n" if "error" in chunk else "")
-                    log.write(text)
-                    recent.extend(line for line in text.splitlines() if line.strip())
-                    if "error" in chunk:
-                        tail = "\n  ".join([*recent, f"(whole log: {log_path})"])
-                        raise ImageBuildError(f"{spec.tag} did not build:\n  {tail}")
+                try:
+                    for chunk in stream:
+                        if self._stopping.is_set():
+                            raise ImageBuildError(f"{spec.tag}: stopped")
+                        text = chunk.get("stream") or (f"{chunk['error']}\n" if "error" in chunk else "")
+                        log.write(text)
+                        log.flush()  # a long build's log can be followed as it is written
+                        recent.extend(line for line in text.splitlines() if line.strip())
+                        if "error" in chunk:
+                            tail = "\n  ".join([*recent, f"(whole log: {log_path})"])
+                            raise ImageBuildError(f"{spec.tag} did not build:\n  {tail}")
+                finally:
+                    # Its connection goes now, not when the error's traceback does: the engine
+                    # drops a build whose client went away.
+                    stream.close()
             except docker.errors.DockerException as error:
                 raise ImageBuildError(f"{spec.tag}: {error}") from None
 

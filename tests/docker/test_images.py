@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import docker
@@ -73,6 +76,52 @@ def test_a_failing_dockerfile_step_is_reported_with_the_end_of_its_log(
     assert f"(whole log: {tmp_path / 'image-broken.log'})" in message
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get("golive-test/broken:0")
+
+
+@pytest.mark.docker
+def test_a_stopped_build_ends_at_its_next_line_of_output_not_when_it_is_done(
+    docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """What Ctrl-C on `golive images build` does to the builds under way (golive.images.build)."""
+    context = tmp_path / "context"
+    context.mkdir()
+    run = f"RUN echo {uuid.uuid4()}; for i in $(seq 120); do echo line $i; sleep 0.5; done"  # never cached
+    (context / "Dockerfile").write_text(f"FROM {BY_NAME['base'].tag}\n{run}\n")
+    spec = ImageSpec("slow", "golive-test/slow:0", "a build of a minute", files=((".", str(context)),))
+    builder = Builder(docker_client, tmp_path, "http://unused")
+    outcome: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            builder.build(spec)
+        except ImageBuildError as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    log = tmp_path / "image-slow.log"
+    deadline = time.monotonic() + 60
+    while "line 2" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    builder.stop()
+    thread.join(10)  # the build alone would go on for most of a minute
+    assert not thread.is_alive()
+    assert [str(error) for error in outcome] == ["golive-test/slow:0: stopped"]
+    # The engine dropped the build: its step's container goes, and no image is made.
+    deadline = time.monotonic() + 30
+    while _containers_running("seq 120", docker_client) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _containers_running("seq 120", docker_client)
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get("golive-test/slow:0")
+
+
+def _containers_running(command: str, client: docker.DockerClient) -> list[str]:
+    return [
+        str(container.id)
+        for container in client.containers.list(all=True)
+        if command in " ".join(container.attrs["Config"].get("Cmd") or [])
+    ]
 
 
 @pytest.mark.docker
