@@ -57,16 +57,19 @@ def test_a_ca_bundle_that_does_not_exist_is_refused_before_anything_is_built(tmp
     assert f"{tmp_path / 'gone.pem'}: no such CA bundle (from the environment)" in from_environment.stderr
 
 
+def one_step_image(tmp_path: Path, name: str, step: str) -> ImageSpec:
+    """An image of one Dockerfile step on golive's base, tagged golive-test/NAME:0."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {BY_NAME['base'].tag}\n{step}\n")
+    return ImageSpec(name, f"golive-test/{name}:0", f"a test build ({name})", files=((".", str(context)),))
+
+
 @pytest.mark.docker
 def test_a_failing_dockerfile_step_is_reported_with_the_end_of_its_log(
     docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
-    context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text(
-        f"FROM {BY_NAME['base'].tag}\nRUN echo preparing && echo 'it broke here' >&2 && exit 3\n"
-    )
-    spec = ImageSpec("broken", "golive-test/broken:0", "a build that fails", files=((".", str(context)),))
+    spec = one_step_image(tmp_path, "broken", "RUN echo preparing && echo 'it broke here' >&2 && exit 3")
     with pytest.raises(ImageBuildError) as failed:
         Builder(docker_client, tmp_path, "http://unused").build(spec)
     message = str(failed.value)
@@ -83,11 +86,8 @@ def test_a_stopped_build_ends_at_its_next_line_of_output_not_when_it_is_done(
     docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
     """What Ctrl-C on `golive images build` does to the builds under way (golive.images.build)."""
-    context = tmp_path / "context"
-    context.mkdir()
     run = f"RUN echo {uuid.uuid4()}; for i in $(seq 120); do echo line $i; sleep 0.5; done"  # never cached
-    (context / "Dockerfile").write_text(f"FROM {BY_NAME['base'].tag}\n{run}\n")
-    spec = ImageSpec("slow", "golive-test/slow:0", "a build of a minute", files=((".", str(context)),))
+    spec = one_step_image(tmp_path, "slow", run)
     builder = Builder(docker_client, tmp_path, "http://unused")
     outcome: list[BaseException] = []
 
