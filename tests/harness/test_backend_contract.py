@@ -23,7 +23,8 @@ import pytest
 import golive.system_under_test as reference
 from golive.core import http_clients
 from golive.fixtures.backend import REFERENCE_APP, Backend, BackendError
-from golive.fixtures.sut import declared_preload
+from golive.fixtures.network import NotReady
+from golive.fixtures.sut import CommandReplica, declared_preload
 from golive.stages.preflight import settings_problems
 from tests.harness.golive import first_line, log_in, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
@@ -365,8 +366,6 @@ exec {sys.executable} -c '{SERVER}' command
 
 def test_a_replica_whose_port_someone_took_first_is_started_again_on_another(tmp_path: Path) -> None:
     """Whatever answers on the port, the replica is ready only when its own process does."""
-    from golive.fixtures.sut import CommandReplica
-
     replica = CommandReplica(0, dict(os.environ), tmp_path, tmp_path, SQUATTED_ONCE)
     try:
         replica.start(timeout=30)
@@ -376,3 +375,33 @@ def test_a_replica_whose_port_someone_took_first_is_started_again_on_another(tmp
         squatter = int((tmp_path / "squatter.pid").read_text())
         os.kill(squatter, 9)
     assert "Address already in use" in (tmp_path / "sut-0.log").read_text()  # the first start's
+
+
+# The first start loses its port to a connection that is gone by the time golive looks (an
+# outbound connection's local end, say): only its log says why it exited.
+LOST_ONCE = f"""
+if [ ! -e lost.once ]; then
+  touch lost.once
+  echo "[Errno 98] error while attempting to bind on address ('$HOST', $PORT): address already in use"
+  exit 3
+fi
+exec {sys.executable} -c '{SERVER}' command
+"""
+
+
+def test_a_replica_whose_port_was_taken_for_a_moment_is_started_again_on_another(tmp_path: Path) -> None:
+    replica = CommandReplica(0, dict(os.environ), tmp_path, tmp_path, LOST_ONCE)
+    try:
+        replica.start(timeout=30)
+        assert http_clients.get(f"{replica.url}/health", timeout=10).text == "command"
+    finally:
+        replica.stop()
+    assert "address already in use" in (tmp_path / "sut-0.log").read_text()
+
+
+def test_a_command_that_fails_for_another_reason_is_not_started_again(tmp_path: Path) -> None:
+    command = "echo started >> starts; echo 'RuntimeError: no DATABASE_URL'; exit 3"
+    replica = CommandReplica(0, dict(os.environ), tmp_path, tmp_path, command)
+    with pytest.raises(NotReady, match=r"backend replica 0 exited with 3:\nRuntimeError: no DATABASE_URL"):
+        replica.start(timeout=30)
+    assert (tmp_path / "starts").read_text() == "started\n"
