@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from . import tls
 from .envelope import ApiError, ErrorCode
 
 
@@ -69,6 +70,7 @@ class AiServiceClient:
     ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
+            verify=tls.CONTEXT,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
             transport=transport,
             # Keep-alive connections are reused across requests; bounded so one replica cannot

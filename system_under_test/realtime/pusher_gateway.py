@@ -12,6 +12,7 @@ import pusher
 from pusher.http import Request as PusherRequest
 from pusher.http import process_response
 
+from .. import tls
 from ..settings import Settings
 from .events import Event
 
@@ -53,6 +54,7 @@ class PusherGateway:
     def __init__(self, settings: Settings) -> None:
         timeout = settings.pusher_timeout_seconds
         self.http = httpx.AsyncClient(
+            verify=tls.CONTEXT,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )
