@@ -52,7 +52,7 @@ def ci_commands() -> list[str]:
 def test_every_command_ci_runs_is_in_a_tox_env() -> None:
     commands = tox_commands(tox())
     ci = ci_commands()
-    assert "pytest -m heavy -n 0" in ci  # the parsing found what .ci/run runs
+    assert "pytest -m heavy -n 2 --dist loadscope" in ci  # the parsing found what .ci/run runs
     envs = env_names(tox())
     missing = [
         command
