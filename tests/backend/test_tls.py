@@ -14,6 +14,7 @@ from golive.system_under_test.settings import Settings
 
 
 def _context(client: httpx.AsyncClient) -> ssl.SSLContext:
+    """The context a client verifies with: httpx keeps it on its connection pool."""
     transport = client._transport
     assert isinstance(transport, httpx.AsyncHTTPTransport)
     context = transport._pool._ssl_context
@@ -21,7 +22,7 @@ def _context(client: httpx.AsyncClient) -> ssl.SSLContext:
     return context
 
 
-def test_every_outbound_client_verifies_with_the_process_one_context(environment: pytest.MonkeyPatch) -> None:
+def test_every_outbound_client_verifies_with_one_shared_context(environment: pytest.MonkeyPatch) -> None:
     assert tls.CONTEXT.verify_mode == ssl.CERT_REQUIRED
     assert tls.CONTEXT.check_hostname
     assert tls.CONTEXT.cert_store_stats()["x509_ca"] > 0  # a CA bundle was loaded
