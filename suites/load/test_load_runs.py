@@ -45,7 +45,7 @@ def test_the_smoke_profile_passes_with_its_thresholds_enforced(tmp_path: Path) -
     assert run.returncode == 0, run.stderr
     load, timeline = results(tmp_path)
     assert load.ok is True
-    assert [t.ok for t in load.thresholds] == [True] * 6
+    assert [t.ok for t in load.thresholds] == [True] * 10
     assert "http_reqs{name:[burst] GET /api/v1/auth/me (throttled)}: count > 0" in run.stderr
     assert set(load.groups) == {"admin", "auth", "burst", "content", "dashboard", "health", "realtime"}
     assert load.total.failures == 0
