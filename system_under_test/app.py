@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import sentry_sdk
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -87,6 +86,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn is None:
         return
+    # Imported only when configured: sentry-sdk's import is a quarter of a second (it probes for
+    # gevent, which Locust installs beside it), a fifth of every worker's start without a DSN.
+    import sentry_sdk
+
     # Errors reach Sentry through its logging integration: the request-context middleware logs
     # every unhandled exception (with the request id) at ERROR.
     sentry_sdk.init(
