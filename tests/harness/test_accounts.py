@@ -14,12 +14,12 @@ import pytest
 from golive.fixtures import accounts, forked
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.stack import APP_DATABASE
-from golive.fixtures.sut import PRELOAD
+from golive.fixtures.sut import backend_fork_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[forked.ForkServer]:
-    server = forked.fork_server(PRELOAD, dict(os.environ), tmp_path / "fork-server.log")
+    server = backend_fork_server(dict(os.environ), tmp_path / "fork-server.log")
     yield server
     server.stop()
 

@@ -133,6 +133,36 @@ def test_modules_a_spawn_asks_for_are_imported_by_the_server_first_and_kept(
     assert imported_itself((), "third") == "False"  # and kept it for later children
 
 
+def test_modules_to_import_when_idle_are_the_servers_soon_after_it_is_ready(
+    child_env: dict[str, str], tmp_path: Path
+) -> None:
+    modules = Path(child_env["PYTHONPATH"])
+    (modules / "golive_idle_import.py").write_text("import os\nIMPORTED_BY = os.getpid()\n")
+    (modules / "golive_idle_child.py").write_text(
+        "import os, golive_idle_import\nprint(golive_idle_import.IMPORTED_BY == os.getpid(), flush=True)\n"
+    )
+    server = forked.fork_server(
+        ("json",), child_env, tmp_path / "idle-server.log", idle=("golive_idle_import",)
+    )
+    answers: list[str] = []
+
+    def child_found_it_imported() -> bool:
+        with listening_socket() as listener:
+            child = server.spawn(
+                "idle child", "golive_idle_child", [], env=child_env, cwd=tmp_path,
+                log_path=tmp_path / f"idle-{len(answers)}.log", fd=listener.fileno(),
+            )  # fmt: skip
+        assert child.wait() == 0, child.log_tail()
+        answers.append(child.log_tail())
+        return answers[-1] == "False"  # another process, the server, had imported it
+
+    try:
+        wait_until(child_found_it_imported, timeout=15, what="the server to import the module while idle")
+    finally:
+        server.stop()
+    assert set(answers) <= {"True", "False"}, answers  # before it had: the child's own import
+
+
 def test_children_die_with_their_fork_server(
     server: forked.ForkServer, child_env: dict[str, str], tmp_path: Path
 ) -> None:
