@@ -47,12 +47,13 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 from locust.event import EventHook
 from locust.exception import StopUser
-from locust.runners import MasterRunner, Runner, WorkerRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, Runner, WorkerRunner
 
 LOGIN_ATTEMPTS = 5
 MAX_RETRY_AFTER = 10.0
 WORKER_MARKER = "WORKER"  # the request type of each worker's marker (loadtests/results.py)
 RUN_OVER = "golive_run_over"  # the master's word to its workers, before it tells them to quit
+FINAL_REPORT = "golive_final"  # marks the report a worker sends once its users have stopped
 
 
 class Setup:
@@ -382,16 +383,30 @@ def _as_master(environment: Environment, runner: MasterRunner) -> None:
         SETUP.workers = max(1, int(options.expect_workers))
         options.golive_setup = SETUP.document()
     joined: set[str] = set()
+    reporting: set[str] = set()  # the workers whose statistics have come
+    finished: set[str] = set()  # those whose final report has come
 
     def worker_connected(client_id: str, **_: Any) -> None:
         if client_id not in joined:
             joined.add(client_id)
             NOTES.add("worker", connected=len(joined))
 
+    def worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+        reporting.add(client_id)
+        if data.get(FINAL_REPORT):
+            finished.add(client_id)
+
     def run_over(**_: Any) -> None:
-        runner.send_message(RUN_OVER)  # before the quit: a worker then knows its master ended the run
+        # Locust's quit tells the workers to stop and report, and waits half a second for those
+        # reports: a busy machine misses some, and the merged run lacks their last seconds. The
+        # workers are told first, here, and their final reports waited for.
+        runner.send_message(RUN_OVER)
+        deadline = time.monotonic() + environment.stop_timeout + WORKER_REPORT_INTERVAL + 2
+        while reporting - finished and time.monotonic() < deadline:
+            time.sleep(0.1)  # gevent's: the master's other greenlets take the reports meanwhile
 
     _on(environment.events.worker_connect, worker_connected)
+    _on(environment.events.worker_report, worker_report)
     _on(environment.events.test_start, lambda **_: NOTES.add("run"))
     _on(environment.events.test_stop, run_over)
 
@@ -423,6 +438,12 @@ def _as_worker(environment: Environment, runner: WorkerRunner) -> None:
 
     def run_over(**_: Any) -> None:
         NOTES.add("over")
+        # Its users end as Locust's own stop ends them (--stop-timeout); then every request this
+        # worker sent is in one report, which its master waits for.
+        runner.stop()
+        report: dict[str, Any] = {FINAL_REPORT: True}
+        environment.events.report_to_master.fire(client_id=runner.client_id, data=report)  # type: ignore[no-untyped-call]
+        runner.send_message("stats", report)
 
     def quitting(**_: Any) -> None:
         NOTES.add("ended", index=_worker_index(environment), **sent)

@@ -21,6 +21,7 @@ import yaml
 from golive.core.load_evidence import LoadRecord, TimelineRecord, read_load_record
 from golive.fixtures.description import StackDescription
 from golive.fixtures.network import LOOPBACK, free_port
+from golive.fixtures.toxiproxy import ToxiproxyClient
 from golive.loadtests.accounts import Accounts
 from golive.loadtests.profiles import Profile
 from golive.loadtests.run import LoadError, LocustRun, MasterBinding
@@ -133,6 +134,18 @@ def verdicts(record: LoadRecord) -> list[tuple[str, bool]]:
     return [(outcome.threshold, outcome.ok) for outcome in record.thresholds]
 
 
+def sent_by(workers: list[Ended]) -> dict[int, int]:
+    """What each worker says it sent (its last line), by index; each ended well, nothing failed."""
+    sent = {}
+    for worker in workers:
+        assert worker.returncode == 0, worker.stderr
+        (line,) = WORKER_LINE.finditer(worker.stderr)
+        assert line["failures"] == "0", worker.stderr
+        sent[int(line["index"])] = int(line["requests"])
+    assert sorted(sent) == [0, 1]
+    return sent
+
+
 def test_a_master_and_two_worker_processes_are_one_run_judged_on_their_merged_statistics(
     golive_sut_url: str, golive_stack_description: StackDescription, profiles: Path, tmp_path: Path
 ) -> None:
@@ -141,13 +154,7 @@ def test_a_master_and_two_worker_processes_are_one_run_judged_on_their_merged_st
 
     assert master.returncode == 0, master.stderr
     assert "PASS: every threshold held" in master.stderr
-    sent = {}
-    for worker in workers:
-        assert worker.returncode == 0, worker.stderr
-        (line,) = WORKER_LINE.finditer(worker.stderr)
-        assert line["failures"] == "0", worker.stderr
-        sent[int(line["index"])] = int(line["requests"])
-    assert sorted(sent) == [0, 1]
+    sent = sent_by(workers)
     assert all(requests > 0 for requests in sent.values()), sent
 
     # The same evidence, with the same types, as a single process's run.
@@ -161,6 +168,34 @@ def test_a_master_and_two_worker_processes_are_one_run_judged_on_their_merged_st
     for endpoint in (HEALTH, "[auth] POST /api/v1/auth/token", "[admin] GET /circuit-breakers/status"):
         assert record.endpoints[endpoint].requests > 0, sorted(record.endpoints)
     assert all(ok for _, ok in verdicts(record)), record.thresholds
+
+
+# Health checks that each wait on the AI service's answer, slowed by the fault proxy: the run ends
+# with some in flight, which the workers finish (--stop-timeout) after they were told to stop.
+IN_FLIGHT = {
+    "description": "health checks that take over a second, ended while some are in flight",
+    "users": 6,
+    "spawn_rate": 6,
+    "run_time": "3s",
+    "journeys": {"health": 1},
+    "thresholds": {"http_req_failed": ["rate < 0.01"]},
+}
+
+
+def test_requests_still_in_flight_when_the_run_ends_are_in_the_merged_statistics(
+    golive_sut_url: str, golive_toxiproxy: ToxiproxyClient, tmp_path: Path
+) -> None:
+    """Locust's own quit waits half a second for its workers' last statistics; a worker finishing
+    a slow request is later than that, and its last requests were lost from the merged run."""
+    path = tmp_path / "in-flight.yaml"
+    path.write_text(yaml.safe_dump({"in-flight": IN_FLIGHT}))
+    with golive_toxiproxy.toxic("upstream", "latency", {"latency": 1200}):
+        master, workers = distributed(golive_sut_url, "in-flight", path, tmp_path, {})
+    assert master.returncode == 0, master.stderr
+    sent = sent_by(workers)
+    record = read_load_record(tmp_path / "master")
+    assert (record.endpoints[HEALTH].p50_ms or 0) > 1000, record.endpoints[HEALTH]  # the toxic held
+    assert record.total.requests == sum(sent.values()), (record.total, sent)
 
 
 def test_an_impossible_threshold_fails_naming_its_endpoint_as_it_does_in_one_process(
