@@ -292,8 +292,10 @@ class DashboardClient(Journey):
 
     def on_start(self) -> None:
         self.log_in(self.account())
-        # A dashboard shows its metrics as it opens; then its tasks come at random (a short run
-        # could otherwise end without one of each).
+        # A dashboard subscribes to its channel and shows its metrics as it opens; then its tasks
+        # come at random (a short run could otherwise end without one of each, and a profile's
+        # gate on either group would have nothing to judge).
+        self.authorize_channel()
         self.agent_metrics()
 
     @task(2)
