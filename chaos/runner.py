@@ -115,9 +115,13 @@ class UpstreamWitness:
 
 
 class Runner:
-    def __init__(self, experiment: Experiment, target: Target, seed: int | None = None) -> None:
+    def __init__(
+        self, experiment: Experiment, target: Target, seed: int | None = None, *, shared: bool = False
+    ) -> None:
+        """`shared`: other traffic (a load run) reaches the target's backend meanwhile."""
         self.experiment = experiment
         self.target = target
+        self.shared = shared
         self.journal = Journal(
             experiment=experiment.name, title=experiment.title, seed=seed, replicas=len(target.sut_urls)
         )
@@ -149,7 +153,11 @@ class Runner:
             self._recover()
             self._read_backend_figures()
             self.journal.checks = run_checks(
-                self.journal, self.experiment.expectations, self.target.content_rows, self.experiment.method
+                self.journal,
+                self.experiment.expectations,
+                self.target.content_rows,
+                self.experiment.method,
+                shared=self.shared,
             )
             self.journal.outcome = "held" if all(check.ok for check in self.journal.checks) else "deviated"
         except KeyboardInterrupt:

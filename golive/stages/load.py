@@ -155,7 +155,7 @@ class ChaosBeside:
 
     def __init__(self, experiment: Experiment, target: ChaosTarget, profile: Profile) -> None:
         self.journal: Journal | None = None
-        self.runner = Runner(experiment, target)
+        self.runner = Runner(experiment, target, shared=True)
         warm_up = min(5.0, profile.seconds / 4)
         self.thread = threading.Thread(target=self._run, args=(warm_up,), name="chaos-beside", daemon=True)
         self.thread.start()

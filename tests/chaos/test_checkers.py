@@ -127,12 +127,14 @@ def test_too_few_successes_and_retries_fail() -> None:
     assert result["ai-service retried at least 3 times"] is False
 
 
-def step_verdicts(records: list[RequestRecord], traffic: str) -> dict[str, tuple[bool, str]]:
+def step_verdicts(
+    records: list[RequestRecord], traffic: str, shared: bool = False
+) -> dict[str, tuple[bool, str]]:
     """The checks of one traffic step (step 0 of the method), by name: (ok, detail)."""
     journal = Journal(experiment="e", title="t", seed=None, replicas=2)
     journal.requests = records
     method = [Step.model_validate({"traffic": yaml.safe_load(traffic)})]
-    checks = run_checks(journal, Expectations(), dict, method)
+    checks = run_checks(journal, Expectations(), dict, method, shared=shared)
     return {check.name: (check.ok, check.detail) for check in checks if check.name.startswith("step ")}
 
 
@@ -198,3 +200,24 @@ def test_a_request_not_known_to_have_missed_the_service_does_not_count_as_missed
 
 def test_a_step_without_requests_has_not_refused_anything() -> None:
     assert step_verdicts([], ON_REPLICA_1)["step 0 on replica 1: every answer CIRCUIT_OPEN"][0] is False
+
+
+TRIPPING = "{request: {path: /x}, count: 2, replica: 0, expect: {reached_upstream: 2}}"
+
+
+def test_beside_other_traffic_the_requests_that_reached_the_service_are_a_bound() -> None:
+    """Alone, a step's requests reach the service exactly as often as the experiment says. Beside
+    a load run, whose failures count towards the same breaker, fewer may (the breaker opened
+    sooner), but never more."""
+    one_refused = [on(0, 504, "UPSTREAM_TIMEOUT", reached=True), on(0, 503, "CIRCUIT_OPEN", reached=False)]
+    alone = "step 0 on replica 0: 2 requests reached the AI service"
+    beside = "step 0 on replica 0: at most 2 requests reached the AI service"
+    assert step_verdicts(one_refused, TRIPPING)[alone][0] is False
+    assert step_verdicts(one_refused, TRIPPING, shared=True)[beside] == (
+        True,
+        "1 of 2 reached it (replica 0: 1)",
+    )
+    three = [*one_refused[:1], on(0, 504, reached=True), on(0, 504, reached=True)]
+    assert step_verdicts(three, TRIPPING, shared=True)[beside][0] is False
+    unknown = [*one_refused[:1], on(0, 504, reached=None)]
+    assert step_verdicts(unknown, TRIPPING, shared=True)[beside][0] is False
