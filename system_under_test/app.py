@@ -87,7 +87,7 @@ def _init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn is None:
         return
     # Imported only when configured: sentry-sdk's import is a quarter of a second (it probes for
-    # gevent, which Locust installs beside it), a fifth of every worker's start without a DSN.
+    # gevent, which Locust installs beside it), a sixth of every worker's start without a DSN.
     import sentry_sdk
 
     # Errors reach Sentry through its logging integration: the request-context middleware logs
