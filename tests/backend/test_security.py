@@ -7,6 +7,7 @@ import time
 import jwt
 import pytest
 
+from golive.drills.data import LEGACY_HASH, LEGACY_PASSWORD
 from golive.system_under_test.envelope import ApiError
 from golive.system_under_test.security import (
     JwtConfig,
@@ -58,3 +59,10 @@ async def test_passwords_verify_only_against_their_hash() -> None:
     assert not await verify_password(hashed, "wrong horse")
     assert not await verify_password(None, "correct horse")
     assert not await verify_password("not-a-hash", "correct horse")
+
+
+async def test_new_hashes_use_owasps_parameters_and_older_ones_still_verify() -> None:
+    assert (await hash_password("correct horse")).startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert LEGACY_HASH.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # argon2-cffi's default
+    assert await verify_password(LEGACY_HASH, LEGACY_PASSWORD)
+    assert not await verify_password(LEGACY_HASH, "correct horse")
