@@ -118,3 +118,19 @@ def test_a_repeated_idempotency_key_is_replayed_not_generated(
     stats = control.stats()
     assert (stats.generations, stats.replays) == (2, 1)
     assert stats.idempotency_keys == ["k1", "k1", "k1", "k2"]
+
+
+def test_each_key_sees_its_own_first_failures(server: UpstreamServer, control: UpstreamControl) -> None:
+    def ask(key: str | None) -> int:
+        headers = {} if key is None else {"Idempotency-Key": key}
+        return http_clients.post(
+            f"{server.url}/v1/generate", json={"prompt": "p"}, headers=headers, timeout=30
+        ).status_code
+
+    control.program(failures_per_key=2, error_status=503, script=[500])
+    assert ask(None) == 500  # a call without a key meets the script
+    # Interleaved as jobs retried side by side call: each key fails twice, then is answered.
+    assert [ask(key) for key in ("a", "b", "a", "b", "a", "b", "a")] == [503, 503, 503, 503, 200, 200, 200]
+    assert ask("c") == 503
+    control.program(failures_per_key=1, error_status=502)  # a new behaviour counts afresh
+    assert [ask("c"), ask("c")] == [502, 200]
