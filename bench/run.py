@@ -21,7 +21,14 @@ import time
 from figures import Figure, table
 
 # In the order they run: the quick ones first.
-BENCHES = ("stack_startup", "toxiproxy_overhead", "pusher_fanout", "resilience_overhead", "load_capacity")
+BENCHES = (
+    "stack_startup",
+    "toxiproxy_overhead",
+    "pusher_fanout",
+    "resilience_overhead",
+    "validate_duration",
+    "load_capacity",
+)
 
 
 def figures_of(name: str, quick: bool) -> list[Figure]:
