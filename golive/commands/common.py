@@ -17,7 +17,6 @@ from rich.table import Table
 
 from golive.core.console import err, fail
 from golive.core.extras import require
-from golive.core.load_evidence import LoadRecord, TimelineSecond, read_load_record
 from golive.core.records import EvidenceError
 from golive.core.redaction import redact
 from golive.core.rundir import RunDir, RunDirError
@@ -38,9 +37,10 @@ from golive.stages.preflight import experiment_problems, settings_problems
 
 if TYPE_CHECKING:
     # For the commands that use them: the report's builder is a sixth of a second to import, the
-    # drills' code half a second (`golive up` needs neither).
+    # drills' code half a second, the load evidence a tenth (`golive up` needs none of them).
     from golive.chaos.experiment import Experiment
     from golive.chaos.targets import DeploymentTarget
+    from golive.core.load_evidence import LoadRecord, TimelineSecond
     from golive.drills.database import DrillDatabase
     from golive.drills.runner import Drill
     from golive.reports.build import Report
@@ -331,6 +331,8 @@ def baseline_named(command: str, path: Path | None) -> LoadRecord | None:
     """The --baseline run's load.json, read before anything starts (exit 2 when it is not one)."""
     if path is None:
         return None
+    from golive.core.load_evidence import read_load_record
+
     try:
         return read_load_record(path)
     except EvidenceError as error:
