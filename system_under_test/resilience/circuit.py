@@ -71,6 +71,9 @@ class CircuitBreaker:
         self.degraded = False
         # The shared state as this replica last knew it before it went local.
         self.left = BreakerState()
+        # How many states this replica has adopted: a read of the shared store sent before the
+        # last of them may be older than the view (see `observe`).
+        self.adopted = 0
 
     def store_now(self) -> float:
         """The shared store's time as this replica estimates it."""
@@ -119,10 +122,16 @@ class CircuitBreaker:
     async def reset(self) -> None:
         await self._transact(lambda state, now: (breaker.reset(state, self.config, now), None))
 
-    def observe(self, shared_state: BreakerState | None, *, store_now: float) -> None:
+    def observe(self, shared_state: BreakerState | None, *, store_now: float, adopted_when_read: int) -> None:
         """Adopts the shared state read by the periodic refresh (another replica's transitions),
-        with the store's time read in the same round trip."""
+        with the store's time read in the same round trip. `adopted_when_read` is `adopted` when
+        the read was sent: a state adopted since (this replica's own change, answered while the
+        read was on its way) is newer than the one read, which is dropped. Adopting it would undo
+        a trip just made (the view CLOSED again, calls admitted without asking the store) until
+        the next refresh."""
         self._sync_clock(store_now)
+        if self.adopted != adopted_when_read:
+            return
         if shared_state is not None and shared_state != self.view:
             self._adopt(shared_state, announce=False)
 
@@ -190,6 +199,7 @@ class CircuitBreaker:
         """`announce`: this replica made the transition (from `changed_from`), so it logs and
         persists it (once, not once per replica that later observes it)."""
         previous, self.view = changed_from or self.view, state
+        self.adopted += 1
         if announce and previous.state is not state.state:
             # One event name per target state: the guide's troubleshooting greps "circuit.breaker.open".
             logger.info(

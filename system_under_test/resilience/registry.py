@@ -130,6 +130,7 @@ class Resilience:
 
     async def refresh(self) -> None:
         names = list(self.dependencies)
+        adopted = {name: self.dependencies[name].breaker.adopted for name in names}
         try:
             # The store's time with the state: breakers compare its instants on its clock.
             async with self.client.pipeline(transaction=False) as pipe:
@@ -147,7 +148,7 @@ class Resilience:
             if breaker.degraded:  # shared again: what it did alone is merged into the shared state
                 await breaker.rejoin(store_now=store_now)
             else:
-                breaker.observe(decode_state(value), store_now=store_now)
+                breaker.observe(decode_state(value), store_now=store_now, adopted_when_read=adopted[name])
         self._apply_overrides(raw[-1])
 
     # --- runtime configuration -----------------------------------------------------------------

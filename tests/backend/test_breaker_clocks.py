@@ -75,7 +75,7 @@ async def test_a_trip_observed_from_another_replica_ends_on_the_stores_clock() -
     in_sync = CircuitBreaker("ai", config(), shared, clock=clocks.store)
     lagging = CircuitBreaker("ai", config(), shared, clock=clocks.replica)
     await trip(in_sync)
-    lagging.observe(shared.states["ai"], store_now=clocks.store())
+    lagging.observe(shared.states["ai"], store_now=clocks.store(), adopted_when_read=lagging.adopted)
     clocks.advance(OPEN_SECONDS)
     assert (await lagging.acquire()).trial
 
@@ -100,7 +100,7 @@ class RefreshedMidTransaction(MemoryBreakerStore):
     async def transact(self, name: str, change: Change[T]) -> tuple[BreakerState, T]:
         state, result = await super().transact(name, change)
         if self.breaker is not None:
-            self.breaker.observe(state, store_now=self.clock())
+            self.breaker.observe(state, store_now=self.clock(), adopted_when_read=self.breaker.adopted)
         return state, result
 
 
@@ -136,6 +136,26 @@ async def test_a_trip_counted_while_the_store_was_away_reaches_the_other_replica
     await alone.rejoin(store_now=clocks.store())
     assert not alone.degraded
     assert shared.states["ai"].state is State.OPEN
-    other.observe(shared.states["ai"], store_now=clocks.store())
+    other.observe(shared.states["ai"], store_now=clocks.store(), adopted_when_read=other.adopted)
     with pytest.raises(CircuitOpenError):
         await other.acquire()
+
+
+async def test_a_read_sent_before_the_replicas_own_trip_does_not_undo_it() -> None:
+    """The periodic refresh read the store (CLOSED, one failure), then this replica's failure
+    tripped the breaker and its answer came first: the read, older than the view, is dropped, so
+    the view stays OPEN and calls are refused. Adopted, it would admit them until the next refresh."""
+    store = MemoryBreakerStore()
+    breaker = CircuitBreaker(
+        "ai", BreakerConfig(failure_threshold=2, open_seconds=OPEN_SECONDS, half_open_max_calls=1), store
+    )
+    await breaker.record_failure(await breaker.acquire())
+    sent_at, read = breaker.adopted, store.states["ai"]  # the refresh's read, on its way
+    assert await breaker.record_failure(await breaker.acquire())
+    breaker.observe(read, store_now=store.clock(), adopted_when_read=sent_at)
+    assert breaker.view.state is State.OPEN
+    with pytest.raises(CircuitOpenError):
+        await breaker.acquire()
+    # A read sent after the trip is adopted as ever.
+    breaker.observe(store.states["ai"], store_now=store.clock(), adopted_when_read=breaker.adopted)
+    assert breaker.view == store.states["ai"]
