@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from golive.core.signals import shielded
 from golive.fixtures.network import NotReady, wait_until
 from golive.fixtures.processes import ChildProcess, run_tool, running_children
 
@@ -57,6 +58,19 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     child = ChildProcess("stubborn", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
     wait_until(lambda: True if "ok" in child.log_tail() else None, timeout=15, what="child to start")
     assert child.stop(timeout=0.5) == -signal.SIGKILL
+
+
+def test_a_child_started_while_the_harness_ignores_stop_signals_still_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C in the middle of a lane starting its suite: the teardown ignores SIGINT and SIGTERM
+    (shielded) while the lane's child starts. The child must not inherit that and wait out the
+    stop's timeout to be killed."""
+    script = "import time; print('ok', flush=True); time.sleep(300)"
+    with shielded():
+        child = ChildProcess("started", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
+    wait_until(lambda: True if "ok" in child.log_tail() else None, timeout=15, what="child to start")
+    assert child.stop(timeout=5) == -signal.SIGTERM
 
 
 def test_children_die_with_a_harness_killed_outright(tmp_path: Path) -> None:
