@@ -131,6 +131,7 @@ def test_suites_given_the_stack_file_of_golive_up_run_every_test(tmp_path: Path)
                 "suites/spec",
                 str(attached),
                 "-rs",
+                "-n0",  # seven tests: xdist's workers would cost more than they run
                 f"--golive-stack-file={tmp_path / 'run' / 'stack.json'}",
             ],
             capture_output=True,
