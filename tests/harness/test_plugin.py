@@ -1,4 +1,9 @@
-"""The pytest plugin as a user meets it: options, their errors, and what runs against a deployment."""
+"""The pytest plugin as a user meets it: options, their errors, and what runs against a deployment.
+
+Runs that only parse options, list them or run a test without a stack are in-process (pytester:
+the plugin keeps its state in the session's config, so a nested session shares nothing with this
+one); those that must see a fresh interpreter (what gets imported) or a session's processes are
+subprocesses."""
 
 from __future__ import annotations
 
@@ -14,6 +19,16 @@ import pytest
 from golive.fixtures.network import wait_until
 from golive.fixtures.providers.local.scratch import scratch_dirs
 from tests.harness.leaks import assert_no_survivors, marked_processes, new_marker
+
+
+@pytest.fixture(autouse=True)
+def _asyncio_loop_scope_set(request: pytest.FixtureRequest) -> None:
+    """The projects these tests make set pytest-asyncio's loop scope, as this one does: without it
+    pytest-asyncio warns at start-up, and a warning of an in-process session is this test's."""
+    if "pytester" in request.fixturenames:
+        pytester: pytest.Pytester = request.getfixturevalue("pytester")
+        pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+
 
 MODULE = """
 import pytest
@@ -32,7 +47,7 @@ def test_needs_an_admin(golive_admin_credentials):
 
 def test_sut_url_runs_only_external_ok_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(MODULE.format(url="http://127.0.0.1:9"))
-    result = pytester.runpytest_subprocess("--golive-sut-url", "http://127.0.0.1:9/", "-rs")
+    result = pytester.runpytest_inprocess("--golive-sut-url", "http://127.0.0.1:9/", "-rs")
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*not meaningful against a deployment*"])
 
@@ -51,11 +66,11 @@ def test_sut_url_takes_credentials_from_the_environment(
     )
     monkeypatch.setenv("GOLIVE_ADMIN_USERNAME", "root")
     monkeypatch.setenv("GOLIVE_ADMIN_PASSWORD", "pw")
-    pytester.runpytest_subprocess("--golive-sut-url", "http://127.0.0.1:9").assert_outcomes(passed=1)
+    pytester.runpytest_inprocess("--golive-sut-url", "http://127.0.0.1:9").assert_outcomes(passed=1)
 
 
-def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    stack = tmp_path / "stack.json"
+def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester) -> None:
+    stack = pytester.path / "stack.json"
     stack.write_text(
         json.dumps(
             {
@@ -66,7 +81,7 @@ def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Pa
         )
     )
     pytester.makepyfile(MODULE.format(url="http://127.0.0.1:9"))
-    result = pytester.runpytest_subprocess("--golive-stack-file", str(stack), "-rs")
+    result = pytester.runpytest_inprocess("--golive-stack-file", str(stack), "-rs")
     # A description without the stack's secrets (golive up --json's public line) cannot give what
     # reaching inside needs: that test errors and says why, it does not skip.
     result.assert_outcomes(passed=2, errors=1)
@@ -87,7 +102,7 @@ def test_stack_file_needs_no_external_ok(pytester: pytest.Pytester, tmp_path: Pa
 )
 def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest_subprocess(*args)
+    result = pytester.runpytest_inprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
@@ -181,7 +196,7 @@ def test_a_project_that_uses_no_golive_fixture_gets_nothing_started_imported_or_
 
 
 def test_pytest_help_lists_only_prefixed_options(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--help")
+    result = pytester.runpytest_inprocess("--help")
     lines = result.stdout.str().splitlines()
     start = next(index for index, line in enumerate(lines) if line.startswith("golive:"))
     section = []
@@ -205,8 +220,8 @@ def test_markers_are_registered_for_strict_projects(pytester: pytest.Pytester) -
             pass
         """
     )
-    pytester.runpytest_subprocess("--strict-markers").assert_outcomes(passed=1)
-    markers = pytester.runpytest_subprocess("--markers").stdout.str()
+    pytester.runpytest_inprocess("--strict-markers").assert_outcomes(passed=1)
+    markers = pytester.runpytest_inprocess("--markers").stdout.str()
     assert "@pytest.mark.external_ok:" in markers
 
 
@@ -214,6 +229,6 @@ def test_the_plugin_can_be_kept_out_and_loaded_by_name(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile("def test_uses_golive(golive_unused_port):\n    assert golive_unused_port > 0\n")
-    pytester.runpytest_subprocess("-p", "no:golive").assert_outcomes(errors=1)
+    pytester.runpytest_inprocess("-p", "no:golive").assert_outcomes(errors=1)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    pytester.runpytest_subprocess("-p", "golive").assert_outcomes(passed=1)
+    pytester.runpytest_inprocess("-p", "golive").assert_outcomes(passed=1)
