@@ -5,6 +5,7 @@ in them is one golive's command-line interface accepts, with options the command
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 import typer.main
 import yaml
 
-from golive.cli import app
+from golive import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "deploy" / "ci"
@@ -66,10 +67,17 @@ def command_lines(path: Path) -> list[list[str]]:
     return commands
 
 
+@functools.cache
+def golive_command() -> Any:
+    """golive's Click tree, built when a test first walks it: building it imports every command
+    (a second of CPU), which collecting this module in every xdist worker need not."""
+    return typer.main.get_command(cli.build())
+
+
 def accepted(argv: list[str]) -> None:
     """Walks golive's Click tree as the shell would call it; fails naming what it does not know.
     (Typer carries its own copy of Click: its classes are told apart by what they have.)"""
-    command: Any = typer.main.get_command(app)
+    command = golive_command()
     path = ["golive"]
     words = list(argv)
     while hasattr(command, "commands"):
