@@ -15,7 +15,7 @@ import typer.main
 import yaml
 
 from golive import __version__
-from golive.cli import app
+from golive import cli
 from golive.loadtests.accounts import accounts_from_environment
 from golive.loadtests.run import MASTER_PORT
 
@@ -59,8 +59,9 @@ def options(container: dict[str, Any]) -> dict[str, str | bool]:
 
 def load_options() -> dict[str, bool]:
     """`golive load`'s options, each with whether it is a flag. (Typer carries its own copy of
-    Click: its classes are told apart by what they have.)"""
-    command: Any = typer.main.get_command(app)
+    Click: its classes are told apart by what they have.) The app with that command alone: built
+    when a test asks, not when each xdist worker collects this module."""
+    command: Any = typer.main.get_command(cli.build("load"))
     load = command.commands["load"]
     return {
         name: bool(param.is_flag)
