@@ -14,8 +14,7 @@ import pytest
 import typer.main
 import yaml
 
-from golive import __version__
-from golive import cli
+from golive import __version__, cli
 from golive.loadtests.accounts import accounts_from_environment
 from golive.loadtests.run import MASTER_PORT
 
