@@ -32,8 +32,17 @@ from .breaker_store import (
 )
 
 T = TypeVar("T")
+
+# Merges in a row when calls keep changing the local state while one is on its way (transitions
+# are rare: a closed breaker's calls change nothing); the last one's answer is adopted.
+REJOIN_ROUNDS = 3
 Transition = Callable[[str, BreakerState, BreakerState], None]
 logger = get_logger("system_under_test.circuit_breaker")
+
+
+def _merge(left: BreakerState, local: BreakerState) -> Change[None]:
+    """The change that merges a replica's local state into the shared one (`breaker.rejoin`)."""
+    return lambda shared, now: (breaker.rejoin(shared, left, local), None)
 
 
 class CircuitOpenError(ApiError):
@@ -144,17 +153,25 @@ class CircuitBreaker:
 
     async def rejoin(self, *, store_now: float) -> None:
         """The shared store answers again: merge what this replica did alone into the shared
-        state (`breaker.rejoin`) and share again; if the store fails again, stay local."""
+        state (`breaker.rejoin`) and share again; if the store fails again, stay local.
+
+        Calls go on locally while the merge is on its way to the store: a transition one makes
+        meanwhile (a half-open trial's success) is merged in turn, from the state the merge was
+        made of. Adopting the store's answer over it would lose it: a success not counted leaves
+        the breaker half-open until another call comes."""
         self._sync_clock(store_now)
         if self.shared is None or not self.degraded:
             return
-        left, local = self.left, self.view
-        try:
-            state, _ = await self.shared.transact(
-                self.name, lambda shared, now: (breaker.rejoin(shared, left, local), None)
-            )
-        except StoreUnavailable:
-            return
+        for _ in range(REJOIN_ROUNDS):
+            left, local, adopted = self.left, self.view, self.adopted
+            try:
+                state, _ = await self.shared.transact(self.name, _merge(left, local))
+            except StoreUnavailable:
+                return
+            # What the store now holds was made of `local`: the next merge starts from it.
+            self.left = local
+            if self.adopted == adopted:
+                break
         self.degraded = False
         self._adopt(state, announce=False)
 

@@ -3,6 +3,7 @@ open breaker's wait is over: every instant in breaker state is on the store's cl
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 import pytest
@@ -159,3 +160,50 @@ async def test_a_read_sent_before_the_replicas_own_trip_does_not_undo_it() -> No
     # A read sent after the trip is adopted as ever.
     breaker.observe(store.states["ai"], store_now=store.clock(), adopted_when_read=breaker.adopted)
     assert breaker.view == store.states["ai"]
+
+
+class SlowToAnswer(FlakyStore):
+    """The shared store back from an outage, whose answer to a transaction (made at once) reaches
+    the replica only when `answered` is set: what the replica does meanwhile, it does alone."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.answered = asyncio.Event()
+        self.answered.set()
+
+    async def transact(self, name: str, change: Change[T]) -> tuple[BreakerState, T]:
+        answer = await super().transact(name, change)
+        await self.answered.wait()
+        return answer
+
+
+async def test_a_trial_that_succeeds_while_the_replica_rejoins_the_store_is_counted() -> None:
+    """The store came back; before the refresh merged, a call past the open time made the replica
+    half-open on its own, and that trial succeeded while the merge was on its way. The merge sent
+    the trial in flight: its success is merged too, and the next success closes the breaker. Lost,
+    the breaker would stay half-open until one more call came."""
+    clocks = Clocks(offset=0.0)
+    shared = SlowToAnswer(clocks.store)
+    breaker = CircuitBreaker(
+        "redis",
+        BreakerConfig(failure_threshold=1, open_seconds=OPEN_SECONDS, half_open_max_calls=2),
+        shared,
+        clock=clocks.replica,
+    )
+    shared.reachable = False
+    await trip(breaker)
+    clocks.advance(OPEN_SECONDS)
+    trial = await breaker.acquire()
+    assert (breaker.degraded, breaker.view.state) == (True, State.HALF_OPEN)  # on its own
+    shared.reachable = True
+    shared.answered.clear()
+    rejoining = asyncio.create_task(breaker.rejoin(store_now=clocks.store()))
+    await asyncio.sleep(0)  # the merge is written; its answer waits
+    await breaker.record_success(trial)
+    shared.answered.set()
+    await rejoining
+    assert not breaker.degraded
+    assert (breaker.view.trial_successes, breaker.view.trials_in_flight) == (1, 0)
+    assert shared.states["redis"] == breaker.view
+    await breaker.record_success(await breaker.acquire())
+    assert breaker.view.state is State.CLOSED
