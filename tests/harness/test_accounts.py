@@ -14,12 +14,16 @@ import pytest
 from golive.fixtures import accounts, forked
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.stack import APP_DATABASE
-from golive.fixtures.sut import backend_fork_server
+from golive.fixtures.sut import BACKEND_LIBRARIES, SERVER_LIBRARIES
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[forked.ForkServer]:
-    server = backend_fork_server(dict(os.environ), tmp_path / "fork-server.log")
+    """A fork server of the test's own, as the stack's is made: the shared one (`fork_server`)
+    also serves the session's stack, whose replicas and services would die with it."""
+    python_env = forked.python_environment(os.environ)
+    log = tmp_path / "fork-server.log"
+    server = forked.ForkServer(SERVER_LIBRARIES, python_env, log, BACKEND_LIBRARIES).start()
     yield server
     server.stop()
 
