@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from golive.fixtures.network import wait_until
+from golive.fixtures.network import NotReady, wait_until
 
 
 def new_marker() -> dict[str, str]:
@@ -33,10 +36,24 @@ def marked_processes(marker: dict[str, str]) -> list[int]:
 
 
 def assert_no_survivors(marker: dict[str, str]) -> None:
-    """Every marked process is gone (allowing a moment for the kernel to reap)."""
-    wait_until(
-        lambda: True if not marked_processes(marker) else None, timeout=15, what="marked processes to end"
-    )
+    """Every marked process is gone (allowing a moment for the kernel to reap); those that are not
+    are named, with their command lines, and killed (the failing test leaves nothing either)."""
+    try:
+        wait_until(lambda: True if not marked_processes(marker) else None, timeout=15, what="")
+    except NotReady:
+        survivors = {pid: command_line(pid) for pid in marked_processes(marker)}
+        for pid in survivors:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        named = "; ".join(f"{pid}: {command}" for pid, command in survivors.items())
+        raise AssertionError(f"still running 15 s later: {named}") from None
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "(gone)"
 
 
 def port_open(url: str) -> bool:

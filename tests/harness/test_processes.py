@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from golive.core.signals import shielded
+from golive.fixtures import processes
 from golive.fixtures.network import NotReady, wait_until
 from golive.fixtures.processes import ChildProcess, run_tool, running_children
 
@@ -92,6 +94,22 @@ def test_children_die_with_a_harness_killed_outright(tmp_path: Path) -> None:
     process.kill()
     process.wait(10)
     wait_dead(child_pid)
+
+
+@pytest.mark.parametrize("harness_alive", [True, False], ids=["harness-alive", "harness-gone"])
+def test_a_child_whose_harness_died_before_its_death_signal_was_set_does_not_run(
+    tmp_path: Path, harness_alive: bool
+) -> None:
+    # The harness killed between the fork and PR_SET_PDEATHSIG gets no signal sent: the child,
+    # already another process's, must see that its parent is not the harness any more and end
+    # before it execs. Here the harness it was forked for is this process, or one that ended.
+    ended = subprocess.Popen(["true"])
+    ended.wait(10)
+    harness = os.getpid() if harness_alive else ended.pid
+    ran = tmp_path / "ran"
+    child = subprocess.Popen(["touch", str(ran)], preexec_fn=partial(processes._die_with, harness))
+    assert child.wait(10) == (0 if harness_alive else 1)
+    assert ran.exists() is harness_alive
 
 
 def test_a_child_that_exits_early_ends_the_wait_with_its_reason(tmp_path: Path) -> None:
