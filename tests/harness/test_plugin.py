@@ -168,6 +168,30 @@ def test_a_session_stack_that_fails_to_start_errors_and_leaves_nothing(tmp_path:
     assert own_temp_dirs(module) == []
 
 
+LOSES_A_SERVER = """
+def test_stops_a_server_it_did_not_start(golive_stack):
+    golive_stack.upstream.stop()
+
+def test_comes_after_it(golive_stack):
+    pass
+"""
+
+
+def test_a_test_that_stops_a_server_of_the_session_stack_errors_naming_it(tmp_path: Path) -> None:
+    # The tests after it would fail for it, each with a connection refused: the culprit is named
+    # (once: the test after it passes).
+    module = tmp_path / "test_loses.py"
+    module.write_text(LOSES_A_SERVER)
+    marker = new_marker()
+    session = pytest_session(module, marker)
+    output, _ = session.communicate(timeout=300)
+    assert session.returncode == pytest.ExitCode.TESTS_FAILED, output
+    assert "ERROR at teardown of test_stops_a_server_it_did_not_start" in output
+    assert "the session's stack lost the AI-service stand-in during this test" in output
+    assert "2 passed, 1 error" in output
+    assert_no_survivors(marker)
+
+
 # --- the plugin inside another project's suite -------------------------------------------------
 
 BYSTANDER = """
