@@ -21,6 +21,7 @@ from .errors import is_dependency_failure
 from .logs import get_logger
 from .realtime.pusher_gateway import is_pusher_failure
 from .realtime.service import Realtime
+from .redis_clients import redis_client
 from .resilience.config import ResilienceConfig
 from .resilience.ratelimit import RateLimiter
 from .resilience.registry import DependencySpec, Resilience
@@ -64,11 +65,7 @@ class Resources:
         engine = create_engine(settings)
         timeout = settings.database_timeout_seconds
         sessionmaker = create_sessionmaker(engine)
-        shared = redis.Redis.from_url(
-            str(settings.redis_url),
-            socket_timeout=RESILIENCE_REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=RESILIENCE_REDIS_TIMEOUT_SECONDS,
-        )
+        shared = redis_client(str(settings.redis_url), RESILIENCE_REDIS_TIMEOUT_SECONDS)
         resilience = Resilience(
             ResilienceConfig.from_settings(settings),
             shared,
@@ -96,9 +93,7 @@ class Resources:
         return cls(
             engine=engine,
             sessionmaker=sessionmaker,
-            redis=redis.Redis.from_url(
-                str(settings.redis_url), socket_timeout=timeout, socket_connect_timeout=timeout
-            ),
+            redis=redis_client(str(settings.redis_url), timeout),
             ai_service=AiServiceClient(str(settings.ai_service_url), settings.ai_service_timeout_seconds),
             resilience=resilience,
             limiter=RateLimiter(shared, resilience.dependencies[REDIS], sessionmaker, limit),

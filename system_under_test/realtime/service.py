@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import redis.asyncio as redis
 
+from ..redis_clients import redis_client
 from ..resilience.dependency import Dependency
 from ..settings import Settings
 from .events import Event
@@ -36,9 +37,7 @@ class Realtime:
             gateway = PusherGateway(settings)
             return cls(Publisher(gateway, pusher_dependency), gateway, None, None)
         # Publishing shares the app's timeouts; listening must not time out between events.
-        publishing = redis.Redis.from_url(
-            str(settings.redis_url), socket_timeout=2.0, socket_connect_timeout=2.0
-        )
+        publishing = redis_client(str(settings.redis_url), 2.0)
         listening = redis.Redis.from_url(
             str(settings.redis_url), socket_connect_timeout=2.0, health_check_interval=30
         )
