@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.module_order"]
 
 # Same examples on every run and machine: a property test failing in CI must fail again locally.
 settings.register_profile("deterministic", derandomize=True, deadline=None)
