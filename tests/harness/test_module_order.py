@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 MODULES = [f"test_m{index}" for index in range(8)]
-PLUGIN = ("-p", "tests.module_order", "-p", "no:cacheprovider")
+PYTEST_ARGS = ("-p", "tests.module_order", "-p", "no:cacheprovider")
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def collected(project: pytest.Pytester, *args: str) -> list[str]:
-    result = project.runpytest_inprocess(*PLUGIN, "--collect-only", "-q", *args)
+    result = project.runpytest_inprocess(*PYTEST_ARGS, "--collect-only", "-q", *args)
     assert result.ret == 0, result.stdout.str()
     return [line for line in result.outlines if "::" in line]
 
@@ -51,5 +51,5 @@ def test_a_seed_reorders_the_modules_and_keeps_each_whole_and_in_order(project: 
 def test_the_same_seed_gives_the_same_order_and_names_it_in_the_header(project: pytest.Pytester) -> None:
     seed = ("--module-order-seed", "20261203")
     assert collected(project, *seed) == collected(project, *seed)
-    result = project.runpytest_inprocess(*PLUGIN, *seed, "--collect-only")
+    result = project.runpytest_inprocess(*PYTEST_ARGS, *seed, "--collect-only")
     assert "module order: seed 20261203" in result.stdout.str()
