@@ -10,20 +10,17 @@ one). A timeout is not retried: a slow Redis costs a call one timeout, not two.
 
 from __future__ import annotations
 
-from typing import Any
-
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
-def redis_client(url: str, timeout: float | None, **options: Any) -> redis.Redis:
-    """A client of the Redis at `url`; `timeout` bounds each connect and each answer (None: none)."""
+def redis_client(url: str, timeout: float) -> redis.Redis:
+    """A client of the Redis at `url`; `timeout` bounds each connect and each answer."""
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        **options,
     )
