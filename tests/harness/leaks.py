@@ -1,12 +1,13 @@
-"""Finding what a command left behind: processes by an environment marker, ports still open."""
+"""Finding what a command left behind: processes by an environment marker, or by the ports they
+served."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,10 +27,8 @@ def marked_processes(marker: dict[str, str]) -> list[int]:
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0"):
-                    with open(f"/proc/{entry}/stat") as stat:
-                        if stat.read().split(")")[-1].split()[0] != "Z":
-                            found.append(int(entry))
+                if needle in environ.read().split(b"\0") and running(int(entry)):
+                    found.append(int(entry))
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return found
@@ -38,10 +37,19 @@ def marked_processes(marker: dict[str, str]) -> list[int]:
 def assert_no_survivors(marker: dict[str, str]) -> None:
     """Every marked process is gone (allowing a moment for the kernel to reap); those that are not
     are named, with their command lines, and killed (the failing test leaves nothing either)."""
+    assert_ended(lambda: marked_processes(marker))
+
+
+def assert_gone(pids: set[int]) -> None:
+    """As assert_no_survivors, for these processes."""
+    assert_ended(lambda: [pid for pid in pids if running(pid)])
+
+
+def assert_ended(survivors_now: Callable[[], list[int]]) -> None:
     try:
-        wait_until(lambda: True if not marked_processes(marker) else None, timeout=15, what="")
+        wait_until(lambda: True if not survivors_now() else None, timeout=15, what="")
     except NotReady:
-        survivors = {pid: command_line(pid) for pid in marked_processes(marker)}
+        survivors = {pid: command_line(pid) for pid in survivors_now()}
         for pid in survivors:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -56,10 +64,34 @@ def command_line(pid: int) -> str:
         return "(gone)"
 
 
-def port_open(url: str) -> bool:
-    parts = urlsplit(url)
+def listeners(urls: list[str]) -> set[int]:
+    """The processes listening on the URLs' ports on this machine (every one golive may see: as
+    root, all). Once a stack has stopped its ports are free, and another program on the machine
+    may take one at once: whether its servers are gone is asked of their processes, not ports."""
+    ports = {urlsplit(url).port for url in urls}
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) in ports:  # LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{entry}/fd/{fd}") in inodes:
+                        found.add(int(entry))
+                        break
+    return found
+
+
+def running(pid: int) -> bool:
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=1):
-            return True
-    except OSError:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
         return False

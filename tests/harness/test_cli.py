@@ -14,7 +14,7 @@ import pytest
 
 from golive.core import http_clients
 from tests.harness.golive import GOLIVE, first_line, spawn_up, stop
-from tests.harness.leaks import assert_no_survivors, new_marker, port_open
+from tests.harness.leaks import assert_gone, assert_no_survivors, listeners, new_marker
 
 
 def urls_of(stack: dict[str, Any]) -> list[str]:
@@ -58,13 +58,15 @@ def test_up_prints_one_json_line_then_tears_down_on_a_signal(tmp_path: Path, sto
             f"{stack['sut']}/api/v1/auth/token", json=stack["users"]["admin"], timeout=30
         )
         assert login.status_code == 200
+        serving = listeners(urls_of(stack))
+        assert len(serving) == len(urls_of(stack))  # a process each: the replicas, every service
     finally:
         stop(process, stop_with)
     assert process.returncode == 0
     assert process.stdout is not None
     assert process.stdout.read() == ""
     assert_no_survivors(marker)
-    assert not any(port_open(url) for url in urls_of(stack))
+    assert_gone(serving)  # the servers, marked or not (their ports are free: another may take one)
     assert (tmp_path / "run" / "logs" / "sut-1.log").exists()
     assert json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["up"]["exit_code"] == 0
 

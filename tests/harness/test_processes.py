@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from golive.core.signals import shielded
 from golive.fixtures import processes
 from golive.fixtures.network import NotReady, wait_until
-from golive.fixtures.processes import ChildProcess, run_tool, running_children
+from golive.fixtures.processes import ChildProcess, run_tool, running_children, stop_together
 
 
 def alive(pid: int) -> bool:
@@ -60,6 +61,38 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     child = ChildProcess("stubborn", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
     wait_until(lambda: True if "ok" in child.log_tail() else None, timeout=15, what="child to start")
     assert child.stop(timeout=0.5) == -signal.SIGKILL
+
+
+class Meeting:
+    """Something to stop whose stop returns only once the others of its meeting are stopping too:
+    stopped one after another, the first would wait alone until its barrier broke."""
+
+    def __init__(self, barrier: threading.Barrier, error: Exception | None = None) -> None:
+        self.barrier = barrier
+        self.error = error
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.barrier.wait(timeout=15)
+        self.stopped = True
+        if self.error is not None:
+            raise self.error
+
+
+def test_servers_stop_side_by_side() -> None:
+    barrier = threading.Barrier(3)
+    servers = [Meeting(barrier) for _ in range(3)]
+    stop_together(servers)
+    assert all(server.stopped for server in servers)
+    stop_together([])  # a replica set stopped already
+
+
+def test_a_server_that_fails_to_stop_keeps_no_other_running_and_its_error_is_raised() -> None:
+    barrier = threading.Barrier(3)
+    servers = [Meeting(barrier), Meeting(barrier, OSError("the engine is gone")), Meeting(barrier)]
+    with pytest.raises(OSError, match="the engine is gone"):
+        stop_together(servers)
+    assert all(server.stopped for server in servers)
 
 
 def test_a_child_started_while_the_harness_ignores_stop_signals_still_stops_on_sigterm(
