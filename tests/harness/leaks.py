@@ -65,8 +65,8 @@ def command_line(pid: int) -> str:
 
 
 def listeners(urls: list[str]) -> set[int]:
-    """The processes listening on the URLs' ports on this machine (every one golive may see: as
-    root, all). Once a stack has stopped its ports are free, and another program on the machine
+    """The processes listening on the URLs' ports on this machine (as root, anyone's; otherwise
+    this user's). Once a stack has stopped its ports are free, and another program on the machine
     may take one at once: whether its servers are gone is asked of their processes, not ports."""
     ports = {urlsplit(url).port for url in urls}
     inodes = set()
