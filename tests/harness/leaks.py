@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from golive.core.owners import identity, is_alive
 from golive.fixtures.network import NotReady, wait_until
 
 
@@ -40,9 +41,10 @@ def assert_no_survivors(marker: dict[str, str]) -> None:
     assert_ended(lambda: marked_processes(marker))
 
 
-def assert_gone(pids: set[int]) -> None:
-    """As assert_no_survivors, for these processes."""
-    assert_ended(lambda: [pid for pid in pids if running(pid)])
+def assert_gone(processes: set[str]) -> None:
+    """As assert_no_survivors, for these processes (by `identity()`: a pid reused meanwhile is not
+    one of them)."""
+    assert_ended(lambda: [int(process.partition(":")[0]) for process in processes if is_alive(process)])
 
 
 def assert_ended(survivors_now: Callable[[], list[int]]) -> None:
@@ -64,7 +66,7 @@ def command_line(pid: int) -> str:
         return "(gone)"
 
 
-def listeners(urls: list[str]) -> set[int]:
+def listeners(urls: list[str]) -> set[str]:
     """The processes listening on the URLs' ports on this machine (as root, anyone's; otherwise
     this user's). Once a stack has stopped its ports are free, and another program on the machine
     may take one at once: whether its servers are gone is asked of their processes, not ports."""
@@ -76,7 +78,7 @@ def listeners(urls: list[str]) -> set[int]:
                 fields = line.split()
                 if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) in ports:  # LISTEN
                     inodes.add(f"socket:[{fields[9]}]")
-    found = set()
+    found: set[str] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -84,7 +86,7 @@ def listeners(urls: list[str]) -> set[int]:
             for fd in os.listdir(f"/proc/{entry}/fd"):
                 with contextlib.suppress(OSError):
                     if os.readlink(f"/proc/{entry}/fd/{fd}") in inodes:
-                        found.add(int(entry))
+                        found.add(identity(int(entry)))
                         break
     return found
 

@@ -19,7 +19,8 @@ from golive.fixtures import forked
 from golive.fixtures.clients import BackendFactory
 from golive.fixtures.network import listening_socket, wait_until
 from golive.fixtures.processes import ChildProcess, running_children
-from tests.harness.test_processes import alive, wait_dead
+from tests.harness.leaks import running
+from tests.harness.test_processes import wait_dead
 
 # A module the children run: says who it is, then exits with the code asked for or sleeps.
 CHILD = """
@@ -208,8 +209,8 @@ def test_forked_children_die_with_a_harness_killed_outright(
     process = subprocess.Popen([sys.executable, "-c", harness], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     server_pid, child_pid = (int(pid) for pid in process.stdout.readline().split())
-    assert alive(server_pid)
-    assert alive(child_pid)
+    assert running(server_pid)
+    assert running(child_pid)
     process.kill()
     process.wait(10)
     wait_dead(server_pid)

@@ -17,18 +17,11 @@ from golive.core.signals import shielded
 from golive.fixtures import processes
 from golive.fixtures.network import NotReady, wait_until
 from golive.fixtures.processes import ChildProcess, run_tool, running_children, stop_together
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from tests.harness.leaks import running
 
 
 def wait_dead(pid: int) -> None:
-    wait_until(lambda: True if not alive(pid) else None, timeout=15, what=f"pid {pid} to end")
+    wait_until(lambda: True if not running(pid) else None, timeout=15, what=f"pid {pid} to end")
 
 
 def test_stop_ends_the_child_and_its_group(tmp_path: Path) -> None:
@@ -123,7 +116,7 @@ def test_children_die_with_a_harness_killed_outright(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-c", harness], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     child_pid = int(process.stdout.readline())
-    assert alive(child_pid)
+    assert running(child_pid)
     process.kill()
     process.wait(10)
     wait_dead(child_pid)
