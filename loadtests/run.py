@@ -46,7 +46,7 @@ from golive.core.load_evidence import (
     TimelineSecond,
 )
 from golive.core.load_regression import Regression, compare
-from golive.fixtures.network import LOOPBACK, free_port
+from golive.fixtures.network import LOOPBACK, PortClaim, reserve_port
 from golive.fixtures.processes import ChildProcess
 from golive.loadtests.profiles import Profile
 from golive.loadtests.results import ResultsError, RunStats, read_history, read_stats
@@ -248,6 +248,7 @@ class LocustRun:
         self.extra_args = extra_args  # more of Locust's options (the capacity benchmark's --reset-stats)
         self.processes: list[ChildProcess] = []
         self.generator = GeneratorLoad()
+        self._claim: PortClaim | None = None  # the master's port, when it binds one here
 
     @property
     def expected_workers(self) -> int:
@@ -298,7 +299,11 @@ class LocustRun:
         if not self.expected_workers:
             self._spawn("locust", locust_argv(*headless))
             return self
-        bind_host, port = (self.master.host, self.master.port) if self.master else (LOOPBACK, free_port())
+        if self.master:
+            bind_host, port = self.master.host, self.master.port
+        else:  # claimed from golive's other processes while Locust starts, which takes a while
+            self._claim = reserve_port()
+            bind_host, port = LOOPBACK, self._claim.port
         master = [
             "--master",
             "--master-bind-host", bind_host,
@@ -358,8 +363,13 @@ class LocustRun:
             self.generator.samples.append(total)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop(timeout=15)
+        try:
+            for process in reversed(self.processes):
+                process.stop(timeout=15)
+        finally:
+            if self._claim is not None:
+                self._claim.release()
+                self._claim = None
 
     def result(
         self,

@@ -164,3 +164,12 @@ def test_a_server_started_on_a_free_port_has_it_claimed_until_it_is_ready(tmp_pa
         claim.release()
     finally:
         process.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="claims are Linux's abstract sockets")
+def test_the_port_of_a_dependency_that_is_down_stays_claimed_while_the_test_runs(
+    golive_unused_port: int,
+) -> None:
+    # Another worker's stack must not start a server there: the dependency would come up.
+    assert not port_in_use(golive_unused_port)
+    assert PortClaim.take(golive_unused_port) is None

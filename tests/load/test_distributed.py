@@ -20,7 +20,7 @@ import yaml
 
 from golive.core.load_evidence import LoadRecord, TimelineRecord, read_load_record
 from golive.fixtures.description import StackDescription
-from golive.fixtures.network import LOOPBACK, free_port
+from golive.fixtures.network import LOOPBACK, PortClaim, free_port, reserve_port
 from golive.fixtures.toxiproxy import ToxiproxyClient
 from golive.loadtests.accounts import Accounts
 from golive.loadtests.profiles import Profile
@@ -106,7 +106,13 @@ def distributed(
 ) -> tuple[Ended, list[Ended]]:
     """A master and two workers, each a `golive load` process of its own; the workers are given
     nothing but the master's address."""
-    port = str(free_port())
+    with reserve_port() as claim:  # no other golive process takes it before the master binds it
+        return _distributed(str(claim.port), target, profile, profiles, run_dir, env)
+
+
+def _distributed(
+    port: str, target: str, profile: str, profiles: Path, run_dir: Path, env: dict[str, str]
+) -> tuple[Ended, list[Ended]]:
     master = spawn(
         *("--master", "--expect-workers", "2", "--master-bind-host", LOOPBACK, "--master-bind-port", port),
         *("--target", target, "--profiles", str(profiles), "--profile", profile),
@@ -347,3 +353,21 @@ def test_a_master_whose_workers_do_not_all_come_says_how_many_did(tmp_path: Path
     finally:
         locust.stop()
     assert str(raised.value) == "0 of 2 Locust workers connected within 2 s: the run did not start"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="claims are Linux's abstract sockets")
+def test_the_port_of_a_master_with_its_workers_here_is_claimed_until_the_run_stops(tmp_path: Path) -> None:
+    # Locust takes a second or two to bind it: meanwhile another golive process must not pick it.
+    accounts_file = Accounts(users=[], admins=[]).write(tmp_path / "accounts.json")
+    profile = Profile.model_validate({**SPLIT, "name": "split"})
+    hosts = [f"http://{LOOPBACK}:9"]
+    locust = LocustRun(profile, hosts, accounts_file, tmp_path / "load", tmp_path / "logs", workers=1)
+    try:
+        argv = locust.start().main.argv
+        port = int(argv[argv.index("--master-bind-port") + 1])
+        assert PortClaim.take(port) is None
+    finally:
+        locust.stop()
+    claim = PortClaim.take(port)
+    assert claim is not None
+    claim.release()
