@@ -7,6 +7,7 @@ response. A fixed seed in the CI suite; `-m nightly` runs many more examples."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -114,13 +115,39 @@ def _run(case: schemathesis.Case[Any], backend: FuzzedBackend, role: str | None)
         if (case.method, case.path) == ("POST", "/resilience/config"):
             # A generated change (a burst of 1, a breaker that opens at once) would be every later
             # case's weather: each case starts from the same configuration.
-            restore = http_clients.post(
-                f"{backend.url}/resilience/config",
-                json=backend.config,
-                headers=backend.headers("admin"),
-                timeout=30,
-            )
-            restore.raise_for_status()
+            _restore(backend)
+
+
+# The longest a restore waits out the limiter the generated change set (its slowest refill, one
+# request a minute, is a 60 s Retry-After).
+RESTORE_SECONDS = 75
+
+
+def _restore(backend: FuzzedBackend) -> None:
+    """Puts the backend's configuration back. The generated change may leave the limiter a burst
+    of 1, spent by the case itself: the restore then meets 429 and waits as its Retry-After says
+    (a run failed so when the restore came before the bucket's refill)."""
+    deadline = time.monotonic() + RESTORE_SECONDS
+    while True:
+        restore = http_clients.post(
+            f"{backend.url}/resilience/config",
+            json=backend.config,
+            headers=backend.headers("admin"),
+            timeout=30,
+        )
+        left = deadline - time.monotonic()
+        if restore.status_code != 429 or left <= 0:
+            break
+        time.sleep(min(left, _retry_after(restore.headers.get("Retry-After"))))
+    restore.raise_for_status()
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds a Retry-After of delta-seconds asks for (1 when absent or not a number)."""
+    try:
+        return max(0.05, float(value or "1"))
+    except ValueError:
+        return 1.0
 
 
 FUZZ = settings(
