@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
+import signal
 import sys
 import tempfile
 import threading
@@ -31,9 +31,12 @@ from pathlib import Path
 from figures import Figure, table
 from timeline_plugin import TIMELINE_VARIABLE
 
+from golive.fixtures.processes import ChildProcess
+
 NAME = "suite_idle"
 BENCH_DIR = Path(__file__).resolve().parent
 TIMEOUT = 3600  # seconds: a suite that takes longer is stuck, not slow
+TIMELINE = "timeline.jsonl"
 
 
 @dataclass(frozen=True)
@@ -80,23 +83,26 @@ class Sampler(threading.Thread):
         self.join(5)
 
 
-def run_suite(pytest_args: list[str], timeline: Path) -> tuple[float, list[Sample], int]:
-    env = {**os.environ, TIMELINE_VARIABLE: str(timeline)}
+def run_suite(pytest_args: list[str], scratch: Path) -> tuple[float, list[Sample], int]:
+    """The suite in a process group of its own (golive's ChildProcess), stopped as Ctrl-C stops
+    it when the bench ends early (timed out or interrupted): none of its workers or stacks stays."""
+    env = {**os.environ, TIMELINE_VARIABLE: str(scratch / TIMELINE)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "timeline_plugin", *pytest_args]
+    suite = ChildProcess("pytest", argv, log_path=scratch / "pytest.log", env=env)
     sampler = Sampler()
     sampler.start()
     started = time.perf_counter()
     try:
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        sys.exit(f"{NAME}: the suite did not end in {TIMEOUT} s")
+        code = suite.start().wait_for(TIMEOUT)
     finally:
+        suite.stop(timeout=60, signum=signal.SIGINT)
         sampler.stop()
+    if code is None:
+        sys.exit(f"{NAME}: the suite did not end in {TIMEOUT} s")
     wall = time.perf_counter() - started
-    last = [line for line in done.stdout.splitlines() if line.strip()][-1:] or ["no output"]
-    print(f"pytest exited {done.returncode}: {last[0]}")
-    return wall, sampler.samples, done.returncode
+    print(f"pytest exited {code}: {suite.log_tail(1) or 'no output'}")
+    return wall, sampler.samples, code
 
 
 def read_intervals(timeline: Path) -> list[Interval]:
@@ -148,10 +154,12 @@ def main() -> None:
         sys.exit(f"{NAME}: needs Linux's /proc/stat")
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="golive-bench-suite-") as scratch:
-        timeline = Path(scratch) / "timeline.jsonl"
-        timeline.touch()
-        wall, samples, code = run_suite(args.pytest_args, timeline)
-        intervals = read_intervals(timeline)
+        (Path(scratch) / TIMELINE).touch()
+        try:
+            wall, samples, code = run_suite(args.pytest_args, Path(scratch))
+        except KeyboardInterrupt:
+            sys.exit(f"{NAME}: interrupted; the suite is stopped")
+        intervals = read_intervals(Path(scratch) / TIMELINE)
     if code != 0:
         sys.exit(f"{NAME}: the suite failed (exit {code}): no figure")
     used = sum(sample.cores_busy for sample in samples)
