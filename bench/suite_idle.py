@@ -8,9 +8,12 @@ while the machine's CPU use is sampled each second and each test's start and end
 - the idle windows: stretches of at least --window seconds in which less than --busy of the cores
   were used, each with the test modules its workers were running then. Tests that wait (a load
   run's fixed duration, a breaker's open time, a chaos experiment's fault) leave cores idle when
-  they run together: these say which ones do.
+  they run together: these say which ones do;
+- the CPU time by test module, most first (--top of them): the CPU its tests' worker and the
+  processes under it spent while they ran (bench/timeline_plugin.py says how it is counted). Once
+  the cores are never idle, the suite is as fast as its CPU time is small: these say where it goes.
 
-    .venv/bin/python bench/suite_idle.py [--window 10] [--busy 0.8] [-- PYTEST-ARGS...]
+    .venv/bin/python bench/suite_idle.py [--window 10] [--busy 0.8] [--top 20] [-- PYTEST-ARGS...]
 
 The machine should be quiet: every process counts (the floor is the machine's, not the suite's).
 """
@@ -51,6 +54,7 @@ class Interval:
     module: str
     start: float
     end: float
+    cpu: float  # CPU-s of the worker's process tree while the test ran
 
 
 def busy_and_total() -> tuple[int, int]:
@@ -110,7 +114,9 @@ def read_intervals(timeline: Path) -> list[Interval]:
     for line in timeline.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
         intervals.append(
-            Interval(entry["worker"], entry["test"].split("::")[0], entry["start"], entry["end"])
+            Interval(
+                entry["worker"], entry["test"].split("::")[0], entry["start"], entry["end"], entry["cpu"]
+            )
         )
     return intervals
 
@@ -140,6 +146,15 @@ def running(intervals: list[Interval], start: float, end: float) -> list[tuple[s
     return sorted(seconds.items(), key=lambda item: -item[1])
 
 
+def cpu_by_module(intervals: list[Interval]) -> list[tuple[str, float, float]]:
+    """(module, CPU-s, wall s) of each test module, the most CPU first."""
+    totals: dict[str, tuple[float, float]] = {}
+    for interval in intervals:
+        cpu, wall = totals.get(interval.module, (0.0, 0.0))
+        totals[interval.module] = (cpu + interval.cpu, wall + interval.end - interval.start)
+    return sorted(((module, cpu, wall) for module, (cpu, wall) in totals.items()), key=lambda row: -row[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,6 +163,7 @@ def main() -> None:
     parser.add_argument(
         "--busy", type=float, default=0.8, help="share of the cores under which a second is idle"
     )
+    parser.add_argument("--top", type=int, default=20, help="test modules listed by CPU time")
     parser.add_argument("pytest_args", nargs="*", help="after --: more options for pytest")
     args = parser.parse_args()
     if not Path("/proc/stat").is_file():
@@ -172,6 +188,11 @@ def main() -> None:
         )
         span = f"{offset:5.0f}-{offset + end - start:<5.0f} s"
         print(f"idle {span}: {average:.2f} of {cores} cores busy; running: {modules}")
+    by_module = cpu_by_module(intervals)
+    in_tests = sum(cpu for _, cpu, _ in by_module)
+    print(f"CPU-s in tests: {in_tests:.0f} of {used:.0f} (the rest: start-up, collection, the machine)")
+    for module, cpu, module_wall in by_module[: args.top]:
+        print(f"{cpu:7.1f} CPU-s {100 * cpu / max(in_tests, 1):5.1f} %  {module_wall:6.1f} s  {module}")
     suite = f"pytest {' '.join(args.pytest_args)}" if args.pytest_args else "the default suite"
     figure = Figure(
         f"{suite}, s (baseline: the machine's CPU-s over its cores, the packing floor)",
