@@ -8,8 +8,8 @@ with its error, and the others still run.
 --quick runs each briefly (one run, small loads; a few minutes in all): a look, not figures to
 quote. Without it each runs as its own script does by default (load_capacity alone takes a quarter
 of an hour). Each bench also runs alone, with its own options and detailed lines:
-`.venv/bin/python bench/<name>.py --help`. bench/suite_idle.py (where the test suite leaves
-cores idle) is not among them: it runs the whole suite, and is run alone.
+`.venv/bin/python bench/<name>.py --help`. bench/suite_idle.py (where the test suite's time goes:
+idle cores, CPU by test module) is not among them: it runs the whole suite, and is run alone.
 """
 
 from __future__ import annotations
