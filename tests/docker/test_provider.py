@@ -16,7 +16,7 @@ import pytest
 import redis
 from docker.models.containers import Container
 
-from golive.fixtures.network import wait_until
+from golive.fixtures.network import PortClaim, wait_until
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.providers.docker import DockerProvider
 from golive.fixtures.providers.docker.engine import (
@@ -29,6 +29,7 @@ from golive.fixtures.providers.docker.engine import (
     remove,
 )
 from golive.fixtures.providers.docker.settings import DockerSettings
+from golive.fixtures.providers.docker.toxiproxy import DockerToxiproxy
 from golive.fixtures.toxiproxy import ToxiproxyClient
 from tests.harness.golive import first_line, run_golive, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
@@ -109,6 +110,34 @@ def test_the_fault_proxy_runs_from_an_image_that_speaks_toxiproxy(
     finally:
         proxy.stop()
         redis_service.stop()
+        provider.close()
+
+
+def test_the_fault_proxy_containers_port_is_kept_from_golives_other_processes_until_it_serves(
+    docker_client: docker.DockerClient, docker_settings: DockerSettings, tmp_path: Path
+) -> None:
+    """The container is told its API port: in the moment before it binds it, another stack's
+    fault proxy given the same port would answer the readiness probe in its place."""
+    try:
+        docker_client.images.get(docker_settings.toxiproxy_image)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"no image {docker_settings.toxiproxy_image} (`golive images build toxiproxy`)")
+    provider = DockerProvider(docker_settings)
+    proxy = DockerToxiproxy(docker_settings.toxiproxy_image, provider.labels, tmp_path)
+    port = int(proxy.url.rsplit(":", 1)[1])
+    try:
+        assert PortClaim.take(port) is None  # what another golive process picking a port sees
+        proxy.start()
+        claim = PortClaim.take(port)
+        assert claim is not None  # served: the claim has done its job
+        claim.release()
+        client = proxy.client()
+        try:
+            assert client.version()
+        finally:
+            client.close()
+    finally:
+        proxy.stop()
         provider.close()
 
 
