@@ -101,6 +101,32 @@ def test_a_child_started_while_the_harness_ignores_stop_signals_still_stops_on_s
     assert child.stop(timeout=5) == -signal.SIGTERM
 
 
+def blocked_signals(status: str) -> set[signal.Signals]:
+    """The signals a /proc status file says are blocked (SigBlk: a hex mask, bit n-1 for signal n)."""
+    (mask,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")]
+    bits = int(mask, 16)
+    return {signum for signum in signal.Signals if bits >> (signum - 1) & 1}
+
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def test_the_spawner_thread_leaves_stop_signals_to_the_main_thread() -> None:
+    """The kernel hands a process's signal to any thread that does not block it, and Python acts
+    on it only at the main thread's next bytecode: one the spawner took while `golive up` slept
+    was never acted on."""
+    (spawner,) = [thread for thread in threading.enumerate() if thread.name == processes.SPAWNER_THREAD]
+    status = Path(f"/proc/self/task/{spawner.native_id}/status").read_text()
+    assert blocked_signals(status) >= STOP_SIGNALS
+
+
+def test_a_child_the_spawner_forks_blocks_no_stop_signal(tmp_path: Path) -> None:
+    script = "print(open('/proc/self/status').read(), flush=True)"
+    child = ChildProcess("mask", [sys.executable, "-c", script], log_path=tmp_path / "log").start()
+    assert child.wait_for(15) == 0
+    assert blocked_signals((tmp_path / "log").read_text()) & STOP_SIGNALS == set()
+
+
 def test_children_die_with_a_harness_killed_outright(tmp_path: Path) -> None:
     # The harness is SIGKILLed: no teardown runs, the kernel must end the child (PR_SET_PDEATHSIG).
     harness = textwrap.dedent(
