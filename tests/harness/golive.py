@@ -54,6 +54,17 @@ def first_line(process: subprocess.Popen[str], timeout: float = 120) -> dict[str
     return document
 
 
+def communicate(process: subprocess.Popen[str], timeout: float) -> tuple[Any, Any]:
+    """`process.communicate(timeout=...)`, but a process still running when it times out is killed
+    first (as `subprocess.run` does), so a failing test does not leave it, or its stack, running."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
 def stop(process: subprocess.Popen[str], signum: int) -> None:
     """Signals golive and waits; a golive that does not stop is ended with SIGTERM, then SIGKILL,
     so a failing test does not leave its stack running."""

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from golive.core import http_clients
-from tests.harness.golive import GOLIVE, first_line, spawn_up, stop
+from tests.harness.golive import GOLIVE, communicate, first_line, spawn_up, stop
 from tests.harness.leaks import assert_gone, assert_no_survivors, listeners, new_marker
 
 
@@ -153,7 +153,7 @@ def test_a_start_that_fails_half_way_leaves_nothing_running(tmp_path: Path) -> N
     marker = new_marker()
     # Redis and the stand-in start in parallel with Postgres, which cannot: they must be stopped.
     process = spawn_up(tmp_path / "run", marker, env={"GOLIVE_PG_BINDIR": str(tmp_path)})
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = communicate(process, 120)
     assert process.returncode == 1
     assert "GOLIVE_PG_BINDIR" in stderr
     assert "Traceback" not in stderr
@@ -166,7 +166,7 @@ def test_a_start_that_fails_half_way_leaves_nothing_running(tmp_path: Path) -> N
 def test_settings_the_backend_would_refuse_stop_up_before_anything_starts(tmp_path: Path) -> None:
     marker = new_marker()
     process = spawn_up(tmp_path / "run", marker, env={"JWT_SECRET": "too-short"})
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = communicate(process, 120)
     assert process.returncode == 2
     assert stderr.strip().splitlines() == [
         "golive up: JWT_SECRET: must be at least 32 characters (HMAC keys shorter than the hash are weak)"

@@ -17,7 +17,7 @@ import pytest
 
 from golive.fixtures.network import wait_until
 from golive.fixtures.providers.local.scratch import scratch_dirs
-from tests.harness.golive import GOLIVE, first_line, run_golive, spawn_up
+from tests.harness.golive import GOLIVE, first_line, run_golive, spawn_up, stop
 from tests.harness.leaks import assert_no_survivors, marked_processes, new_marker
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/golive-no-engine.sock"}
@@ -124,8 +124,7 @@ def test_sighup_stops_up_like_sigterm(tmp_path: Path) -> None:
         left = [scratch.path for scratch in scratch_dirs() if scratch.belongs_to(tmp_path / "run")]
         assert left
     finally:
-        process.send_signal(signal.SIGHUP)
-        process.communicate(timeout=60)
+        stop(process, signal.SIGHUP)
     assert process.returncode == 0
     assert_no_survivors(marker)
     assert not any(path.exists() for path in left)

@@ -18,6 +18,7 @@ import pytest
 
 from golive.fixtures.network import wait_until
 from golive.fixtures.providers.local.scratch import scratch_dirs
+from tests.harness.golive import communicate
 from tests.harness.leaks import assert_no_survivors, marked_processes, new_marker
 
 
@@ -150,7 +151,7 @@ def test_an_interrupted_session_leaves_nothing_behind(tmp_path: Path, stop_with:
         assert len(own_temp_dirs(module)) == 2  # Postgres' and Redis'
     finally:
         session.send_signal(stop_with)
-        session.communicate(timeout=60)
+        communicate(session, 60)
     assert_no_survivors(marker)
     assert own_temp_dirs(module) == []
 
@@ -160,7 +161,7 @@ def test_a_session_stack_that_fails_to_start_errors_and_leaves_nothing(tmp_path:
     module.write_text("def test_x(golive_stack):\n    pass\n")
     marker = new_marker()
     session = pytest_session(module, marker, GOLIVE_PG_BINDIR=str(tmp_path))
-    output, _ = session.communicate(timeout=300)
+    output, _ = communicate(session, 300)
     assert session.returncode == pytest.ExitCode.TESTS_FAILED
     assert "1 error" in output
     assert "GOLIVE_PG_BINDIR" in output
@@ -184,7 +185,7 @@ def test_a_test_that_stops_a_server_of_the_session_stack_errors_naming_it(tmp_pa
     module.write_text(LOSES_A_SERVER)
     marker = new_marker()
     session = pytest_session(module, marker)
-    output, _ = session.communicate(timeout=300)
+    output, _ = communicate(session, 300)
     assert session.returncode == pytest.ExitCode.TESTS_FAILED, output
     assert "ERROR at teardown of test_stops_a_server_it_did_not_start" in output
     assert "the session's stack lost the AI-service stand-in during this test" in output
