@@ -9,11 +9,13 @@ while the machine's CPU use is sampled each second and each test's start and end
   were used, each with the test modules its workers were running then. Tests that wait (a load
   run's fixed duration, a breaker's open time, a chaos experiment's fault) leave cores idle when
   they run together: these say which ones do;
-- the CPU time by test module, most first (--top of them): the CPU its tests' worker and the
-  processes under it spent while they ran (bench/timeline_plugin.py says how it is counted). Once
-  the cores are never idle, the suite is as fast as its CPU time is small: these say where it goes.
+- the CPU time by test module, and the costliest tests, most first (--top of each): the CPU a
+  test's worker and the processes under it spent while it ran (bench/timeline_plugin.py says how
+  it is counted). Once the cores are never idle, the suite is as fast as its CPU time is small:
+  these say where it goes. --timeline FILE keeps every test's line (JSON) for a closer look.
 
-    .venv/bin/python bench/suite_idle.py [--window 10] [--busy 0.8] [--top 20] [-- PYTEST-ARGS...]
+    .venv/bin/python bench/suite_idle.py [--window 10] [--busy 0.8] [--top 20] [--timeline FILE]
+        [-- PYTEST-ARGS...]
 
 The machine should be quiet: every process counts (the floor is the machine's, not the suite's).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -51,10 +54,14 @@ class Sample:
 @dataclass(frozen=True)
 class Interval:
     worker: str
-    module: str
+    test: str  # its node id
     start: float
     end: float
     cpu: float  # CPU-s of the worker's process tree while the test ran
+
+    @property
+    def module(self) -> str:
+        return self.test.split("::")[0]
 
 
 def busy_and_total() -> tuple[int, int]:
@@ -113,11 +120,7 @@ def read_intervals(timeline: Path) -> list[Interval]:
     intervals = []
     for line in timeline.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
-        intervals.append(
-            Interval(
-                entry["worker"], entry["test"].split("::")[0], entry["start"], entry["end"], entry["cpu"]
-            )
-        )
+        intervals.append(Interval(entry["worker"], entry["test"], entry["start"], entry["end"], entry["cpu"]))
     return intervals
 
 
@@ -155,6 +158,10 @@ def cpu_by_module(intervals: list[Interval]) -> list[tuple[str, float, float]]:
     return sorted(((module, cpu, wall) for module, (cpu, wall) in totals.items()), key=lambda row: -row[1])
 
 
+def cpu_line(name: str, cpu: float, wall: float, in_tests: float) -> str:
+    return f"{cpu:7.1f} CPU-s {100 * cpu / max(in_tests, 1):5.1f} %  {wall:6.1f} s  {name}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -163,7 +170,8 @@ def main() -> None:
     parser.add_argument(
         "--busy", type=float, default=0.8, help="share of the cores under which a second is idle"
     )
-    parser.add_argument("--top", type=int, default=20, help="test modules listed by CPU time")
+    parser.add_argument("--top", type=int, default=20, help="test modules, and tests, listed by CPU time")
+    parser.add_argument("--timeline", type=Path, help="keep each test's line (JSON) in this file")
     parser.add_argument("pytest_args", nargs="*", help="after --: more options for pytest")
     args = parser.parse_args()
     if not Path("/proc/stat").is_file():
@@ -176,6 +184,8 @@ def main() -> None:
         except KeyboardInterrupt:
             sys.exit(f"{NAME}: interrupted; the suite is stopped")
         intervals = read_intervals(Path(scratch) / TIMELINE)
+        if args.timeline is not None:
+            shutil.copyfile(Path(scratch) / TIMELINE, args.timeline)
     if code != 0:
         sys.exit(f"{NAME}: the suite failed (exit {code}): no figure")
     used = sum(sample.cores_busy for sample in samples)
@@ -192,7 +202,10 @@ def main() -> None:
     in_tests = sum(cpu for _, cpu, _ in by_module)
     print(f"CPU-s in tests: {in_tests:.0f} of {used:.0f} (the rest: start-up, collection, the machine)")
     for module, cpu, module_wall in by_module[: args.top]:
-        print(f"{cpu:7.1f} CPU-s {100 * cpu / max(in_tests, 1):5.1f} %  {module_wall:6.1f} s  {module}")
+        print(cpu_line(module, cpu, module_wall, in_tests))
+    print("the costliest tests:")
+    for interval in sorted(intervals, key=lambda interval: -interval.cpu)[: args.top]:
+        print(cpu_line(interval.test, interval.cpu, interval.end - interval.start, in_tests))
     suite = f"pytest {' '.join(args.pytest_args)}" if args.pytest_args else "the default suite"
     figure = Figure(
         f"{suite}, s (baseline: the machine's CPU-s over its cores, the packing floor)",
