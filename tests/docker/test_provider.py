@@ -77,13 +77,17 @@ def test_postgres_and_redis_run_as_labelled_containers_reached_on_loopback(
     assert (tmp_path / "redis.log").read_text()
 
 
-def test_the_fault_proxy_runs_from_an_image_that_speaks_toxiproxy(
-    docker_client: docker.DockerClient, docker_settings: DockerSettings, tmp_path: Path
-) -> None:
+def require_toxiproxy_image(docker_client: docker.DockerClient, docker_settings: DockerSettings) -> None:
     try:
         docker_client.images.get(docker_settings.toxiproxy_image)
     except docker.errors.ImageNotFound:
         pytest.skip(f"no image {docker_settings.toxiproxy_image} (`golive images build toxiproxy`)")
+
+
+def test_the_fault_proxy_runs_from_an_image_that_speaks_toxiproxy(
+    docker_client: docker.DockerClient, docker_settings: DockerSettings, tmp_path: Path
+) -> None:
+    require_toxiproxy_image(docker_client, docker_settings)
     provider = DockerProvider(docker_settings)
     redis_service = provider.start_redis(tmp_path)
     proxy = provider.start_fault_proxy(tmp_path, seed=7)
@@ -118,10 +122,7 @@ def test_the_fault_proxy_containers_port_is_kept_from_golives_other_processes_un
 ) -> None:
     """The container is told its API port: in the moment before it binds it, another stack's
     fault proxy given the same port would answer the readiness probe in its place."""
-    try:
-        docker_client.images.get(docker_settings.toxiproxy_image)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"no image {docker_settings.toxiproxy_image} (`golive images build toxiproxy`)")
+    require_toxiproxy_image(docker_client, docker_settings)
     provider = DockerProvider(docker_settings)
     proxy = DockerToxiproxy(docker_settings.toxiproxy_image, provider.labels, tmp_path)
     port = int(proxy.url.rsplit(":", 1)[1])
