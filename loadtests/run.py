@@ -145,9 +145,18 @@ class LoadResult:
         return compare(self.document(), self.baseline)
 
     @property
+    def experiment(self) -> tuple[str, str] | None:
+        """The chaos experiment run beside the load and its outcome (None: none ran)."""
+        ends = [event for event in self.events if event["kind"] == "experiment"]
+        return (str(ends[-1]["name"]), str(ends[-1]["outcome"])) if ends else None
+
+    @property
     def passed(self) -> bool:
-        """Every threshold held and no endpoint regressed against the baseline."""
-        return self.ok and not self.regression.regressed
+        """Every threshold held, no endpoint regressed against the baseline, and the chaos
+        experiment run beside the load, if any, held: a load "under faults" whose faults never
+        came, or whose hypothesis failed, did not test what it was asked to."""
+        under_faults = self.experiment is None or self.experiment[1] == "held"
+        return self.ok and not self.regression.regressed and under_faults
 
     def document(self) -> LoadRecord:
         return LoadRecord(

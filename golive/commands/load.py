@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -365,7 +365,27 @@ def _report_load(result: LoadResult, summary: Path) -> None:
         mark = "[green]✓[/]" if verdict.ok else "[red]✗[/]"
         err.print(f"  {mark} {escape(verdict.threshold.source)}  ({escape(verdict.detail)})", soft_wrap=True)
     _report_regression(result.regression)
+    if result.experiment is not None:
+        _report_experiment(*result.experiment, result.events, summary.parent)
     err.print(f"  results: {summary.parent}")
+
+
+def _report_experiment(name: str, outcome: str, events: list[dict[str, Any]], out_dir: Path) -> None:
+    """The experiment run beside the load: held, or what went wrong (its journal says the rest)."""
+    held = outcome == "held"
+    mark = "[green]✓[/]" if held else "[red]✗[/]"
+    err.print(f"[bold]CHAOS[/] {mark} {escape(name)}: {escape(outcome)}", soft_wrap=True)
+    if held:
+        return
+    for event in events:
+        if event["kind"] == "probe" and not event.get("ok", True):
+            line = f"probe {event.get('name')!r} ({event.get('phase')}): answered {event.get('status')}"
+            err.print(f"  [red]x[/] {escape(line)}", soft_wrap=True)
+        elif event["kind"] == "error":
+            err.print(f"  [red]x[/] {escape(str(event.get('error')))}", soft_wrap=True)
+    journal = out_dir / f"chaos-{name}.json"
+    if journal.exists():  # not when the experiment outlasted its wait
+        err.print(f"  journal: {journal}", soft_wrap=True)
 
 
 def _report_regression(regression: Regression) -> None:

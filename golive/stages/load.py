@@ -171,7 +171,8 @@ class ChaosBeside:
         if self.journal is not None:
             self.journal.write(out_dir / f"chaos-{self.journal.experiment}.json")
         if self.journal is None:
-            return [{"at": time.time(), "kind": "experiment", "outcome": "still running when the load ended"}]
+            name = self.runner.experiment.name
+            return [{"at": time.time(), "kind": "experiment", "name": name, "outcome": "still running"}]
         start = self.journal.started_at
         events: list[dict[str, object]] = [
             {"at": start + event.at, "kind": event.kind, **event.detail}
@@ -182,6 +183,7 @@ class ChaosBeside:
             {
                 "at": start + self.journal.duration_seconds,
                 "kind": "experiment",
+                "name": self.journal.experiment,
                 "outcome": self.journal.outcome,
             }
         )

@@ -146,6 +146,7 @@ def test_load_under_a_chaos_experiment_records_both_on_one_timeline(tmp_path: Pa
         "--run-dir", str(tmp_path),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    assert "CHAOS ✓ ai-latency-trips-breaker: held" in run.stderr
     _, timeline = results(tmp_path)
     events = [{"kind": event.kind, **(event.model_extra or {})} for event in timeline.events]
     kinds = [event["kind"] for event in events]
@@ -156,6 +157,32 @@ def test_load_under_a_chaos_experiment_records_both_on_one_timeline(tmp_path: Pa
     assert [e["outcome"] for e in events if e["kind"] == "experiment"] == ["held"]
     journal = json.loads((tmp_path / "load" / "chaos-ai-latency-trips-breaker.json").read_text())
     assert journal["outcome"] == "held"
+
+
+def test_a_load_whose_experiment_did_not_hold_fails_naming_it(tmp_path: Path) -> None:
+    """The thresholds hold, but the experiment beside the load never got to inject its faults:
+    its steady state (here, an answer no backend gives) was not met."""
+    shipped = Path(__file__).resolve().parents[2] / "chaos" / "experiments" / "ai-latency-trips-breaker.yaml"
+    source, steady = shipped.read_text(), "expect: {status: 201, max_latency_ms: 2000}"
+    assert steady in source
+    experiment = tmp_path / "unmet.yaml"
+    experiment.write_text(source.replace(steady, "expect: {status: 418}"))
+    path = profiles(tmp_path, FAILING.replace('"p(95) < 0.001"', '"p(95) < 60000"'))
+    run = golive_load(
+        "--profiles", str(path), "--profile", "impossible", "--during", str(experiment),
+        "--run-dir", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert run.returncode == 99, run.stderr
+    assert "✓ http_req_duration: p(95) < 60000" in run.stderr
+    assert "CHAOS ✗ unmet: steady-state-not-met" in run.stderr
+    assert "probe 'a generation succeeds quickly' (steady-state-before): answered 201" in run.stderr
+    assert "FAIL: see the failures above" in run.stderr
+    load, timeline = results(tmp_path / "run")
+    assert load.ok is True  # its thresholds held: a baseline for a later run all the same
+    ends = [event.model_extra or {} for event in timeline.events if event.kind == "experiment"]
+    assert ends == [{"at": pytest.approx(ends[0]["at"]), "name": "unmet", "outcome": "steady-state-not-met"}]
+    recorded = json.loads((tmp_path / "run" / "run.json").read_text())["commands"]["load"]
+    assert (recorded["exit_code"], recorded["load"]) == (99, {"profile": "impossible", "ok": False})
 
 
 def test_against_a_deployment_it_uses_the_operators_accounts(

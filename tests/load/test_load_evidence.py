@@ -106,6 +106,24 @@ def test_a_regression_fails_the_run_but_not_its_thresholds(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
+    ("outcome", "passed"),
+    [("held", True), ("deviated", False), ("steady-state-not-met", False), ("still running", False)],
+)
+def test_a_run_under_faults_passes_only_if_its_experiment_held(
+    tmp_path: Path, outcome: str, passed: bool
+) -> None:
+    """The thresholds held either way (load.json's `ok`): a baseline for later runs all the same."""
+    without = a_result(tmp_path)
+    assert without.experiment is None
+    assert without.passed
+    result = a_result(tmp_path)
+    result.events.append({"at": 1002.0, "kind": "experiment", "name": "redis-down", "outcome": outcome})
+    assert result.experiment == ("redis-down", outcome)
+    assert result.ok
+    assert result.passed is passed
+
+
+@pytest.mark.parametrize(
     ("content", "problem"),
     [
         ("{", "not the load evidence golive writes: document: Invalid JSON"),
