@@ -10,10 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from golive.core.console import err, fail
 from golive.core.extras import require
@@ -30,19 +28,19 @@ from golive.fixtures.backend import (
 )
 from golive.fixtures.backend import ENV_VAR as BACKEND_ENV_VAR
 from golive.fixtures.description import StackDescription, StackFileError, check_url
-from golive.fixtures.image_replica import ImageUnavailable, check_image
 from golive.fixtures.providers import PROVIDERS, Provider, ProviderError, UnknownProvider, create_provider
-from golive.fixtures.stack import Stack, overridden_by_stack
-from golive.stages.preflight import experiment_problems, settings_problems
 
 if TYPE_CHECKING:
-    # For the commands that use them: the report's builder is a sixth of a second to import, the
-    # drills' code half a second, the load evidence a tenth (`golive up` needs none of them).
+    # Imported where they are used: a command refused for its options or its input (the suite
+    # runs a hundred such) needs none of them, and they were two thirds of its start-up. The
+    # stack and the preflight are half a second together; the report's builder a sixth, the
+    # drills' code half a second, the load evidence a tenth (`golive up` needs none of these).
     from golive.chaos.experiment import Experiment
     from golive.chaos.targets import DeploymentTarget
     from golive.core.load_evidence import LoadRecord, TimelineSecond
     from golive.drills.database import DrillDatabase
     from golive.drills.runner import Drill
+    from golive.fixtures.stack import Stack
     from golive.reports.build import Report
 
 ProviderOption = Annotated[
@@ -162,6 +160,8 @@ def given_database(
 ) -> DrillDatabase | None:
     """The database --database-url names, checked before anything starts (reachable, empty or
     --wipe-database, and CREATEDB where a drill restores next to it): exit 2 saying why."""
+    import psycopg
+
     from golive.drills.database import DrillDatabase, UnsafeDatabase
 
     if url is None:
@@ -224,6 +224,8 @@ def use_backend(
                 raise fail(command, f"{option}: empty (give the command that {what})", 2)
             os.environ[variable] = given.strip()
     if image is not None:
+        from golive.fixtures.image_replica import ImageUnavailable, check_image
+
         require("docker")  # docker-py: the reaper of the image's containers
         try:
             check_image(image.strip())
@@ -265,6 +267,8 @@ def start_stack(
     env: dict[str, str] | None = None,
     seed: int | None = None,
 ) -> Stack:
+    from golive.fixtures.stack import Stack
+
     try:
         return Stack(provider, run.path, replicas=replicas, env=env, seed=seed).start()
     except KeyboardInterrupt:
@@ -314,6 +318,9 @@ def deployment_chaos(
 def preflight(command: str, overrides: Mapping[str, str], experiments: Sequence[Experiment] = ()) -> None:
     """Every input checked before anything starts (golive/stages/preflight.py); then one line per
     variable of the environment the stack replaces with its own, so none is dropped silently."""
+    from golive.fixtures.stack import overridden_by_stack
+    from golive.stages.preflight import experiment_problems, settings_problems
+
     problems = settings_problems(os.environ, overrides) + experiment_problems(
         experiments, os.environ, overrides
     )
@@ -381,6 +388,8 @@ def load_progress(second: TimelineSecond) -> None:
 
 
 def print_report(built: Report) -> None:
+    from rich.table import Table
+
     summary = built.summary
     colours = {"pass": "green", "fail": "red", "missing": "yellow", "n/a": "dim"}
     table = Table("gate", "status", box=None, title="Gates", title_justify="left")

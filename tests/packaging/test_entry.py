@@ -1,5 +1,6 @@
 """A missing optional dependency is one line naming the extra, not a traceback; `golive --help`
-and the commands that do not need it work without it."""
+and the commands that do not need it work without it. A command refused for its input does not
+import the stack's clients and code first (two thirds of its start-up)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import sys
 import pytest
 
 
-def _golive_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
+def _golive_without(module: str, *argv: str, also: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     # A None entry in sys.modules makes `import module` raise ModuleNotFoundError, as if absent.
     program = (
-        f"import sys; sys.modules[{module!r}] = None; sys.argv = ['golive', *{list(argv)!r}]; "
+        f"import sys; sys.modules.update(dict.fromkeys({[module, *also]!r})); "
+        f"sys.argv = ['golive', *{list(argv)!r}]; "
         "from golive.entry import main; main()"
     )
     return subprocess.run(
@@ -44,3 +46,19 @@ def test_clean_works_without_the_docker_extra() -> None:
     done = _golive_without("docker", "clean", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "golive clean: no container looked for: this needs golive[docker]" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "refusal"),
+    [
+        (("up", "--provider", "nope"), "golive up: unknown provider 'nope': choose one of local, docker"),
+        (
+            ("up", "--backend-cmd", " "),
+            "golive up: --backend-cmd: empty (give the command that serves one replica)",
+        ),
+        (("report", "/nonexistent"), "golive report: /nonexistent: no such directory"),
+    ],
+)
+def test_a_refusal_imports_neither_the_stack_nor_its_clients(argv: tuple[str, ...], refusal: str) -> None:
+    done = _golive_without("psycopg", *argv, also=("redis", "httpx", "golive.fixtures.stack"))
+    assert (done.returncode, done.stderr.strip()) == (2, refusal)
