@@ -105,3 +105,14 @@ def load_profile(name: str, path: Path = DEFAULT_FILE) -> Profile:
     if name not in profiles:
         raise ProfileError(f"{path}: no profile {name!r} (there are: {', '.join(profiles)})")
     return profiles[name]
+
+
+def profile_with(
+    name: str, path: Path, users: int | None, run_time: str | None, replicas: int | None
+) -> Profile:
+    """A profile of the profiles file with the options given instead of its own values;
+    ProfileError for the file, ValidationError for an option."""
+    profile = load_profile(name, path)
+    overrides = {"users": users, "run_time": run_time, "replicas": replicas}
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    return Profile.model_validate({**profile.model_dump(), **chosen}) if chosen else profile

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -21,7 +21,6 @@ from rich.markup import escape
 
 from golive.chaos.experiment import Experiment, ExperimentError, resolve
 from golive.chaos.experiment import load as load_experiment
-from golive.chaos.targets import dedicated_target
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
@@ -48,11 +47,12 @@ from golive.core.extras import require
 from golive.core.load_regression import Regression
 from golive.core.signals import interruptible, shielded
 from golive.fixtures.network import LOOPBACK
-from golive.fixtures.stack import Stack
 from golive.loadtests.profiles import DEFAULT_FILE as PROFILES_FILE
-from golive.loadtests.profiles import Profile, ProfileError
+from golive.loadtests.profiles import Profile, ProfileError, profile_with
 from golive.loadtests.run import MASTER_PORT, LoadError, LoadResult, MasterBinding, binding_problem
-from golive.stages.load import accounts_for, profile_with, run_profile, run_worker
+
+if TYPE_CHECKING:
+    from golive.fixtures.stack import Stack
 
 # As k6 exits when a threshold fails; an endpoint slower than the baseline allows fails alike.
 CHECKS_FAILED = 99
@@ -167,6 +167,10 @@ def load(
     stack_provider = provider_named("load", provider)
     if described is None:
         preflight("load", profile.backend_env, [experiment] if experiment else [])
+    # Imported once the input is checked: a refused command does without the stack's code.
+    from golive.chaos.targets import dedicated_target
+    from golive.stages.load import accounts_for, run_profile
+
     run = run_dir_for("load", run_dir)
     exit_code = 1
     result: LoadResult | None = None
@@ -298,6 +302,8 @@ def _work(given: set[str], host: str | None, port: int, timeout: float, run_dir:
         raise fail(
             "load", "--worker needs --master-host: the address of the machine running golive load --master", 2
         )
+    from golive.stages.load import run_worker
+
     run = run_dir_for("load", run_dir)
     exit_code = 1
     with interruptible():

@@ -37,17 +37,6 @@ from golive.stages.outcome import Report, timed
 CHAOS_JOIN_SECONDS = 300.0
 
 
-def profile_with(
-    name: str, path: Path, users: int | None, run_time: str | None, replicas: int | None
-) -> Profile:
-    """A profile of the profiles file with the options given instead of its own values;
-    ProfileError for the file, ValidationError for an option."""
-    profile = load_profile(name, path)
-    overrides = {"users": users, "run_time": run_time, "replicas": replicas}
-    chosen = {key: value for key, value in overrides.items() if value is not None}
-    return Profile.model_validate({**profile.model_dump(), **chosen}) if chosen else profile
-
-
 def accounts_for(profile: Profile, dsn: str | None, run_dir: Path, prefix: str) -> Accounts:
     """Accounts made for the run in the backend's database, or (a deployment's) those of the
     environment."""

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from golive.loadtests.profiles import DEFAULT_FILE, load_profiles
+
 
 def _golive_without(module: str, *argv: str, also: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     # A None entry in sys.modules makes `import module` raise ModuleNotFoundError, as if absent.
@@ -57,8 +59,11 @@ def test_clean_works_without_the_docker_extra() -> None:
             "golive up: --backend-cmd: empty (give the command that serves one replica)",
         ),
         (("report", "/nonexistent"), "golive report: /nonexistent: no such directory"),
+        (("load", "--profile", "nope"), "golive load: {profiles}: no profile 'nope' (there are: {names})"),
     ],
 )
 def test_a_refusal_imports_neither_the_stack_nor_its_clients(argv: tuple[str, ...], refusal: str) -> None:
-    done = _golive_without("psycopg", *argv, also=("redis", "httpx", "golive.fixtures.stack"))
-    assert (done.returncode, done.stderr.strip()) == (2, refusal)
+    done = _golive_without("psycopg", *argv, also=("redis", "golive.fixtures.stack", "golive.stages.load"))
+    profiles = load_profiles()
+    said = refusal.format(profiles=DEFAULT_FILE, names=", ".join(profiles))
+    assert (done.returncode, done.stderr.strip()) == (2, said)
