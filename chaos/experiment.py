@@ -10,6 +10,7 @@ the file, the field and the problem.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -232,3 +233,10 @@ def resolve(names: list[str]) -> list[Path]:
             raise ExperimentError(f"{name}: no such experiment (the library has: {known})")
         paths.append(candidate)
     return paths
+
+
+def select_experiments(names: Sequence[str], tag: str | None) -> list[Experiment]:
+    """The experiments named (names or files; the whole library when none) that have `tag`
+    (any when None); ExperimentError names the first that cannot be read."""
+    loaded = [load(path) for path in resolve(list(names))]
+    return [experiment for experiment in loaded if tag is None or tag in experiment.tags]

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from golive.chaos.experiment import ExperimentError, library, load
-from golive.chaos.journal import Journal
-from golive.chaos.targets import ExperimentTarget, StackTarget
+from golive.chaos.experiment import ExperimentError, library, load, select_experiments
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
@@ -34,9 +32,11 @@ from golive.commands.common import (
 )
 from golive.core.console import err, fail
 from golive.core.signals import interruptible, shielded
-from golive.fixtures.stack import Stack, functional_headroom
-from golive.stages.chaos import run_experiment, select_experiments
-from golive.stages.health import unreachable
+
+if TYPE_CHECKING:
+    from golive.chaos.journal import Journal
+    from golive.chaos.targets import ExperimentTarget
+    from golive.fixtures.stack import Stack
 
 chaos_app = typer.Typer(help="Chaos experiments against the stack or a deployment.", no_args_is_help=True)
 
@@ -100,10 +100,17 @@ def chaos_run(
     if not loaded:
         raise fail("chaos run", f"no experiment has the tag {tag!r}", 2)
     if described is not None:
+        from golive.stages.health import unreachable
+
         problem = unreachable(described.sut)
         if problem is not None:
             raise fail("chaos run", f"--target {described.sut}: {problem}", 2)
-    else:
+    # Imported once the input is checked: a refused command does without the stack's code.
+    from golive.chaos.targets import StackTarget
+    from golive.fixtures.stack import functional_headroom
+    from golive.stages.chaos import run_experiment
+
+    if described is None:
         preflight("chaos run", functional_headroom(os.environ), loaded)
     run = run_dir_for("chaos", run_dir)
     journals: list[Journal] = []

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from golive.chaos.experiment import ExperimentError
+from golive.chaos.experiment import ExperimentError, select_experiments
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
@@ -51,7 +51,6 @@ from golive.fixtures.stack import Stack, functional_headroom
 from golive.reports.build import build_report
 from golive.reports.gates import GATE_IDS
 from golive.reports.summary import EXIT_CODES
-from golive.stages.chaos import select_experiments
 from golive.stages.health import unreachable
 from golive.stages.outcome import Outcome
 from golive.stages.validation import DrillPlace, Plan, Printers, run_stages

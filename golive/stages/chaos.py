@@ -5,21 +5,14 @@ said so: never counted as held."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
-from golive.chaos.experiment import Experiment, load, resolve
+from golive.chaos.experiment import Experiment
 from golive.chaos.journal import Journal
 from golive.chaos.runner import Runner
 from golive.chaos.targets import ExperimentTarget, TargetError
 from golive.stages.outcome import Report, timed
-
-
-def select_experiments(names: Sequence[str], tag: str | None) -> list[Experiment]:
-    """The experiments named (names or files; the whole library when none) that have `tag`
-    (any when None); ExperimentError names the first that cannot be read."""
-    loaded = [load(path) for path in resolve(list(names))]
-    return [experiment for experiment in loaded if tag is None or tag in experiment.tags]
 
 
 def run_experiment(

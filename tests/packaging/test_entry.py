@@ -60,6 +60,7 @@ def test_clean_works_without_the_docker_extra() -> None:
         ),
         (("report", "/nonexistent"), "golive report: /nonexistent: no such directory"),
         (("load", "--profile", "nope"), "golive load: {profiles}: no profile 'nope' (there are: {names})"),
+        (("chaos", "run", "--tag", "nope"), "golive chaos run: no experiment has the tag 'nope'"),
     ],
 )
 def test_a_refusal_imports_neither_the_stack_nor_its_clients(argv: tuple[str, ...], refusal: str) -> None:
