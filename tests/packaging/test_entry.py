@@ -60,7 +60,11 @@ def test_clean_works_without_the_docker_extra() -> None:
         ),
         (("report", "/nonexistent"), "golive report: /nonexistent: no such directory"),
         (("load", "--profile", "nope"), "golive load: {profiles}: no profile 'nope' (there are: {names})"),
-        (("chaos", "run", "--tag", "nope"), "golive chaos run: no experiment has the tag 'nope'"),
+        (
+            ("chaos", "run", "--target", "http://127.0.0.1:9"),
+            "golive chaos run: --target needs --toxiproxy: the faults go through the Toxiproxy in front "
+            "of the deployment's dependencies (deploy/kubernetes/staging-chaos/)",
+        ),
     ],
 )
 def test_a_refusal_imports_neither_the_stack_nor_its_clients(argv: tuple[str, ...], refusal: str) -> None:
