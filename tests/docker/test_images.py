@@ -119,7 +119,7 @@ def test_a_stopped_build_ends_at_its_next_line_of_output_not_when_it_is_done(
 def _containers_running(command: str, client: docker.DockerClient) -> list[str]:
     return [
         str(container.id)
-        for container in client.containers.list(all=True)
+        for container in client.containers.list(all=True, ignore_removed=True)  # the build's may go meanwhile
         if command in " ".join(container.attrs["Config"].get("Cmd") or [])
     ]
 

@@ -292,3 +292,29 @@ def test_golive_clean_removes_leftovers_and_spares_live_runs(
                 remove(container)
         live.kill()
         live.wait()
+
+
+def test_a_container_removed_while_golive_lists_them_is_gone_not_an_error(
+    docker_client: docker.DockerClient, docker_settings: DockerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine lists ids, then each is inspected: here one is removed for real in between, as
+    a replica's `docker run --rm` ending or another `golive clean` may do."""
+    run = f"vanishing-{os.getpid()}"
+    labels = {RUN_LABEL: run, OWNER_LABEL: str(os.getpid())}
+    kept, vanishing = (
+        docker_client.containers.create(docker_settings.redis_image, labels=labels) for _ in range(2)
+    )
+    inspect = docker_client.api.inspect_container
+
+    def removed_first(container_id: str) -> object:
+        if container_id == vanishing.id:
+            docker_client.api.remove_container(container_id, force=True)
+        return inspect(container_id)
+
+    monkeypatch.setattr(docker_client.api, "inspect_container", removed_first)
+    try:
+        assert [container.id for container in golive_containers(docker_client, run)] == [kept.id]
+    finally:
+        monkeypatch.undo()
+        for container in golive_containers(docker_client, run):
+            remove(container)
