@@ -160,8 +160,8 @@ class ChaosBeside:
         if self.journal is not None:
             self.journal.write(out_dir / f"chaos-{self.journal.experiment}.json")
         if self.journal is None:
-            name = self.runner.experiment.name
-            return [{"at": time.time(), "kind": "experiment", "name": name, "outcome": "still running"}]
+            name, outcome = self.runner.experiment.name, "still running when the load ended"
+            return [{"at": time.time(), "kind": "experiment", "name": name, "outcome": outcome}]
         start = self.journal.started_at
         events: list[dict[str, object]] = [
             {"at": start + event.at, "kind": event.kind, **event.detail}

@@ -107,7 +107,12 @@ def test_a_regression_fails_the_run_but_not_its_thresholds(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("outcome", "passed"),
-    [("held", True), ("deviated", False), ("steady-state-not-met", False), ("still running", False)],
+    [
+        ("held", True),
+        ("deviated", False),
+        ("steady-state-not-met", False),
+        ("still running when the load ended", False),
+    ],
 )
 def test_a_run_under_faults_passes_only_if_its_experiment_held(
     tmp_path: Path, outcome: str, passed: bool
