@@ -21,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from golive.core.drill_evidence import Step
 from golive.drills.alembic_steps import Migrator
 from golive.drills.backup_tools import BackupError, BackupRejected, Manifest, restore, take_backup, vet
-from golive.drills.data import Sizes, database_state, seed_legacy
+from golive.drills.data import database_state, seed_legacy
 from golive.drills.database import DrillDatabase, UnsafeDatabase
 from golive.drills.result import DrillResult
+from golive.drills.sizes import Sizes
 
 Progress = Callable[[str], None]
 

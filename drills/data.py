@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from golive.drills.catalog import Catalog, read_catalog
+from golive.drills.sizes import Sizes
 
 # One argon2id hash (of LEGACY_PASSWORD) for every seeded user: hashing thousands would take
 # minutes, and the drills only ever log in as one of them.
@@ -33,20 +34,6 @@ SAMPLES = (
     "",
     "O'Brien's lesson; DROP TABLE users; --",
 )
-
-
-@dataclass(frozen=True)
-class Sizes:
-    users: int = 2_000
-    content: int = 30_000
-    agent_metrics: int = 50
-
-    @property
-    def total(self) -> int:
-        return self.users + self.content + self.agent_metrics
-
-    def rows(self) -> dict[str, int]:
-        return {"users": self.users, "content": self.content, "agent_metrics": self.agent_metrics}
 
 
 def seed_legacy(connection: psycopg.Connection, sizes: Sizes, seed: int = 20261128) -> None:

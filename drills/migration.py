@@ -34,9 +34,10 @@ from golive.core.drill_evidence import Lock, Step
 from golive.drills.alembic_steps import Migrator, StepRun
 from golive.drills.budgets import Budgets
 from golive.drills.catalog import Catalog, read_catalog
-from golive.drills.data import LEGACY_TABLES, Sizes, Snapshot, changes, seed_legacy, snapshot
+from golive.drills.data import LEGACY_TABLES, Snapshot, changes, seed_legacy, snapshot
 from golive.drills.locks import storage_of
 from golive.drills.result import DrillResult
+from golive.drills.sizes import Sizes
 from golive.fixtures.backend import Backend
 
 Progress = Callable[[str], None]

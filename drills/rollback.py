@@ -34,9 +34,10 @@ from golive.drills.backup_tools import (
     take_backup,
     vet,
 )
-from golive.drills.data import LEGACY_PASSWORD, Sizes, database_state, seed_legacy
+from golive.drills.data import LEGACY_PASSWORD, database_state, seed_legacy
 from golive.drills.database import DrillDatabase, UnsafeDatabase
 from golive.drills.result import DrillResult
+from golive.drills.sizes import Sizes
 from golive.fixtures.backend import Backend
 from golive.fixtures.processes import ProcessError
 from golive.fixtures.providers.local.redis import LocalRedis

@@ -10,12 +10,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from golive.drills.budgets import Budgets
-from golive.drills.data import Sizes
-from golive.drills.database import DrillDatabase
-from golive.drills.result import DrillResult
-from golive.fixtures.stack import Stack
+from golive.drills.sizes import Sizes
+
+if TYPE_CHECKING:  # a command that only names or selects drills needs none of them
+    from golive.drills.database import DrillDatabase
+    from golive.drills.result import DrillResult
+    from golive.fixtures.stack import Stack
 
 Progress = Callable[[str], None]
 
@@ -136,6 +139,8 @@ _counter = itertools.count(1)
 @contextmanager
 def stack_database(stack: Stack, drill: str) -> Iterator[DrillDatabase]:
     """A new database on the stack's Postgres for one drill, dropped afterwards."""
+    from golive.drills.database import DrillDatabase
+
     assert stack.postgres is not None
     name = f"golive_drill_{drill}_{next(_counter)}"
     stack.admin.create_database(name)

@@ -160,14 +160,14 @@ def given_database(
 ) -> DrillDatabase | None:
     """The database --database-url names, checked before anything starts (reachable, empty or
     --wipe-database, and CREATEDB where a drill restores next to it): exit 2 saying why."""
-    import psycopg
-
-    from golive.drills.database import DrillDatabase, UnsafeDatabase
-
     if url is None:
         if wipe:
             raise fail(command, "--wipe-database applies to --database-url only", 2)
         return None
+    import psycopg
+
+    from golive.drills.database import DrillDatabase, UnsafeDatabase
+
     try:
         database = DrillDatabase(url)
         if any(drill.creates_databases for drill in drills) and not database.can_create_databases():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -35,11 +35,12 @@ from golive.core.console import err, fail
 from golive.core.rundir import RunDir
 from golive.core.signals import interruptible, shielded
 from golive.drills.budgets import Budgets
-from golive.drills.data import Sizes
-from golive.drills.result import DrillResult
 from golive.drills.runner import DRILLS, UnknownDrill, select
-from golive.fixtures.stack import Stack, functional_headroom
-from golive.stages.drills import drill_database, run_drill
+from golive.drills.sizes import Sizes
+
+if TYPE_CHECKING:
+    from golive.drills.result import DrillResult
+    from golive.fixtures.stack import Stack
 
 
 def drill(
@@ -97,6 +98,10 @@ def drill(
         provision_cmd=provision_cmd,
     )
     stack_provider = provider_named("drill", provider)
+    # What runs the drills, imported once the arguments are known to be good.
+    from golive.fixtures.stack import functional_headroom
+    from golive.stages.drills import drill_database, run_drill
+
     needs_stack = given is None or any(chosen_drill.runs_backend for chosen_drill in chosen)
     if needs_stack:
         preflight("drill", functional_headroom(os.environ))

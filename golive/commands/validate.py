@@ -8,12 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from golive.chaos.experiment import ExperimentError, select_experiments
 from golive.commands.common import (
     AppOption,
     BackendCmdOption,
@@ -46,14 +45,14 @@ from golive.core.console import err, fail
 from golive.core.redaction import redact
 from golive.core.signals import interruptible, shielded
 from golive.drills.runner import select
-from golive.fixtures.providers import Provider
-from golive.fixtures.stack import Stack, functional_headroom
-from golive.reports.build import build_report
 from golive.reports.gates import GATE_IDS
 from golive.reports.summary import EXIT_CODES
-from golive.stages.health import unreachable
 from golive.stages.outcome import Outcome
-from golive.stages.validation import DrillPlace, Plan, Printers, run_stages
+from golive.stages.plan import Plan
+
+if TYPE_CHECKING:
+    from golive.fixtures.providers import Provider
+    from golive.fixtures.stack import Stack
 
 
 def validate(
@@ -123,6 +122,13 @@ def validate(
         described is not None and drills_in is not None and any(d.runs_backend for d in drills)
     )
     chosen = provider_named("validate", provider) if described is None or drill_stack_wanted else None
+    # What runs the validation, imported once its arguments are known to be good.
+    from golive.chaos.experiment import ExperimentError, select_experiments
+    from golive.fixtures.stack import functional_headroom
+    from golive.reports.build import build_report
+    from golive.stages.health import unreachable
+    from golive.stages.validation import DrillPlace, Printers, run_stages
+
     library = []
     if described is None or chaos_there is not None:
         try:
@@ -234,6 +240,8 @@ class _LaneStacks:
     def start(self, provider: Provider, replicas: int, run_dir: Path) -> None:
         if self.wanted < 1:
             return
+
+        from golive.fixtures.stack import Stack, functional_headroom
 
         def start_all() -> None:
             for lane in range(1, self.wanted + 1):

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from golive.drills.budgets import Budgets
-from golive.drills.data import Sizes
 from golive.drills.database import DrillDatabase
 from golive.drills.result import DrillResult
 from golive.drills.runner import Drill, DrillRun, stack_database
+from golive.drills.sizes import Sizes
 from golive.fixtures.stack import Stack
 from golive.reports.gates import drill_stage
 from golive.stages.outcome import Report, timed

@@ -8,9 +8,9 @@ import json
 from itertools import pairwise
 from pathlib import Path
 
-from golive.drills.data import Sizes
 from golive.drills.result import DrillResult
 from golive.drills.runner import DRILLS, DrillRun, stack_database
+from golive.drills.sizes import Sizes
 from golive.fixtures.clients import owned
 from golive.fixtures.stack import Stack, StackHandle
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from golive.drills.budgets import Budgets
-from golive.drills.data import Sizes
 from golive.drills.migration import MigrationDrill
 from golive.drills.rollback import RollbackDrill
 from golive.drills.runner import stack_database
+from golive.drills.sizes import Sizes
 from golive.fixtures.backend import Backend
 from golive.fixtures.providers import create_provider
 from golive.fixtures.stack import Stack

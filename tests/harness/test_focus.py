@@ -12,7 +12,7 @@ import pytest
 from golive.reports.build import build_report
 from golive.reports.gate_map import GATE_OF_MODULE
 from golive.reports.gates import GATE_IDS, GATES, drill_stage
-from golive.stages.validation import DRILLS, Plan
+from golive.stages.plan import DRILLS, Plan
 from tests.reports.test_gates import gate, set_outcome
 from tests.reports.test_report import copy_of, edit_json
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from golive.loadtests.profiles import DEFAULT_FILE, load_profiles
+from golive.reports.gates import GATE_IDS
 
 
 def _golive_without(module: str, *argv: str, also: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
@@ -59,6 +60,15 @@ def test_clean_works_without_the_docker_extra() -> None:
             "golive up: --backend-cmd: empty (give the command that serves one replica)",
         ),
         (("report", "/nonexistent"), "golive report: /nonexistent: no such directory"),
+        (
+            ("drill", "nope"),
+            "golive drill: no drill named 'nope': choose from migration, rollback, flags, backup, or all",
+        ),
+        (("validate", "--gate", "nope"), "golive validate: --gate nope: no such gate (gates: {gates})"),
+        (
+            ("validate", "--provider", "nope"),
+            "golive validate: unknown provider 'nope': choose one of local, docker",
+        ),
         (("load", "--profile", "nope"), "golive load: {profiles}: no profile 'nope' (there are: {names})"),
         (
             ("chaos", "run", "--target", "http://127.0.0.1:9"),
@@ -68,7 +78,8 @@ def test_clean_works_without_the_docker_extra() -> None:
     ],
 )
 def test_a_refusal_imports_neither_the_stack_nor_its_clients(argv: tuple[str, ...], refusal: str) -> None:
-    done = _golive_without("psycopg", *argv, also=("redis", "golive.fixtures.stack", "golive.stages.load"))
+    stages = ("golive.stages.drills", "golive.stages.load", "golive.stages.validation")
+    done = _golive_without("psycopg", *argv, also=("redis", "golive.fixtures.stack", *stages))
     profiles = load_profiles()
-    said = refusal.format(profiles=DEFAULT_FILE, names=", ".join(profiles))
+    said = refusal.format(profiles=DEFAULT_FILE, names=", ".join(profiles), gates=", ".join(GATE_IDS))
     assert (done.returncode, done.stderr.strip()) == (2, said)

@@ -14,8 +14,8 @@ from golive.core.junit import suite_module
 from golive.drills.runner import DRILLS
 from golive.reports.gate_map import GATE_OF_MODULE, gate_of, not_applicable
 from golive.reports.gates import GATES, DrillGate
+from golive.stages.plan import Plan
 from golive.stages.suites import CONFIG_FILE, SUITES_DIR
-from golive.stages.validation import Plan
 
 
 @pytest.fixture(scope="module")
