@@ -51,6 +51,14 @@ def test_clean_works_without_the_docker_extra() -> None:
     assert "golive clean: no container looked for: this needs golive[docker]" in done.stderr
 
 
+def test_clean_imports_neither_the_services_nor_their_clients() -> None:
+    # It reads the temp dirs' marks and the cluster cache, beside the services' modules.
+    services = ("golive.fixtures.providers.local.postgres", "golive.fixtures.providers.local.redis")
+    done = _golive_without("psycopg", "clean", "--dry-run", also=("redis", *services))
+    assert done.returncode == 0, done.stderr
+    assert "temp dir(s) of killed runs to remove" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("argv", "refusal"),
     [
