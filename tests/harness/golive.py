@@ -16,20 +16,23 @@ import httpx
 from golive.core import http_clients
 
 GOLIVE = [sys.executable, "-m", "golive"]
+# How long a golive asked to stop may take to tear its stack down before it is killed.
+TEARDOWN_SECONDS = 60
 
 
 def run_golive(
     *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run`, except that a golive still running when the test gives up on it (the
+    timeout, Ctrl-C, the session ending) is asked to stop, as an operator would, before it is
+    killed: killed outright, it would leave its stack's temp dirs (in memory) behind."""
     # Wide enough that rich does not fold the lines the tests look for.
-    return subprocess.run(
-        [*GOLIVE, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
+    environment = {**os.environ, "COLUMNS": "200", **(env or {})}
+    with subprocess.Popen(
+        [*GOLIVE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+    ) as process:
+        stdout, stderr = communicate(process, timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def spawn_up(
@@ -55,14 +58,25 @@ def first_line(process: subprocess.Popen[str], timeout: float = 120) -> dict[str
 
 
 def communicate(process: subprocess.Popen[str], timeout: float) -> tuple[Any, Any]:
-    """`process.communicate(timeout=...)`, but a process still running when it times out is killed
-    first (as `subprocess.run` does), so a failing test does not leave it, or its stack, running."""
+    """`process.communicate(timeout=...)`, but a process still running when it times out (or the
+    test is interrupted) is ended first, so a failing test leaves neither it nor its stack."""
     try:
         return process.communicate(timeout=timeout)
+    except BaseException:
+        end(process)
+        raise
+
+
+def end(process: subprocess.Popen[str]) -> None:
+    """SIGTERM (golive tears its stack down, as on Ctrl-C), then SIGKILL if it does not end."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.communicate(timeout=TEARDOWN_SECONDS)  # reading its output: a full pipe would block it
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise
 
 
 def stop(process: subprocess.Popen[str], signum: int) -> None:
@@ -70,13 +84,9 @@ def stop(process: subprocess.Popen[str], signum: int) -> None:
     so a failing test does not leave its stack running."""
     process.send_signal(signum)
     try:
-        process.wait(60)
+        process.wait(TEARDOWN_SECONDS)
     except subprocess.TimeoutExpired:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        end(process)
         raise
 
 
