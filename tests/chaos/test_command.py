@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.harness.golive import run_golive
+
 GOLIVE = [sys.executable, "-m", "golive", "chaos"]
 
 
@@ -17,13 +19,7 @@ def test_list_shows_the_library() -> None:
 
 
 def test_run_writes_a_journal_and_exits_0_when_the_hypothesis_held(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*GOLIVE, "run", "redis-down", "--seed", "4", "--run-dir", str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_golive("chaos", "run", "redis-down", "--seed", "4", "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     assert "HELD: 1 of 1 runs held" in result.stderr
     journal = json.loads((tmp_path / "run" / "chaos" / "redis-down-1.json").read_text())

@@ -10,12 +10,10 @@ only for what the drills and tokens need.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,12 +26,11 @@ from golive.fixtures.providers.docker.engine import OWNER_LABEL, RUN_LABEL, SERV
 from golive.fixtures.providers.local.scratch import scratch_dirs
 from golive.images.build import Builder
 from golive.images.catalog import BY_NAME
-from tests.harness.golive import first_line, log_in, stop
+from tests.harness.golive import GOLIVE, first_line, log_in, run_golive, stop
 from tests.harness.test_backend_contract import TITLE, team_backend
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("no_leftovers")]
 
-GOLIVE = [sys.executable, "-m", "golive"]
 TEAM_IMAGE = "golive-test/team-backend:release"
 # The same image, served the way a hurried Dockerfile serves it: uvicorn's defaults, which believe
 # X-Forwarded-For from any loopback peer. Nothing in the source is wrong.
@@ -71,10 +68,7 @@ def project(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPat
 
 
 def golive(project: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GOLIVE, *args], cwd=project, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "COLUMNS": "300"},
-    )  # fmt: skip
+    return run_golive(*args, cwd=project, timeout=timeout, env={"COLUMNS": "300"})
 
 
 def team_options(image: str = TEAM_IMAGE) -> list[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,11 @@ TEARDOWN_SECONDS = 60
 
 
 def run_golive(
-    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,
+    program: Sequence[str] = GOLIVE,
 ) -> subprocess.CompletedProcess[str]:
     """`subprocess.run`, except that a golive still running when the test gives up on it (the
     timeout, Ctrl-C, the session ending) is asked to stop, as an operator would, before it is
@@ -29,7 +35,7 @@ def run_golive(
     # Wide enough that rich does not fold the lines the tests look for.
     environment = {**os.environ, "COLUMNS": "200", **(env or {})}
     with subprocess.Popen(
-        [*GOLIVE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+        [*program, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=cwd
     ) as process:
         stdout, stderr = communicate(process, timeout)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
@@ -75,19 +81,43 @@ def end(process: subprocess.Popen[str]) -> None:
     try:
         process.communicate(timeout=TEARDOWN_SECONDS)  # reading its output: a full pipe would block it
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
+        if process.poll() is None:  # else it ended, and what still holds its output is a child's
+            process.kill()
+            process.wait()
 
 
-def stop(process: subprocess.Popen[str], signum: int) -> None:
-    """Signals golive and waits; a golive that does not stop is ended with SIGTERM, then SIGKILL,
-    so a failing test does not leave its stack running."""
+def stop(process: subprocess.Popen[str], signum: int, within: float = TEARDOWN_SECONDS) -> None:
+    """Signals golive and waits; a golive that does not stop fails the test naming what of it was
+    still running, and is ended with SIGTERM, then SIGKILL, so it does not leave its stack running."""
     process.send_signal(signum)
     try:
-        process.wait(TEARDOWN_SECONDS)
+        process.wait(within)
     except subprocess.TimeoutExpired:
+        running = "\n".join(command_lines([process.pid, *descendants(process.pid)]))
         end(process)
-        raise
+        raise AssertionError(
+            f"golive did not stop within {within:.0f} s of {signal.Signals(signum).name}; "
+            f"running then:\n{running}"
+        ) from None
+
+
+def descendants(pid: int) -> list[int]:
+    """The process's children, theirs, and so on (Linux: /proc/PID/task/TID/children)."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in map(int, children.read_text().split()):
+                found += [child, *descendants(child)]
+    return found
+
+
+def command_lines(pids: list[int]) -> list[str]:
+    lines = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            lines.append(f"{pid}: {command.strip()[:200]}")
+    return lines
 
 
 def log_in(stack: Mapping[str, Any], role: str) -> httpx.Response:

@@ -26,7 +26,7 @@ from golive.fixtures.backend import REFERENCE_APP, Backend, BackendError
 from golive.fixtures.network import NotReady
 from golive.fixtures.sut import CommandReplica, declared_preload
 from golive.stages.preflight import settings_problems
-from tests.harness.golive import first_line, log_in, stop
+from tests.harness.golive import first_line, log_in, run_golive, stop
 from tests.harness.leaks import assert_no_survivors, new_marker
 
 # The console script, as a team runs it: unlike `python -m golive`, it does not put the current
@@ -48,15 +48,7 @@ def team_backend(project: Path, package: str = "teamapp") -> Path:
 
 
 def golive(project: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GOLIVE), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "COLUMNS": "300"},
-    )
+    return run_golive(*args, cwd=project, timeout=timeout, env={"COLUMNS": "300"}, program=[str(GOLIVE)])
 
 
 @pytest.mark.parametrize("app", ["teamapp", "teamapp.main", "teamapp.main:application", "1team.main:app"])
