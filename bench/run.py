@@ -23,6 +23,7 @@ from figures import Figure, table
 
 # In the order they run: the quick ones first.
 BENCHES = (
+    "refusal_cost",
     "stack_startup",
     "toxiproxy_overhead",
     "pusher_fanout",
