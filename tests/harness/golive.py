@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from golive.core import http_clients
+from tests.harness.leaks import command_line
 
 GOLIVE = [sys.executable, "-m", "golive"]
 # How long a golive asked to stop may take to tear its stack down before it is killed.
@@ -93,7 +94,8 @@ def stop(process: subprocess.Popen[str], signum: int, within: float = TEARDOWN_S
     try:
         process.wait(within)
     except subprocess.TimeoutExpired:
-        running = "\n".join(command_lines([process.pid, *descendants(process.pid)]))
+        pids = [process.pid, *descendants(process.pid)]
+        running = "\n".join(f"{pid}: {command_line(pid)[:200]}" for pid in pids)
         end(process)
         raise AssertionError(
             f"golive did not stop within {within:.0f} s of {signal.Signals(signum).name}; "
@@ -109,15 +111,6 @@ def descendants(pid: int) -> list[int]:
             for child in map(int, children.read_text().split()):
                 found += [child, *descendants(child)]
     return found
-
-
-def command_lines(pids: list[int]) -> list[str]:
-    lines = []
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            lines.append(f"{pid}: {command.strip()[:200]}")
-    return lines
 
 
 def log_in(stack: Mapping[str, Any], role: str) -> httpx.Response:
