@@ -1,6 +1,8 @@
-"""Stages side by side: each lane runs its stages in order, the lanes at once (each on a stack of
-its own, so no stage's faults or settings reach another lane's), and the console still reads in
-the plan's order, one stage after another, as if they had run one by one.
+"""Stages side by side: the lanes run at once, each on a stack of its own (so no stage's faults or
+settings reach another lane's), one stage at a time; a lane that finishes a stage takes the longest
+one not yet started (by the stage's expected seconds), so the lanes end close together whatever
+the machine's speed. The console still reads in the plan's order, one stage after another, as if
+they had run one by one.
 
 A stage says what it did through its own `Console`; a stage that runs beside others has its
 outcomes kept until every stage before it in the plan has been shown, and shows no progress lines
@@ -44,43 +46,47 @@ def _silent(_line: str) -> None:
 @dataclass(frozen=True)
 class Stage:
     name: str
-    run: Callable[[Console], object]
-    lane: int = 0
+    run: Callable[[Console, int], object]  # given the lane (0 .. lanes-1) it runs in
+    seconds: float = 0.0  # expected, to start the longest first (a wrong figure costs only time)
 
 
 BrokeOff = Callable[[str, Exception], None]
 
 
-def run_in_lanes(stages: Sequence[Stage], report: Report, broke_off: BrokeOff) -> None:
-    """Every stage, each lane in a thread of its own; returns when all have ended. `broke_off`
-    is called in the plan's order, on this thread (it may re-raise: GOLIVE_DEBUG)."""
-    lanes = sorted({stage.lane for stage in stages})
-    if len(lanes) <= 1:
+def run_in_lanes(stages: Sequence[Stage], report: Report, broke_off: BrokeOff, lanes: int = 1) -> None:
+    """Every stage, in `lanes` threads; returns when all have ended. One lane runs them in the
+    plan's order. `broke_off` is called in the plan's order, on this thread (it may re-raise:
+    GOLIVE_DEBUG)."""
+    if lanes <= 1 or len(stages) <= 1:
         for stage in stages:
             try:
-                stage.run(Console(report))
+                stage.run(Console(report), 0)
             except Exception as error:
                 broke_off(stage.name, error)
         return
     consoles = [Console(report, kept=[]) for _ in stages]
     errors: dict[int, Exception] = {}
     stopping = threading.Event()  # interrupted: no lane starts another stage
+    # The longest first; a stable sort keeps ties in the plan's order.
+    waiting = sorted(range(len(stages)), key=lambda index: -stages[index].seconds)
+    taking = threading.Lock()
+
+    def next_stage() -> int | None:
+        with taking:
+            return waiting.pop(0) if waiting and not stopping.is_set() else None
 
     def lane(number: int) -> None:
-        for index, stage in enumerate(stages):
-            if stage.lane != number or stopping.is_set():
-                continue
+        while (index := next_stage()) is not None:
             try:
-                stage.run(consoles[index])
+                stages[index].run(consoles[index], number)
             except Exception as error:
                 errors[index] = error
             finally:
                 consoles[index].done.set()
 
-    threads = [threading.Thread(target=lane, args=(n,), name=f"golive-lane-{n}", daemon=True) for n in lanes]
-    for thread in threads:
-        thread.start()
     try:
+        for number in range(min(lanes, len(stages))):  # in the try: Ctrl-C may come between two starts
+            threading.Thread(target=lane, args=(number,), name=f"golive-lane-{number}", daemon=True).start()
         for index, console in enumerate(consoles):
             # A timed wait: Ctrl-C reaches this thread between two waits.
             while not console.done.wait(0.2):
