@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # golive as a team installs it: builds the sdist and, from it, the wheel; installs the wheel into a
-# fresh virtualenv in a temporary directory outside the checkout; then, from a directory that is not
-# the checkout, runs `golive chaos list`, `golive validate --quick` (must say GO) and golive's
-# pytest plugin inside a throwaway project (its own conftest.py, --strict-markers, pytest-asyncio,
-# pytest-xdist). A file left out of the package, or a name installed outside the golive namespace,
-# fails it. After ./scripts/bootstrap.sh, which brings `build`:
+# fresh virtualenv in a temporary directory outside the checkout; then, from directories that are
+# not the checkout, runs `golive chaos list`, `golive validate --quick` of a team's backend (the
+# reference source copied as `teamapp`, served by its own command: every gate must pass) and
+# golive's pytest plugin inside a throwaway project (its own conftest.py, --strict-markers,
+# pytest-asyncio, pytest-xdist). A file left out of the package, or a name installed outside the
+# golive namespace, fails it. After ./scripts/bootstrap.sh, which brings `build`:
 #   scripts/check-wheel.sh                both, in a temporary directory it removes
 #   scripts/check-wheel.sh install DIR    builds and installs into DIR (a new directory)
 #   scripts/check-wheel.sh check DIR      runs the checks on what `install DIR` installed
@@ -81,8 +82,43 @@ for spec in CATALOG:
 print("image contexts: every COPY source present")
 EOF
 
-step "golive validate --quick (must say GO)"
-golive validate --quick --run-dir "$work/run"
+# A team's backend, as `golive validate --app` meets it: the reference source the wheel installed,
+# copied into a project of its own as `teamapp` under its own title, served by its own command
+# (every replica an interpreter: no fork server for a team's command). Every gate must pass.
+step "golive validate --quick of a team's backend served by its own command (must say GO)"
+mkdir -p "$work/team"
+python - "$work/team" <<'EOF'
+import shutil, sys
+from pathlib import Path
+import golive.system_under_test as reference
+package = Path(sys.argv[1]) / "teamapp"
+ignored = shutil.ignore_patterns("__pycache__", "tests", "Dockerfile")
+shutil.copytree(Path(reference.__file__).parent, package, ignore=ignored)
+app = package / "app.py"
+original = 'title="ToolboxAI backend (golive reference implementation)"'
+if original not in app.read_text():
+    sys.exit("check-wheel: the reference backend's title moved: update this check")
+app.write_text(app.read_text().replace(original, 'title="Team backend (check-wheel)"'))
+EOF
+# As the backend's image serves it (its Dockerfile's CMD): without --no-proxy-headers uvicorn would
+# believe X-Forwarded-For from loopback, and without the backend's HTTP protocol no header limit
+# would hold; validate rightly says NO-GO to either.
+team_command='exec python -m uvicorn teamapp.main:app --host $HOST --port $PORT --no-proxy-headers'
+team_command+=' --http teamapp.http_limits:LimitedHttpToolsProtocol'
+(cd "$work/team" && golive validate --quick --app teamapp.main:app --backend-cmd "$team_command" --run-dir "$work/run")
+python - "$work/run" "$team_command" <<'EOF'
+import json, sys
+from pathlib import Path
+run, command = Path(sys.argv[1]), sys.argv[2]
+summary = json.loads((run / "summary.json").read_text())
+failed = [gate["id"] for gate in summary["gates"] if gate["status"] != "pass"]
+if summary["verdict"] != "GO" or failed:
+    sys.exit(f"check-wheel: verdict {summary['verdict']}; gates not passed: {failed}")
+environment = json.loads((run / "environment.json").read_text())
+if (environment["backend"], environment["backend_command"]) != ("teamapp.main:app", command):
+    sys.exit(f"check-wheel: validated {environment['backend']} by {environment['backend_command']!r}")
+print(f"every gate passed ({len(summary['gates'])}): teamapp.main:app, served by its own command")
+EOF
 
 step "the pytest plugin in a throwaway project"
 mkdir -p "$work/project"
