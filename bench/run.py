@@ -29,6 +29,7 @@ BENCHES = (
     "pusher_fanout",
     "resilience_overhead",
     "validate_duration",
+    "interpreter",
     "load_capacity",
 )
 

@@ -12,7 +12,8 @@
 # (CI installs beside other steps: the install waits on the disk and pip, the checks on the CPU).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-python=${PYTHON:-python3}
+# The fresh virtualenv's interpreter: $PYTHON, else the one .venv was made from (scripts/bootstrap.sh).
+python=${PYTHON:-$("$root/.venv/bin/python" -c 'import sys; print(sys._base_executable)')}
 step() { echo "== check-wheel: $*"; }
 fail() { echo "check-wheel: $*" >&2; exit 1; }
 

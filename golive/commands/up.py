@@ -24,7 +24,7 @@ from golive.commands.common import (
     use_backend,
 )
 from golive.core.console import err
-from golive.core.signals import interruptible, shielded
+from golive.core.signals import interruptible, shielded, wait_for_stop
 from golive.fixtures.description import StackDescription
 
 
@@ -61,8 +61,7 @@ def up(
                 print(description.public_json(), flush=True)
             else:
                 _print_stack(description, time.perf_counter() - started)
-            while True:
-                time.sleep(3600)
+            wait_for_stop()
         except KeyboardInterrupt:
             pass
         finally:
