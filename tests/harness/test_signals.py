@@ -30,7 +30,10 @@ with interruptible():
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
 def test_a_signal_handled_outside_the_wait_still_ends_it(signum: signal.Signals) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", WAITER, str(int(signum))], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", WAITER, str(int(signum))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
