@@ -19,8 +19,8 @@ helper = threading.Thread(target=threading.Event().wait, daemon=True)
 helper.start()
 with interruptible():
     signal.pthread_sigmask(signal.SIG_BLOCK, [int(sys.argv[1])])
-    print("waiting", flush=True)
     try:
+        print("waiting", flush=True)  # the signal may come before the wait begins: caught too
         wait_for_stop()
     except KeyboardInterrupt as stop:
         print(f"stopped by {stop}", flush=True)
