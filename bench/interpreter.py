@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 from figures import Figure, table
+from suite_idle import busy_and_total
 
 NAME = "interpreter"
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,10 +35,8 @@ BASELINE_VARIABLE = "GOLIVE_BENCH_BASELINE_PYTHON"
 
 
 def busy_seconds() -> float:
-    """The machine's busy CPU time so far, every core."""
-    times = psutil.cpu_times()
-    parts = ("user", "nice", "system", "irq", "softirq", "steal")
-    return float(sum(getattr(times, part, 0.0) for part in parts))
+    """The machine's busy CPU time so far, every core (suite_idle's reading of /proc/stat)."""
+    return busy_and_total()[0] / os.sysconf("SC_CLK_TCK")
 
 
 def validation(python: str) -> tuple[float, float]:
