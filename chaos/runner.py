@@ -25,7 +25,7 @@ from golive.chaos.checkers import run_checks
 from golive.chaos.experiment import Experiment, Probe, Request, Step, Traffic, WaitFor
 from golive.chaos.journal import Journal
 from golive.core import http_clients
-from golive.core.chaos_evidence import RECOVERY_SECONDS, Activity, RequestRecord
+from golive.core.chaos_evidence import RECOVERY_SECONDS, Activity, Check, RequestRecord
 from golive.core.contract_rules import response_problems
 from golive.core.signals import shielded
 from golive.fixtures.toxiproxy import ToxiproxyClient
@@ -144,6 +144,7 @@ class Runner:
             self._counts_before = self._backend_counts()
             if not self._steady_state("steady-state-before"):
                 self.journal.outcome = "steady-state-not-met"
+                self.journal.checks = [self._unmet("the steady state held before the faults")]
                 return self.journal
             for index, step in enumerate(self.experiment.method):
                 self.journal.event("step", index=index, action=step.action)
@@ -298,9 +299,21 @@ class Runner:
             result.status = "succeeded" if record.status else "failed"  # 0: no answer at all
             result.tolerance_met = ok
         self.journal.event(
-            "probe", name=probe.name, phase=phase, ok=ok, status=record.status, replica=replica
+            "probe",
+            name=probe.name,
+            phase=phase,
+            ok=ok,
+            status=record.status,
+            replica=replica,
+            answer=_answer(probe, record),
         )
         return ok
+
+    def _unmet(self, name: str) -> Check:
+        """The steady state's first failing probe as a failed check: what it was answered."""
+        failed = [event for event in self.journal.events if event.kind == "probe" and not event.detail["ok"]]
+        detail = failed[-1].detail if failed else {}
+        return Check(name=name, ok=False, detail=f"probe {detail.get('name')!r}: {detail.get('answer')}")
 
     def _recover(self) -> None:
         expected = self.experiment.expectations.recovery_within_seconds
@@ -417,6 +430,16 @@ class Runner:
 
 def _definition(step: Step) -> dict[str, Any]:
     return {"name": step.action, **step.model_dump(mode="json", exclude_none=True)}
+
+
+def _answer(probe: Probe, record: RequestRecord) -> str:
+    """What a probe was answered against what it expects, in a reader's words: '503 CIRCUIT_OPEN
+    in 4 ms on replica 0 (expected 201 within 2000 ms)'."""
+    got = "no answer" if record.status == 0 else f"{record.status} {record.error_code or ''}".rstrip()
+    expected = " or ".join(map(str, probe.expect.status))
+    if probe.expect.max_latency_ms is not None:
+        expected += f" within {probe.expect.max_latency_ms:g} ms"
+    return f"{got} in {record.latency_ms:.0f} ms on replica {record.replica} (expected {expected})"
 
 
 def _ms(started: float) -> float:

@@ -385,7 +385,7 @@ def _report_experiment(name: str, outcome: str, events: list[dict[str, Any]], ou
         return
     for event in events:
         if event["kind"] == "probe" and not event.get("ok", True):
-            line = f"probe {event.get('name')!r} ({event.get('phase')}): answered {event.get('status')}"
+            line = f"probe {event.get('name')!r} ({event.get('phase')}): answered {event.get('answer')}"
             err.print(f"  [red]x[/] {escape(line)}", soft_wrap=True)
         elif event["kind"] == "error":
             err.print(f"  [red]x[/] {escape(str(event.get('error')))}", soft_wrap=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -175,7 +176,11 @@ def test_a_load_whose_experiment_did_not_hold_fails_naming_it(tmp_path: Path) ->
     assert run.returncode == 99, run.stderr
     assert "✓ http_req_duration: p(95) < 60000" in run.stderr
     assert "CHAOS ✗ unmet: steady-state-not-met" in run.stderr
-    assert "probe 'a generation succeeds quickly' (steady-state-before): answered 201" in run.stderr
+    assert re.search(
+        r"probe 'a generation succeeds quickly' \(steady-state-before\): answered 201 in \d+ ms on replica 0 "
+        r"\(expected 418\)",
+        run.stderr,
+    ), run.stderr
     assert "FAIL: see the failures above" in run.stderr
     load, timeline = results(tmp_path / "run")
     assert load.ok is True  # its thresholds held: a baseline for a later run all the same

@@ -4,6 +4,7 @@ requests go to the replica their step names."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from golive.chaos.experiment import load
@@ -86,6 +87,10 @@ def test_no_fault_is_injected_when_the_steady_state_does_not_hold(
         journal = Runner(experiment, target).run()
     assert journal.outcome == "steady-state-not-met"
     assert not any(event.kind == "fault-added" for event in journal.events)
+    # The reason, where validate's stage line and the report read it: the probe and its answer.
+    (check,) = journal.checks
+    assert (check.name, check.ok) == ("the steady state held before the faults", False)
+    assert re.fullmatch(r"probe 'impossible': 200 in \d+ ms on replica 0 \(expected 418\)", check.detail)
 
 
 def test_the_journal_is_json_with_the_whole_story(golive_stack: Stack, tmp_path: Path) -> None:
